@@ -1,0 +1,115 @@
+"""Check kinds: the code behind the ``kind`` of a rule.
+
+A check kind is a function ``(rule, events, ctx) -> hits``. ``events`` is the
+pandas DataFrame of one chunk of one category, already narrowed to the rows the
+rule's ``when``/``unless`` select, with flattened dotted column names. ``hits``
+is a DataFrame built with :func:`hits`: its index holds the labels of the
+offending rows of ``events`` (a label may repeat, one row per field), and its
+columns are ``field``, ``value`` (the raw offending value, or None),
+``detector`` and ``explanation``. The engine turns hits into findings: it adds
+rule, severity, source and line, masks the value into evidence and computes the
+fingerprint, so a check never formats raw values into messages.
+
+A check that cannot decide on this run raises :class:`audit.errors.NotTested`.
+
+Cross-record kinds (``aggregate=True``) work in two steps so that the scan stays
+streamed: ``collect(rule, events, meta, ctx)`` returns a small partial DataFrame
+per chunk (``meta`` has ``source`` and ``line`` for each row), and
+``finish(rule, partials, ctx)`` turns the list of partials into hits whose
+columns also carry ``source`` and ``line``.
+
+Register a kind with :func:`check_kind`; the module must then be imported at
+the bottom of this file so that the registry is filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HIT_COLUMNS = ("field", "value", "detector", "explanation")
+
+CheckFunc = Callable[..., "pd.DataFrame"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckKind:
+    """A registered kind: its function, what it needs, and its parameter schema."""
+
+    name: str
+    func: CheckFunc
+    needs: frozenset[str] = frozenset()
+    params_schema: Mapping[str, Any] = field(default_factory=dict)
+    aggregate: bool = False
+    finish: CheckFunc | None = None
+    doc: str = ""
+
+
+CHECK_KINDS: dict[str, CheckKind] = {}
+
+#: What a kind may need, and the reason given when it is missing.
+NEEDS_REASONS = {
+    "ledger": "no --ledger given: consent cannot be decided",
+    "identities": "no --identities given: known identities cannot be searched",
+}
+
+
+def check_kind(
+    name: str,
+    *,
+    needs: Iterable[str] = (),
+    params_schema: Mapping[str, Any] | None = None,
+    finish: CheckFunc | None = None,
+) -> Callable[[CheckFunc], CheckFunc]:
+    """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
+
+    def register(func: CheckFunc) -> CheckFunc:
+        if name in CHECK_KINDS:
+            raise ValueError(f"check kind {name!r} registered twice")
+        unknown = set(needs) - set(NEEDS_REASONS)
+        if unknown:
+            raise ValueError(f"check kind {name!r} needs unknown inputs {sorted(unknown)}")
+        CHECK_KINDS[name] = CheckKind(
+            name=name,
+            func=func,
+            needs=frozenset(needs),
+            params_schema=params_schema or {"type": "object", "additionalProperties": False},
+            aggregate=finish is not None,
+            finish=finish,
+            doc=(func.__doc__ or "").strip(),
+        )
+        return func
+
+    return register
+
+
+def hits(
+    index: Any,
+    *,
+    field: Any = None,
+    value: Any = None,
+    detector: Any = None,
+    explanation: Any = None,
+) -> pd.DataFrame:
+    """Build a hits frame; each argument is a scalar or a sequence aligned with ``index``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"field": field, "value": value, "detector": detector, "explanation": explanation},
+        index=pd.Index(index),
+        columns=list(HIT_COLUMNS),
+    )
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def no_hits() -> pd.DataFrame:
+    """An empty hits frame."""
+    return hits([])
+
+
+# Fill the registry: one import per module of kinds.
+from audit.checks import schema  # noqa: E402,F401

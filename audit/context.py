@@ -1,0 +1,27 @@
+"""The run-time state a check receives besides its rule and rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from audit.model import Stage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanContext:
+    """Frozen per scan: stage, fingerprint key, and the optional ledger and identities.
+
+    ``ledger`` is an :class:`audit.ledger.Ledger` and ``identities`` a
+    :class:`audit.detectors.known.KnownIdentities`, or None when not given.
+    """
+
+    stage: Stage
+    key: bytes
+    show_evidence: bool = False
+    ledger: Any = None
+    identities: Any = None
+    rulepack: Any = None
+
+    def has(self, need: str) -> bool:
+        return getattr(self, need) is not None

@@ -1,0 +1,48 @@
+"""The one place where raw values are turned into something safe to write.
+
+Fingerprints are a keyed digest (HMAC-SHA-256) of rule, field and value, so
+they are stable across runs and line moves but cannot be reversed by hashing a
+dictionary of e-mail addresses without the key. Evidence is masked the same way
+everywhere: a few characters at each end and a short keyed digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+#: Used when neither the option nor TELEMETRY_AUDIT_KEY sets one. It only
+#: separates our digests from plain ones; set your own key to make fingerprints
+#: unguessable for values from a small dictionary.
+DEFAULT_KEY = "telemetry-audit/v1"
+KEY_ENV = "TELEMETRY_AUDIT_KEY"
+MASK = "\u2022\u2022\u2022"  # •••
+
+
+def resolve_key(key: str | None = None) -> bytes:
+    """The fingerprint key: explicit, else the environment, else the default."""
+    return (key or os.environ.get(KEY_ENV) or DEFAULT_KEY).encode("utf-8")
+
+
+def keyed_digest(key: bytes, *parts: str, length: int = 32) -> str:
+    """Hex HMAC-SHA-256 over the parts, separated so ('ab','c') != ('a','bc')."""
+    mac = hmac.new(key, "\x1f".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return mac.hexdigest()[:length]
+
+
+def fingerprint(key: bytes, rule: str, field: str | None, value: str | None) -> str:
+    """Stable identity of a finding: rule + field + keyed digest of the value."""
+    return keyed_digest(key, rule, field or "", value or "")
+
+
+def mask(value: object, key: bytes) -> str | None:
+    """Masked evidence: ``am•••le#1a2b3c`` keeps at most a third of the text visible."""
+    if value is None:
+        return None
+    text = str(value)
+    tag = keyed_digest(key, "evidence", text, length=6)
+    n = len(text)
+    keep = 2 if n >= 12 else (1 if n >= 6 else 0)
+    shown = f"{text[:keep]}{MASK}{text[n - keep:]}" if keep else MASK
+    return f"{shown}#{tag}"

@@ -1,0 +1,228 @@
+"""Frozen domain values passed between the pipeline stages.
+
+Everything a renderer needs is in a :class:`Report`; nothing here holds raw
+values from a dump (evidence is masked before a :class:`Finding` is built).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Severity(enum.Enum):
+    """Ordered severities; ``rank`` drives ``--fail-on``, ``sarif_level`` SARIF."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    @property
+    def sarif_level(self) -> str:
+        if self in (Severity.CRITICAL, Severity.HIGH):
+            return "error"
+        return "warning" if self is Severity.MEDIUM else "note"
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {text!r} (expected one of {names})") from None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_RANKS = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+
+
+class Stage(enum.Enum):
+    """Where the data was captured: sent by a client, or stored by the service."""
+
+    TRANSIT = "transit"
+    STORED = "stored"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Status(enum.Enum):
+    """Outcome of one rule over the whole scan."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_TESTED = "not_tested"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BaselineStatus(enum.Enum):
+    """Whether a finding is active, accepted by a baseline, or accepted but expired."""
+
+    ACTIVE = "active"
+    SUPPRESSED = "suppressed"
+    EXPIRED = "expired"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    """One violation in one record. ``evidence`` is always masked unless the
+    user asked for ``--show-evidence``; ``fingerprint`` never depends on the line."""
+
+    rule: str
+    category: str
+    severity: Severity
+    source: str
+    line: int
+    field: str | None
+    message: str
+    evidence: str | None
+    fingerprint: str
+    detector: str | None = None
+    explanation: str | None = None
+    baseline: BaselineStatus = BaselineStatus.ACTIVE
+
+    @property
+    def active(self) -> bool:
+        return self.baseline is not BaselineStatus.SUPPRESSED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity.value,
+            "source": self.source,
+            "line": self.line,
+            "field": self.field,
+            "message": self.message,
+            "evidence": self.evidence,
+            "fingerprint": self.fingerprint,
+            "detector": self.detector,
+            "explanation": self.explanation,
+            "baseline": self.baseline.value,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleOutcome:
+    """What one rule concluded: drives JUnit, the HTML policy map and 'not tested'."""
+
+    rule: str
+    category: str
+    severity: Severity
+    status: Status
+    findings: int
+    reason: str | None = None
+    description: str = ""
+    policy: str | None = None
+    help: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "severity": self.severity.value,
+            "status": self.status.value,
+            "findings": self.findings,
+            "reason": self.reason,
+            "description": self.description,
+            "policy": self.policy,
+            "help": self.help,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputInfo:
+    """One input file: where it came from and how many of its records were used."""
+
+    path: str
+    format: str
+    sha256: str
+    records: int
+    rejected: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    """Counts and the verdict. ``records_read == records_audited + records_rejected``."""
+
+    records_read: int
+    records_audited: int
+    records_rejected: int
+    findings_total: int
+    findings_by_rule: Mapping[str, int]
+    findings_by_severity: Mapping[str, int]
+    suppressed: int
+    expired: int
+    fail_on: Severity
+    verdict: str  # "pass" or "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records_read": self.records_read,
+            "records_audited": self.records_audited,
+            "records_rejected": self.records_rejected,
+            "findings_total": self.findings_total,
+            "findings_by_rule": dict(self.findings_by_rule),
+            "findings_by_severity": dict(self.findings_by_severity),
+            "suppressed": self.suppressed,
+            "expired": self.expired,
+            "fail_on": self.fail_on.value,
+            "verdict": self.verdict,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """The single value every renderer receives.
+
+    ``run`` is a JSON-ready mapping (stage, rule pack, inputs, parameters,
+    command line, times); ``extras`` carries optional sections added by checks,
+    such as the consent timeline.
+    """
+
+    tool: Mapping[str, str]
+    run: Mapping[str, Any]
+    summary: Summary
+    outcomes: tuple[RuleOutcome, ...]
+    findings: tuple[Finding, ...]
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.summary.verdict == "fail"
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "tool": dict(self.tool),
+            "run": dict(self.run),
+            "summary": self.summary.to_dict(),
+            "outcomes": [o.to_dict() for o in self.outcomes],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+        doc.update(self.extras)
+        return doc
