@@ -1,0 +1,52 @@
+"""Output formats: one module per format, one registry.
+
+A renderer is a name, a file name and ``render(report) -> bytes``; it sees only
+the :class:`audit.model.Report`, never the checks or the raw dump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit.model import Report
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """A registered output format."""
+
+    name: str
+    filename: str
+    render: Callable[[Report], bytes]
+
+
+RENDERERS: dict[str, Renderer] = {}
+
+
+def register(name: str, filename: str) -> Callable[[Callable[[Report], bytes]], Callable[[Report], bytes]]:
+    """Register ``func`` as the renderer of format ``name`` written to ``filename``."""
+
+    def wrap(func: Callable[[Report], bytes]) -> Callable[[Report], bytes]:
+        RENDERERS[name] = Renderer(name, filename, func)
+        return func
+
+    return wrap
+
+
+def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list[Path]:
+    """Write ``report.json`` always, then each requested format; return the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = ["json", *(f for f in formats if f != "json")]
+    written = []
+    for name in dict.fromkeys(names):
+        renderer = RENDERERS[name]
+        path = out_dir / renderer.filename
+        path.write_bytes(renderer.render(report))
+        written.append(path)
+    return written
+
+
+# Fill the registry: one import per format module.
+from audit.renderers import json  # noqa: E402,F401
