@@ -1,0 +1,440 @@
+"""Load the declarative rule pack: one YAML (or JSON) file per data category.
+
+Each file is validated against ``rule-pack.schema.json`` (jsonschema) and then
+against what only code knows (check kinds and their parameter schemas,
+duplicate ids, statement references). Every error names the file, the line and
+the JSON pointer, using the YAML node marks, so that a broken rule file is one
+clear line on the terminal, never a traceback.
+
+This module does not import pandas: ``rules list`` must start fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import jsonschema
+import yaml
+
+from audit.errors import RuleFileError
+from audit.model import Severity, Stage
+
+META_SCHEMA_NAME = "rule-pack.schema.json"
+RULE_SUFFIXES = (".yaml", ".yml", ".json")
+MESSAGE_FIELDS = frozenset({"field", "explanation", "detector", "rule", "category"})
+
+Selector = Mapping[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldSpec:
+    """A declared event field; ``kind`` gives detectors their context."""
+
+    name: str
+    type: str
+    kind: str
+    required: bool = False
+    required_when: Selector | None = None
+    format: str | None = None
+    enum: tuple[Any, ...] | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gate:
+    """A consent setting that governs whether a category's events may be sent."""
+
+    id: str
+    scope: str
+    setting: str
+    subject: str
+    default: bool
+    allowed: bool
+    when: Selector | None = None
+    unless: Selector | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One rule: a check kind applied with parameters, and what to say when it fires."""
+
+    id: str
+    category: str
+    kind: str
+    severity: Severity
+    title: str
+    message: str
+    policy: str | None = None
+    help: str | None = None
+    fields: tuple[str, ...] = ()
+    when: Selector | None = None
+    unless: Selector | None = None
+    stages: frozenset[Stage] = frozenset(Stage)
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    path: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Category:
+    """A data category: how its records are recognised, its schema, consent and rules."""
+
+    name: str
+    title: str
+    description: str
+    select_field: str
+    select_value: Any
+    statements: Mapping[str, str]
+    gates: Mapping[str, Gate]
+    fields: Mapping[str, FieldSpec]
+    rules: tuple[Rule, ...]
+    path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RulePack:
+    """All categories of a rule directory, with a digest over the exact files read."""
+
+    directory: str
+    categories: Mapping[str, Category]
+    rules: Mapping[str, Rule]
+    digest: str
+    files: tuple[tuple[str, str], ...]  # (path, sha256)
+
+    @property
+    def statements(self) -> dict[str, str]:
+        return {k: v for c in self.categories.values() for k, v in c.statements.items()}
+
+    def all_rules(self) -> tuple[Rule, ...]:
+        """Every rule, the built-in ``input/malformed-record`` first."""
+        return (MALFORMED_RULE, *self.rules.values())
+
+
+#: Records that cannot be parsed or routed. Built in: no category file owns it.
+MALFORMED_RULE = Rule(
+    id="input/malformed-record",
+    category="input",
+    kind="builtin",
+    severity=Severity.MEDIUM,
+    title="Record could not be audited",
+    message="record could not be audited: {explanation}",
+    help="The record is not valid JSON/CSV, not an object, not UTF-8, or has no known category.",
+    path="(built in)",
+)
+
+
+def builtin_dir() -> Path:
+    """The rule pack shipped with the package (wheel) or beside it (source tree)."""
+    try:
+        from importlib.resources import files
+
+        candidate = Path(str(files("audit.builtin_rules")))
+        if (candidate / META_SCHEMA_NAME).is_file():
+            return candidate
+    except (ModuleNotFoundError, TypeError):
+        pass
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def meta_schema() -> dict[str, Any]:
+    """The meta-schema every rule file is validated against (always the built-in one)."""
+    loaded: dict[str, Any] = json.loads((builtin_dir() / META_SCHEMA_NAME).read_text("utf-8"))
+    return loaded
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule files of a directory, in name order (schemas excluded)."""
+    if not directory.is_dir():
+        raise RuleFileError("rule directory does not exist", path=str(directory))
+    found = sorted(
+        p for p in directory.iterdir()
+        if p.suffix in RULE_SUFFIXES and not p.name.endswith(".schema.json") and p.is_file()
+    )
+    if not found:
+        raise RuleFileError("no rule files (*.yaml, *.yml, *.json) found", path=str(directory))
+    return found
+
+
+def load(directory: str | Path | None = None) -> RulePack:
+    """Load and validate every rule file of ``directory`` (the built-in pack by default)."""
+    from audit.checks import CHECK_KINDS  # the registry, not pandas
+
+    root = Path(directory) if directory is not None else builtin_dir()
+    validator = jsonschema.Draft202012Validator(meta_schema())
+    categories: dict[str, Category] = {}
+    rules: dict[str, Rule] = {MALFORMED_RULE.id: MALFORMED_RULE}
+    files: list[tuple[str, str]] = []
+    digest = hashlib.sha256()
+    for path in rule_files(root):
+        raw = path.read_bytes()
+        files.append((str(path), hashlib.sha256(raw).hexdigest()))
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        doc, lines = _parse(path, raw)
+        _validate(validator, doc, lines, path)
+        category = _build_category(doc, lines, path, CHECK_KINDS)
+        if category.name in categories:
+            raise RuleFileError(
+                f"category {category.name!r} is already defined in {categories[category.name].path}",
+                path=str(path), line=lines.get("/category"), pointer="/category",
+            )
+        for rule in category.rules:
+            if rule.id in rules:
+                raise RuleFileError(
+                    f"duplicate rule id {rule.id!r} (first defined in "
+                    f"{rules[rule.id].path}:{rules[rule.id].line})",
+                    path=str(path), line=rule.line,
+                )
+            rules[rule.id] = rule
+        categories[category.name] = category
+    del rules[MALFORMED_RULE.id]
+    return RulePack(
+        directory=str(root),
+        categories=MappingProxyType(categories),
+        rules=MappingProxyType(rules),
+        digest="sha256:" + digest.hexdigest(),
+        files=tuple(files),
+    )
+
+
+# -- parsing with line marks --------------------------------------------------
+
+
+def _parse(path: Path, raw: bytes) -> tuple[Any, dict[str, int]]:
+    """Parse YAML or JSON; return the data and a JSON pointer → 1-based line map."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleFileError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
+    if path.suffix == ".json":
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RuleFileError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise RuleFileError(
+            f"invalid YAML: {problem}", path=str(path), line=mark.line + 1 if mark else None
+        ) from None
+    lines: dict[str, int] = {}
+    if node is not None:
+        _mark_lines(node, "", lines, path)
+    return data, lines
+
+
+def _mark_lines(node: yaml.Node, pointer: str, lines: dict[str, int], path: Path) -> None:
+    lines.setdefault(pointer, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                raise RuleFileError(
+                    f"duplicate key {key!r}", path=str(path), line=key_node.start_mark.line + 1,
+                    pointer=pointer or "/",
+                )
+            seen.add(key)
+            child = f"{pointer}/{_escape(key)}"
+            lines[child] = key_node.start_mark.line + 1
+            _mark_lines(value_node, child, lines, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _mark_lines(item, f"{pointer}/{i}", lines, path)
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def _pointer(parts: Any) -> str:
+    return "".join(f"/{_escape(str(p))}" for p in parts)
+
+
+def _line_of(lines: Mapping[str, int], pointer: str) -> int | None:
+    """The line of ``pointer``, or of its nearest ancestor that has one."""
+    while True:
+        if pointer in lines:
+            return lines[pointer]
+        if not pointer:
+            return None
+        pointer = pointer.rsplit("/", 1)[0]
+
+
+def _validate(
+    validator: jsonschema.Draft202012Validator, doc: Any, lines: Mapping[str, int], path: Path
+) -> None:
+    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
+    if error is None:
+        return
+    parts = list(error.absolute_path)
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            parts.append(extra[0])
+            message = f"unknown key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
+    pointer = _pointer(parts)
+    raise RuleFileError(message, path=str(path), line=_line_of(lines, pointer), pointer=pointer or "/")
+
+
+# -- building the frozen values -----------------------------------------------
+
+
+def _selector(raw: Mapping[str, Any] | None) -> Selector | None:
+    if not raw:
+        return None
+    return MappingProxyType(
+        {k: tuple(v) if isinstance(v, list) else (v,) for k, v in raw.items()}
+    )
+
+
+def _build_category(
+    doc: Mapping[str, Any], lines: Mapping[str, int], path: Path, kinds: Mapping[str, Any]
+) -> Category:
+    name = doc["category"]
+    statements = MappingProxyType(dict(doc.get("statements") or {}))
+    fields = MappingProxyType({
+        fname: FieldSpec(
+            name=fname,
+            type=spec["type"],
+            kind=spec["kind"],
+            required=bool(spec.get("required", False)),
+            required_when=_selector(spec.get("required_when")),
+            format=spec.get("format"),
+            enum=tuple(spec["enum"]) if "enum" in spec else None,
+            pattern=_checked_pattern(spec.get("pattern"), path, lines, f"/fields/{_escape(fname)}"),
+            minimum=spec.get("minimum"),
+            maximum=spec.get("maximum"),
+        )
+        for fname, spec in doc["fields"].items()
+    })
+    gates: dict[str, Gate] = {}
+    for i, g in enumerate(doc.get("consent") or []):
+        if g["id"] in gates:
+            raise RuleFileError(f"duplicate consent gate id {g['id']!r}", path=str(path),
+                                line=_line_of(lines, f"/consent/{i}/id"), pointer=f"/consent/{i}/id")
+        gates[g["id"]] = Gate(
+            id=g["id"], scope=g["scope"], setting=g["setting"], subject=g["subject"],
+            default=g["default"], allowed=g["allowed"], when=_selector(g.get("when")),
+            unless=_selector(g.get("unless")), description=g.get("description", ""),
+        )
+    rules = tuple(
+        _build_rule(raw, i, name, statements, fields, lines, path, kinds)
+        for i, raw in enumerate(doc["rules"])
+    )
+    return Category(
+        name=name,
+        title=doc["title"],
+        description=(doc.get("description") or "").strip(),
+        select_field=doc["select"]["field"],
+        select_value=doc["select"]["equals"],
+        statements=statements,
+        gates=MappingProxyType(gates),
+        fields=fields,
+        rules=rules,
+        path=str(path),
+    )
+
+
+def _checked_pattern(pattern: str | None, path: Path, lines: Mapping[str, int], at: str) -> str | None:
+    if pattern is None:
+        return None
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise RuleFileError(f"invalid regular expression: {exc}", path=str(path),
+                            line=_line_of(lines, at + "/pattern"), pointer=at + "/pattern") from None
+    return pattern
+
+
+def _build_rule(
+    raw: Mapping[str, Any],
+    index: int,
+    category: str,
+    statements: Mapping[str, str],
+    fields: Mapping[str, FieldSpec],
+    lines: Mapping[str, int],
+    path: Path,
+    kinds: Mapping[str, Any],
+) -> Rule:
+    at = f"/rules/{index}"
+
+    def fail(what: str, key: str) -> RuleFileError:
+        return RuleFileError(what, path=str(path), line=_line_of(lines, f"{at}/{key}"),
+                             pointer=f"{at}/{key}")
+
+    rule_id = raw["id"]
+    if rule_id.split("/", 1)[0] != category:
+        raise fail(f"rule id {rule_id!r} must start with its category {category!r}/", "id")
+    kind = kinds.get(raw["kind"])
+    if kind is None:
+        raise fail(f"unknown check kind {raw['kind']!r} (known: {', '.join(sorted(kinds))})", "kind")
+    params = raw.get("params") or {}
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(kind.params_schema).iter_errors(params)
+    )
+    if error is not None:
+        pointer = f"{at}/params{_pointer(error.absolute_path)}"
+        raise RuleFileError(f"invalid params for kind {kind.name!r}: {error.message}",
+                            path=str(path), line=_line_of(lines, pointer), pointer=pointer)
+    policy = raw.get("policy")
+    if policy is not None and policy not in statements:
+        raise fail(f"policy {policy!r} is not a statement of this file", "policy")
+    for fname in raw.get("fields") or ():
+        if fname not in fields:
+            raise fail(f"field {fname!r} is not declared in this file", "fields")
+    _check_message(raw["message"], fail)
+    return Rule(
+        id=rule_id,
+        category=category,
+        kind=raw["kind"],
+        severity=Severity(raw["severity"]),
+        title=raw["title"],
+        message=raw["message"],
+        policy=policy,
+        help=(raw.get("help") or "").strip() or None,
+        fields=tuple(raw.get("fields") or ()),
+        when=_selector(raw.get("when")),
+        unless=_selector(raw.get("unless")),
+        stages=frozenset(Stage(s) for s in raw.get("stages") or [s.value for s in Stage]),
+        params=MappingProxyType(dict(params)),
+        path=str(path),
+        line=_line_of(lines, at) or 0,
+    )
+
+
+def _check_message(message: str, fail: Any) -> None:
+    import string
+
+    try:
+        names = {f for _, f, _, _ in string.Formatter().parse(message) if f is not None}
+    except ValueError as exc:
+        raise fail(f"invalid message template: {exc}", "message") from None
+    unknown = names - MESSAGE_FIELDS
+    if unknown:
+        raise fail(
+            f"message uses unknown placeholder(s) {sorted(unknown)} "
+            f"(allowed: {', '.join(sorted(MESSAGE_FIELDS))})",
+            "message",
+        )
+
+
+def iter_rule_rows(pack: RulePack) -> Iterator[tuple[str, str, str, str, str]]:
+    """(id, category, severity, kind, title) for ``rules list``."""
+    for rule in pack.all_rules():
+        yield rule.id, rule.category, rule.severity.value, rule.kind, rule.title

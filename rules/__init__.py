@@ -1,0 +1,1 @@
+"""The built-in rule pack, shipped in the wheel as ``audit.builtin_rules``."""
