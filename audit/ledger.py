@@ -1,0 +1,438 @@
+"""The policy and consent ledger: which setting held for which subject, and since when.
+
+A ledger is CSV (header ``scope,subject,setting,value,since``) or JSON Lines
+(one object with those keys per line), optionally gzip-compressed; the suffix
+chooses the format (``.csv``, ``.jsonl``, ``.ndjson``, each optionally ``.gz``).
+A record holds from ``since`` until the next record for the same scope, subject
+and setting; before any record the gate's default applies.
+
+The ledger decides findings, so it is validated strictly and every problem is a
+:class:`~audit.errors.LedgerError` naming the file, the 1-based physical line
+(the CSV header is line 1) and what was expected:
+
+* every (scope, setting) pair must be declared by a consent gate of the rule
+  pack, so a typo cannot silently fall back to a default;
+* ``value`` is a boolean: ``true``/``false`` in any case, or ``1``/``0`` (Group
+  Policy exports registry DWORDs); JSON booleans and the integers 0/1 in JSON
+  Lines. Nothing else (``yes``, ``on``, empty) is accepted;
+* ``since`` is an ISO 8601 date or date-time with at least a full date
+  (``2026-03-01``, ``2026-03-01T08:00:00+02:00``); naive times are UTC, and
+  everything is normalised to UTC;
+* ``subject`` is not empty; two records for the same scope, subject, setting
+  and instant must agree (identical duplicates are dropped).
+
+Extra columns (for example a comment or who changed the setting) are ignored.
+
+Subjects are matched after trimming surrounding white space. Org subjects
+(tenant domains) and pool subjects (server pool FQDNs) are DNS names, so they
+match case-insensitively and without a trailing dot. User subjects (error-data
+UserIDs: cleartext sign-in names in transit, hashes at rest) match exactly: a
+hash may be case-sensitive, and a near miss falls back to the default, which
+errs towards reporting rather than hiding a violation.
+
+Evaluation (:meth:`Ledger.in_force`) is one ``merge_asof`` per call, not a loop
+per event.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import LedgerError
+
+if TYPE_CHECKING:
+    from audit.rulepack import RulePack
+
+COLUMNS = ("scope", "subject", "setting", "value", "since")
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+TRUE_TEXT = frozenset({"true", "1"})
+FALSE_TEXT = frozenset({"false", "0"})
+#: Case-insensitive scopes: their subjects are DNS names.
+DNS_SCOPES = frozenset({"org", "pool"})
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:$|[Tt ])")
+_TIME = "datetime64[ns, UTC]"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Ledger:
+    """A validated ledger: records sorted for as-of joins, with provenance.
+
+    ``records`` has the columns ``scope``, ``subject`` (the matching key, see
+    :func:`subject_keys`), ``setting``, ``value`` (bool), ``since`` (UTC) and
+    ``line``, sorted by ``since`` then ``line``. ``defaults`` maps (scope,
+    setting) to the default the rule pack declares for it.
+    """
+
+    path: str
+    sha256: str
+    records: pd.DataFrame
+    defaults: Mapping[tuple[str, str], bool]
+    _by_setting: Mapping[tuple[str, str], pd.DataFrame] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def subjects(self, scope: str, setting: str | None = None) -> pd.Index:
+        """The distinct subject keys with a record in ``scope`` (for ``setting`` if given)."""
+        mask = self.records["scope"] == scope
+        if setting is not None:
+            mask &= self.records["setting"] == setting
+        return pd.Index(self.records.loc[mask, "subject"].unique())
+
+    def in_force(
+        self,
+        scope: str,
+        setting: str,
+        subjects: pd.Series,
+        times: pd.Series,
+        default: bool,
+    ) -> pd.DataFrame:
+        """The value of ``setting`` in force for each (subject, time) pair.
+
+        Returns a frame aligned to ``subjects.index`` with ``value`` (nullable
+        boolean), ``since`` (UTC, NaT for the default), ``line`` (nullable int,
+        NA for the default) and ``recorded`` (whether the subject has any record
+        for the setting). Rows whose subject is missing or empty, or whose time
+        is not ISO 8601, get ``value`` NA: they cannot be decided here (the
+        schema rules report them).
+        """
+        n = len(subjects)
+        keys = subject_keys(scope, subjects)
+        when = event_times(times)
+        table = self._by_setting.get((scope, setting))
+        known = pd.Index(table["subject"].unique()) if table is not None else pd.Index([])
+        code = known.get_indexer(keys) if len(known) else np.full(n, -1, dtype=np.intp)
+        decidable = keys.notna().to_numpy() & when.notna().to_numpy()
+
+        value = np.full(n, default, dtype=bool)
+        since = np.full(n, np.datetime64("NaT", "ns"))
+        line = np.zeros(n, dtype=np.int64)
+        has_line = np.zeros(n, dtype=bool)
+
+        matched = np.flatnonzero(decidable & (code >= 0))
+        if len(matched) and table is not None:
+            left = pd.DataFrame({
+                "code": code[matched],
+                "time": when.to_numpy()[matched],
+                "pos": matched,
+            }).sort_values("time", kind="stable")
+            right = pd.DataFrame({
+                "code": known.get_indexer(table["subject"]),
+                "since": table["since"].to_numpy(),
+                "value": table["value"].to_numpy(),
+                "line": table["line"].to_numpy(),
+            })
+            left["time"] = left["time"].astype("datetime64[ns]")
+            right["since"] = right["since"].astype("datetime64[ns]")
+            joined = pd.merge_asof(
+                left, right, left_on="time", right_on="since", by="code",
+                direction="backward", allow_exact_matches=True,
+            )
+            hit = joined["line"].notna().to_numpy()
+            pos = joined["pos"].to_numpy()[hit]
+            value[pos] = joined["value"].to_numpy()[hit].astype(bool)
+            since[pos] = joined["since"].to_numpy()[hit]
+            line[pos] = joined["line"].to_numpy()[hit].astype(np.int64)
+            has_line[pos] = True
+
+        out = pd.DataFrame({
+            "value": pd.array(value, dtype="boolean"),
+            "since": pd.DatetimeIndex(since).tz_localize("UTC"),
+            "line": pd.array(line, dtype="Int64"),
+            "recorded": code >= 0,
+        }, index=subjects.index)
+        out.loc[~has_line, "line"] = pd.NA
+        out.loc[~decidable, "value"] = pd.NA
+        return out
+
+
+# -- matching -----------------------------------------------------------------
+
+
+def subject_keys(scope: str, subjects: pd.Series) -> pd.Series:
+    """The matching key of each subject: trimmed, and lower case for DNS scopes.
+
+    Missing and empty subjects become NA. Works on the distinct values only.
+    """
+    codes, uniques = pd.factorize(subjects, use_na_sentinel=True)
+    text = pd.Index(uniques, dtype=object).map(_as_text)
+    norm = pd.Series(text, dtype=object).str.strip()
+    if scope in DNS_SCOPES:
+        norm = norm.str.lower().str.rstrip(".")
+    norm = norm.where(norm.str.len() > 0)
+    picked = norm.to_numpy(dtype=object)[codes] if len(norm) else np.full(len(codes), None)
+    picked = np.where(codes < 0, None, picked)
+    return pd.Series(picked, index=subjects.index, dtype=object).where(
+        lambda s: s.notna(), None
+    )
+
+
+def _as_text(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def event_times(times: pd.Series) -> pd.Series:
+    """Event times as UTC timestamps; anything that is not ISO 8601 becomes NaT."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        return times.dt.tz_convert("UTC").astype(_TIME)
+    if pd.api.types.is_datetime64_dtype(times.dtype):
+        return times.dt.tz_localize("UTC").astype(_TIME)
+    codes, uniques = pd.factorize(times, use_na_sentinel=True)
+    text = pd.Series(pd.Index(uniques, dtype=object).map(_as_text), dtype=object)
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    parsed = parsed.where(text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool))
+    values = parsed.astype(_TIME).to_numpy()
+    out = values[codes] if len(values) else np.full(len(codes), np.datetime64("NaT", "ns"))
+    out = np.where(codes < 0, np.datetime64("NaT", "ns"), out)
+    return pd.Series(pd.DatetimeIndex(out).tz_localize("UTC"), index=times.index)
+
+
+# -- loading ------------------------------------------------------------------
+
+
+def load_ledger(path: str | Path, pack: RulePack) -> Ledger:
+    """Read and validate a ledger against the consent gates of ``pack``."""
+    where = str(path)
+    raw = _read_bytes(Path(path))
+    fmt, text = _decode(where, raw)
+    rows = _parse_csv(where, text) if fmt == "csv" else _parse_jsonl(where, text)
+    gates = _declared(pack)
+    records = _validate(where, rows, gates)
+    defaults = MappingProxyType(dict(gates))
+    by_setting = MappingProxyType({
+        key: group.reset_index(drop=True)
+        for key, group in records.groupby(["scope", "setting"], sort=False)
+    })
+    return Ledger(
+        path=where,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        records=records,
+        defaults=defaults,
+        _by_setting=by_setting,
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        what = f"cannot read the ledger: {exc.strerror or exc}"
+        raise LedgerError(what, path=str(path)) from None
+
+
+def _decode(where: str, raw: bytes) -> tuple[str, str]:
+    """The format chosen by suffix, and the text (gunzipped, UTF-8, BOM removed)."""
+    name = where.lower()
+    gz = name.endswith(".gz")
+    stem = name[:-3] if gz else name
+    fmt = next((f for s, f in FORMATS.items() if stem.endswith(s)), None)
+    if fmt is None:
+        raise LedgerError(
+            "unknown ledger format: expected a .csv, .jsonl or .ndjson file (optionally .gz)",
+            path=where,
+        )
+    if gz:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise LedgerError(f"not a valid gzip file ({exc})", path=where) from None
+    try:
+        return fmt, raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise LedgerError(f"not UTF-8 text ({exc.reason})", path=where, line=line) from None
+
+
+_Row = tuple[int, dict[str, Any]]
+
+
+def _parse_csv(where: str, text: str) -> list[_Row]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise LedgerError(f"empty file: expected a header {','.join(COLUMNS)}",
+                              path=where, line=1)
+        names = [h.strip() for h in header]
+        missing = [c for c in COLUMNS if c not in names]
+        if missing:
+            raise LedgerError(
+                f"missing column(s) {', '.join(missing)}: expected a header with "
+                f"{','.join(COLUMNS)}, found {','.join(names) or '(empty)'}",
+                path=where, line=1,
+            )
+        rows: list[_Row] = []
+        end = reader.line_num
+        for cells in reader:
+            start, end = end + 1, reader.line_num
+            if not cells or all(not c.strip() for c in cells):
+                continue  # blank line
+            if len(cells) > len(names):
+                raise LedgerError(
+                    f"{len(cells)} fields, but the header has {len(names)}", path=where, line=start
+                )
+            # a short row leaves keys out: reported as missing values
+            rows.append((start, dict(zip(names, cells, strict=False))))
+    except csv.Error as exc:
+        raise LedgerError(f"invalid CSV: {exc}", path=where, line=reader.line_num) from None
+    return rows
+
+
+def _parse_jsonl(where: str, text: str) -> list[_Row]:
+    rows: list[_Row] = []
+    for number, raw_line in enumerate(text.splitlines(), start=1):
+        if not raw_line.strip():
+            continue
+        try:
+            obj = json.loads(raw_line)
+        except json.JSONDecodeError as exc:
+            raise LedgerError(f"invalid JSON: {exc.msg}", path=where, line=number) from None
+        if not isinstance(obj, dict):
+            raise LedgerError(
+                f"expected a JSON object with keys {', '.join(COLUMNS)}, "
+                f"found {type(obj).__name__}", path=where, line=number,
+            )
+        rows.append((number, obj))
+    return rows
+
+
+def _declared(pack: RulePack) -> dict[tuple[str, str], bool]:
+    """(scope, setting) → default for every consent gate of the pack."""
+    gates: dict[tuple[str, str], bool] = {}
+    for category in pack.categories.values():
+        for gate in category.gates.values():
+            gates.setdefault((gate.scope, gate.setting), gate.default)
+    return gates
+
+
+def _validate(
+    where: str, rows: list[_Row], gates: Mapping[tuple[str, str], bool]
+) -> pd.DataFrame:
+    """Check every record (first problem wins) and build the sorted records frame."""
+    scopes = sorted({scope for scope, _ in gates})
+    lines: list[int] = []
+    cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    for number, obj in rows:
+        missing = [c for c in COLUMNS if obj.get(c) is None]
+        if missing:
+            raise LedgerError(f"missing value(s) for {', '.join(missing)}", path=where, line=number)
+        lines.append(number)
+        for c in COLUMNS:
+            cols[c].append(obj[c])
+
+    frame = pd.DataFrame({
+        "scope": pd.Series(cols["scope"], dtype=object),
+        "subject": pd.Series(cols["subject"], dtype=object),
+        "setting": pd.Series(cols["setting"], dtype=object),
+        "raw_value": pd.Series(cols["value"], dtype=object),
+        "raw_since": pd.Series(cols["since"], dtype=object),
+        "line": pd.Series(lines, dtype=np.int64),
+    })
+
+    def first_bad(mask: pd.Series | np.ndarray) -> int | None:
+        bad = np.flatnonzero(np.asarray(mask, dtype=bool))
+        return int(bad[0]) if len(bad) else None
+
+    def fail(i: int, what: str) -> LedgerError:
+        return LedgerError(what, path=where, line=int(frame["line"].iat[i]))
+
+    for name in ("scope", "subject", "setting"):
+        i = first_bad(~frame[name].map(lambda v: isinstance(v, str)))
+        if i is not None:
+            raise fail(i, f"{name} must be text, found {type(frame[name].iat[i]).__name__}")
+        frame[name] = frame[name].str.strip()
+
+    i = first_bad(~frame["scope"].isin(scopes))
+    if i is not None:
+        raise fail(i, f"unknown scope {frame['scope'].iat[i]!r} "
+                      f"(expected one of: {', '.join(scopes)})")
+    pairs = pd.MultiIndex.from_arrays([frame["scope"], frame["setting"]])
+    i = first_bad(~pairs.isin(list(gates)))
+    if i is not None:
+        scope = frame["scope"].iat[i]
+        known = sorted(s for sc, s in gates if sc == scope)
+        raise fail(i, f"setting {frame['setting'].iat[i]!r} is not declared for scope {scope!r} "
+                      f"by any consent gate (expected one of: {', '.join(known)})")
+    i = first_bad(frame["subject"].str.len() == 0)
+    if i is not None:
+        raise fail(i, "empty subject")
+
+    frame["value"] = _booleans(frame["raw_value"])
+    i = first_bad(frame["value"].isna())
+    if i is not None:
+        raise fail(i, f"value must be a boolean (true/false or 1/0), "
+                      f"found {frame['raw_value'].iat[i]!r}")
+
+    text = frame["raw_since"].map(lambda v: v if isinstance(v, str) else None)
+    since = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    since = since.where(text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool))
+    i = first_bad(since.isna())
+    if i is not None:
+        raise fail(i, f"since must be an ISO 8601 date-time such as 2026-03-01T00:00:00Z, "
+                      f"found {frame['raw_since'].iat[i]!r}")
+    frame["since"] = since.astype(_TIME)
+
+    frame["subject"] = _keys_by_scope(frame)
+    frame["value"] = frame["value"].astype(bool)
+    frame = frame.sort_values(["since", "line"], kind="stable").reset_index(drop=True)
+    key = ["scope", "subject", "setting", "since"]
+    dup = frame.duplicated(key, keep=False)
+    if dup.any():
+        group = frame[dup]
+        first = group.groupby(key, sort=False)["value"].transform("first")
+        first_line = group.groupby(key, sort=False)["line"].transform("first")
+        clash = group[group["value"] != first]
+        if len(clash):
+            row = clash.sort_values("line").iloc[0]
+            other = int(first_line[clash.sort_values("line").index[0]])
+            raise LedgerError(
+                f"conflicting record: the same scope, subject, setting and since as line "
+                f"{other}, but value {str(row['value']).lower()} instead of "
+                f"{str(not row['value']).lower()}",
+                path=where, line=int(row["line"]),
+            )
+        frame = frame.drop_duplicates(key, keep="first").reset_index(drop=True)
+    return frame[["scope", "subject", "setting", "value", "since", "line"]]
+
+
+def _booleans(raw: pd.Series) -> pd.Series:
+    """Ledger values as booleans; None where the value is not an accepted boolean."""
+
+    def parse(v: Any) -> bool | None:
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int):
+            return {1: True, 0: False}.get(v)
+        if isinstance(v, str):
+            t = v.strip().lower()
+            if t in TRUE_TEXT:
+                return True
+            if t in FALSE_TEXT:
+                return False
+        return None
+
+    return raw.map(parse).astype(object)
+
+
+def _keys_by_scope(frame: pd.DataFrame) -> pd.Series:
+    out = frame["subject"].copy()
+    for scope in frame["scope"].unique():
+        mask = frame["scope"] == scope
+        out[mask] = subject_keys(scope, frame.loc[mask, "subject"])
+    return out
+
