@@ -1,0 +1,107 @@
+"""Person names in device names and free text: PERSON_NAME.
+
+Examples flagged::
+
+    "Amos Marble's iPhone", "Priya’s iPad" (typographic apostrophe),
+    "Amos Marble's Surface", "iPhone de Marie", "Galaxy von Jan"
+
+Not flagged: ``EN-US``, ``iPhone``, ``iPhoneSkype``, ``Surface Pro 9``,
+``Windows 11``, ``Today's agenda``, ``Microsoft's service``.
+Why: users name their devices after themselves and the OS puts that name in
+telemetry; a bare capitalised word is far too noisy, so only the
+possessive ``<Name>'s <Device>`` / ``<Name> <Surname>'s <anything>`` and the
+``<Device> de/von/di <Name>`` forms are flagged.
+"""
+
+from __future__ import annotations
+
+import re
+
+from audit.detectors.base import MAX_VALUE_LEN, Match
+
+
+def _lower_words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in text.split())
+
+
+DEVICE_WORDS = _lower_words(
+    """
+    iPhone iPad iPod iMac Mac MacBook Macbook Watch AppleWatch Galaxy Pixel Nexus Phone
+    Smartphone Tablet Laptop Notebook Desktop PC Computer Surface ThinkPad IdeaPad XPS
+    Chromebook Android Kindle Fire Echo Device Xperia Moto OnePlus Huawei Redmi Lumia
+    Workstation Server HomePod AirPods Pad Tab Note Yoga Inspiron Latitude Envy Spectre
+    """
+)
+
+# Capitalised words that end in 's but are not people.
+NOT_NAMES = _lower_words(
+    """
+    Microsoft Apple Google Samsung Skype Teams Windows Office Outlook Android Dell Lenovo HP
+    Huawei Sony Amazon Facebook Meta Intel Nvidia Today Tomorrow Yesterday World Company
+    User Users Admin Administrator Owner Guest Someone Everyone Anyone Nobody Customer
+    Client Server Device System Team Org Organization Tenant Contoso Fabrikam Mom Dad
+    Family Kids Kid Home Work Office Shared Public Default Test Demo Lab Its It This That
+    January February March April May June July August September October November December
+    Monday Tuesday Wednesday Thursday Friday Saturday Sunday Year Week Day Month
+    Let Here There What Who Where When How Now
+    """
+)
+
+_WORD = r"[^\W\d_][^\W\d_'’-]{1,24}"
+_POSSESSIVE = re.compile(
+    rf"(?<![\w'’])({_WORD}(?:[ -]{_WORD}){{0,2}})['’]s[ \t]{{1,3}}([^\W_][\w-]{{0,30}})"
+)
+_OF_NAME = re.compile(
+    rf"(?i:\b(?:{'|'.join(sorted(DEVICE_WORDS))})\b)[\w ]{{0,20}}?[ \t](?:de|von|di|da|do|van)"
+    rf"[ \t]{{1,3}}({_WORD}(?:[ -]{_WORD}){{0,1}})(?![\w])"
+)
+
+
+def _is_name_word(word: str) -> bool:
+    return (
+        word[0].isupper()
+        and (len(word) == 1 or not word[1:].isupper())
+        and not any(c.isdigit() for c in word)
+        and word.lower() not in NOT_NAMES
+        and word.lower() not in DEVICE_WORDS
+    )
+
+
+class PersonNameDetector:
+    """PERSON_NAME in possessive device names and ``<Device> de <Name>`` forms."""
+
+    name = "person-name"
+    entity = "PERSON_NAME"
+    prefilter = r"['’]s[ \t]|[ \t](?:de|von|di|da|do|van)[ \t]"
+
+    def find(self, text: str) -> list[Match]:
+        """Possessive and prepositional device-name patterns, checked word by word."""
+        text = text[:MAX_VALUE_LEN]
+        out: list[Match] = []
+        for m in _POSSESSIVE.finditer(text):
+            words = re.split(r"[ -]", m.group(1))
+            # "Today's Amos Marble's" style prefixes: keep the trailing name words only.
+            while words and not _is_name_word(words[0]):
+                words.pop(0)
+            if not words or not all(_is_name_word(w) for w in words):
+                continue
+            following = m.group(2).lower()
+            if len(words) >= 2:
+                why = "PERSON_NAME via pattern (<Name> <Surname>'s …)"
+            elif following in DEVICE_WORDS or any(following.startswith(d) for d in DEVICE_WORDS):
+                why = "PERSON_NAME via pattern (<Name>'s <device>)"
+            else:
+                continue
+            name = " ".join(words)
+            start = m.group(0).find(words[0])
+            value = m.group(0)[start:]
+            out.append(Match(self.entity, value if name else m.group(0), why, detector=self.name))
+        for m in _OF_NAME.finditer(text):
+            words = re.split(r"[ -]", m.group(1))
+            if words and all(_is_name_word(w) for w in words):
+                why = "PERSON_NAME via pattern (<device> de/von <Name>)"
+                out.append(Match(self.entity, m.group(0), why, detector=self.name))
+        return out
+
+
+PERSON_NAME = PersonNameDetector()
