@@ -1,0 +1,197 @@
+"""``report.sarif``: SARIF 2.1.0 for code-scanning UIs.
+
+One result per finding, each with a physical location (the dump file and its
+line) because code-scanning uploads reject results without one, and a
+``partialFingerprints`` entry so the UI tracks a finding across runs the same
+way our baselines do. Baseline-accepted findings stay in the log as
+suppressed results rather than disappearing, so the acceptance is auditable.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import PurePosixPath, PureWindowsPath
+from typing import Any
+from urllib.parse import quote
+
+from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Status
+from audit.renderers import register
+
+SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "telemetryAudit/v1"
+
+
+def artifact_uri(path: str) -> str:
+    """A URI reference for a file path: relative paths stay relative (so code
+    scanning resolves them against the checkout), absolute ones become file URIs."""
+    text = path.replace("\\", "/") if PureWindowsPath(path).drive else path
+    if PureWindowsPath(path).drive:
+        return "file:///" + quote(text, safe="/:")
+    if PurePosixPath(text).is_absolute():
+        return "file://" + quote(text, safe="/")
+    return quote(text, safe="/")
+
+
+def _utc(value: object) -> str | None:
+    """SARIF wants UTC date-times; anything unparsable is left out, not guessed."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _rule_descriptor(outcome: RuleOutcome, statements: dict[str, str]) -> dict[str, Any]:
+    short = outcome.description or outcome.rule
+    full = short
+    statement = statements.get(outcome.policy or "")
+    if statement:
+        full = f"{short} Policy: \u201c{statement}\u201d"
+    descriptor: dict[str, Any] = {
+        "id": outcome.rule,
+        "name": outcome.rule.replace("/", "_").replace("-", "_"),
+        "shortDescription": {"text": short},
+        "fullDescription": {"text": full},
+        "defaultConfiguration": {"level": outcome.severity.sarif_level},
+        "properties": {
+            "category": outcome.category,
+            "severity": outcome.severity.value,
+            "tags": ["privacy", outcome.category],
+            "status": outcome.status.value,
+        },
+    }
+    if outcome.help:
+        descriptor["help"] = {"text": outcome.help}
+    if outcome.policy:
+        descriptor["properties"]["policy"] = outcome.policy
+    if outcome.reason:
+        descriptor["properties"]["reason"] = outcome.reason
+    return descriptor
+
+
+def _result(finding: Finding, rule_index: int | None, accepted: dict[str, str]) -> dict[str, Any]:
+    text = finding.message
+    if finding.field:
+        text = f"{text} (field {finding.field})"
+    result: dict[str, Any] = {
+        "ruleId": finding.rule,
+        "level": finding.severity.sarif_level,
+        "message": {"text": text},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": artifact_uri(finding.source)},
+                # Line 0 means "no line" (e.g. a file-level problem); SARIF lines start at 1.
+                "region": {"startLine": max(1, int(finding.line))},
+            },
+        }],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "properties": {
+            "severity": finding.severity.value,
+            "category": finding.category,
+            "field": finding.field,
+            "evidence": finding.evidence,
+            "baseline": finding.baseline.value,
+        },
+    }
+    if rule_index is not None:
+        result["ruleIndex"] = rule_index
+    if finding.field:
+        result["locations"][0]["logicalLocations"] = [
+            {"fullyQualifiedName": finding.field, "kind": "member"}
+        ]
+    if finding.detector:
+        result["properties"]["detector"] = finding.detector
+    if finding.explanation:
+        result["properties"]["explanation"] = finding.explanation
+    if finding.baseline is BaselineStatus.SUPPRESSED:
+        justification = accepted.get(finding.fingerprint) or "accepted in the baseline"
+        result["suppressions"] = [
+            {"kind": "external", "status": "accepted", "justification": justification}
+        ]
+    return result
+
+
+def build_log(report: Report) -> dict[str, Any]:
+    """The SARIF log as a JSON-ready dict (tests validate it against the schema)."""
+    run_info = report.run
+    rulepack = run_info.get("rulepack") or {}
+    statements = dict(rulepack.get("statements") or {})
+    outcomes = list(report.outcomes)
+    known = {o.rule for o in outcomes}
+    # A finding whose rule has no outcome still needs a descriptor to point at.
+    for finding in report.findings:
+        if finding.rule not in known:
+            known.add(finding.rule)
+            outcomes.append(RuleOutcome(rule=finding.rule, category=finding.category,
+                                        severity=finding.severity, status=Status.FAILED,
+                                        findings=0))
+    index = {o.rule: i for i, o in enumerate(outcomes)}
+    accepted = dict(report.extras.get("baseline_reasons") or {})
+
+    driver: dict[str, Any] = {
+        "name": str(report.tool.get("name", "telemetry-audit")),
+        "rules": [_rule_descriptor(o, statements) for o in outcomes],
+    }
+    version = report.tool.get("version")
+    if version:
+        driver["version"] = str(version)
+        driver["semanticVersion"] = str(version)
+    info = report.tool.get("information_uri") or report.tool.get("url")
+    if info:
+        driver["informationUri"] = str(info)
+
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not any(o.status is Status.ERROR for o in report.outcomes),
+    }
+    if run_info.get("command"):
+        invocation["commandLine"] = str(run_info["command"])
+    for key, name in (("started", "startTimeUtc"), ("finished", "endTimeUtc")):
+        stamp = _utc(run_info.get(key))
+        if stamp:
+            invocation[name] = stamp
+    notifications = [
+        {"level": "error", "message": {"text": f"{o.rule}: {o.reason or 'check failed'}"},
+         "descriptor": {"id": o.rule}}
+        for o in report.outcomes if o.status is Status.ERROR
+    ]
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+
+    artifacts = []
+    for item in run_info.get("inputs") or ():
+        artifact: dict[str, Any] = {
+            "location": {"uri": artifact_uri(str(item.get("path", "")))},
+            "roles": ["analysisTarget"],
+        }
+        if item.get("sha256"):
+            artifact["hashes"] = {"sha-256": str(item["sha256"])}
+        artifact["properties"] = {"format": item.get("format"), "records": item.get("records"),
+                                  "rejected": item.get("rejected")}
+        artifacts.append(artifact)
+
+    run: dict[str, Any] = {
+        "tool": {"driver": driver},
+        "invocations": [invocation],
+        "results": [_result(f, index.get(f.rule), accepted) for f in report.findings],
+        "columnKind": "unicodeCodePoints",
+        "properties": {
+            "stage": run_info.get("stage"),
+            "rulepackDigest": rulepack.get("digest"),
+            "verdict": report.summary.verdict,
+            "failOn": report.summary.fail_on.value,
+        },
+    }
+    if artifacts:
+        run["artifacts"] = artifacts
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+@register("sarif", "report.sarif")
+def render(report: Report) -> bytes:
+    """Render ``report`` as a SARIF 2.1.0 log."""
+    return (json.dumps(build_log(report), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
