@@ -104,9 +104,10 @@ class Ledger:
 
         Returns a frame aligned to ``subjects.index`` with ``value`` (nullable
         boolean), ``since`` (UTC, NaT for the default), ``line`` (nullable int,
-        NA for the default) and ``recorded`` (whether the subject has any record
-        for the setting). Rows whose subject is missing or empty, or whose time
-        is not ISO 8601, get ``value`` NA: they cannot be decided here (the
+        NA for the default), ``recorded`` (whether the subject has any record
+        for the setting) and ``subject`` (the matching key, see
+        :func:`subject_keys`). Rows whose subject is missing or empty, or whose
+        time is not ISO 8601, get ``value`` NA: they cannot be decided here (the
         schema rules report them).
         """
         n = len(subjects)
@@ -126,17 +127,15 @@ class Ledger:
         if len(matched) and table is not None:
             left = pd.DataFrame({
                 "code": code[matched],
-                "time": when.to_numpy()[matched],
+                "time": _naive(when)[matched],
                 "pos": matched,
             }).sort_values("time", kind="stable")
             right = pd.DataFrame({
                 "code": known.get_indexer(table["subject"]),
-                "since": table["since"].to_numpy(),
+                "since": _naive(table["since"]),
                 "value": table["value"].to_numpy(),
                 "line": table["line"].to_numpy(),
             })
-            left["time"] = left["time"].astype("datetime64[ns]")
-            right["since"] = right["since"].astype("datetime64[ns]")
             joined = pd.merge_asof(
                 left, right, left_on="time", right_on="since", by="code",
                 direction="backward", allow_exact_matches=True,
@@ -153,6 +152,7 @@ class Ledger:
             "since": pd.DatetimeIndex(since).tz_localize("UTC"),
             "line": pd.array(line, dtype="Int64"),
             "recorded": code >= 0,
+            "subject": keys.to_numpy(dtype=object),
         }, index=subjects.index)
         out.loc[~has_line, "line"] = pd.NA
         out.loc[~decidable, "value"] = pd.NA
@@ -160,6 +160,11 @@ class Ledger:
 
 
 # -- matching -----------------------------------------------------------------
+
+
+def _naive(times: pd.Series) -> np.ndarray:
+    """UTC timestamps as naive datetime64[ns], the form merge_asof compares fastest."""
+    return times.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
 
 
 def subject_keys(scope: str, subjects: pd.Series) -> pd.Series:
@@ -196,7 +201,7 @@ def event_times(times: pd.Series) -> pd.Series:
     text = pd.Series(pd.Index(uniques, dtype=object).map(_as_text), dtype=object)
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     parsed = parsed.where(text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool))
-    values = parsed.astype(_TIME).to_numpy()
+    values = parsed.astype(_TIME).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
     out = values[codes] if len(values) else np.full(len(codes), np.datetime64("NaT", "ns"))
     out = np.where(codes < 0, np.datetime64("NaT", "ns"), out)
     return pd.Series(pd.DatetimeIndex(out).tz_localize("UTC"), index=times.index)

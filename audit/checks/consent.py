@@ -1,0 +1,257 @@
+"""Check kind ``consent``: an event sent while its consent gate did not allow it.
+
+A rule names one consent gate of its category (``params: {gate: org-tracing}``).
+The gate says which events it governs (its ``when``/``unless`` selectors), which
+event field names the ledger subject, and which value of the setting must be in
+force for events to be sent. For example, with the ledger record
+``org,fabrikam.com,DisableAutomaticSendTracing,true,2026-02-01T00:00:00Z``, a
+desktop usage event of tenant ``fabrikam.com`` sent on 2026-03-01 is flagged:
+"DisableAutomaticSendTracing was true since 2026-02-01T00:00:00Z (ledger line 3);
+sending requires false".
+
+Findings are event-level (``field`` None); their value is the subject's matching
+key, so the fingerprint groups violations by subject and the engine masks it.
+The explanation never contains the subject. Rows whose subject or time is
+missing or unparseable cannot be decided and are skipped: the schema rules
+report them.
+
+At ``--stage stored`` the telemetry service has hashed the error-data UserID,
+so a user-scope gate is only decided when the ledger gives its user subjects in
+hashed form too: every user subject of the ledger for that setting looks like a
+digest (hex, GUID or base64 of a digest's length) and at least one event of the
+chunk matches a ledger subject. Otherwise the rule is not tested: comparing
+cleartext names with hashes would flag every event.
+
+Besides hits, each chunk returns small statistics (counts of events and
+violations per subject and ledger record), from which :func:`summarize` builds
+the consent timeline of the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audit.checks import check_kind, hits
+from audit.errors import NotTested, RuleFileError
+from audit.fingerprint import mask
+from audit.model import Stage
+from audit.selectors import applicable
+
+if TYPE_CHECKING:
+    from audit.context import ScanContext
+    from audit.ledger import Ledger
+    from audit.rulepack import Gate, Rule
+
+PARAMS_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["gate"],
+    "properties": {
+        "gate": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9-]*$",
+            "description": "Id of a consent gate of the rule's category.",
+        },
+    },
+}
+
+STAT_COLUMNS = ("subject", "line", "events", "violations")
+SUBJECT_NOUNS = {"org": "organisation", "pool": "pool", "user": "user"}
+
+#: A hashed identifier: a hex digest (MD5 … SHA-512), a GUID, or base64 of a digest.
+_HEX_DIGEST = re.compile(r"(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}"
+                         r"|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})")
+_GUID = re.compile(r"\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?")
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+_BASE64_LENGTHS = frozenset({22, 24, 27, 28, 43, 44, 86, 88})
+
+
+def looks_hashed(value: str) -> bool:
+    """Whether a subject has the shape of a digest rather than a name.
+
+    Base64 needs a digest's length and a digit and both letter cases, so that a
+    long user name without dots is not taken for a hash.
+    """
+    if _HEX_DIGEST.fullmatch(value) or _GUID.fullmatch(value):
+        return True
+    stripped = value.rstrip("=")
+    return bool(
+        len(value) in _BASE64_LENGTHS and _BASE64.fullmatch(value)
+        and any(c.isdigit() for c in stripped)
+        and any(c.islower() for c in stripped) and any(c.isupper() for c in stripped)
+    )
+
+
+def gate_of(rule: Rule, ctx: ScanContext) -> Gate:
+    """The consent gate a rule names; a clear rule-file error when it does not exist."""
+    gate_id = rule.params.get("gate")
+    if ctx.rulepack is None:
+        raise ValueError("the consent check needs the rule pack in the scan context")
+    gates = ctx.rulepack.categories[rule.category].gates
+    if gate_id not in gates:
+        known = ", ".join(sorted(gates)) or "none"
+        raise RuleFileError(
+            f"rule {rule.id}: gate {gate_id!r} is not a consent gate of category "
+            f"{rule.category!r} (known: {known})",
+            path=rule.path, line=rule.line or None,
+        )
+    gate: Gate = gates[gate_id]
+    return gate
+
+
+def _stored_user_test(gate: Gate, ledger: Ledger, forced: pd.DataFrame) -> None:
+    """At rest, decide a user-scope gate only if the ledger uses the stored (hashed) form."""
+    subjects = ledger.subjects(gate.scope, gate.setting)
+    if not len(subjects):
+        raise NotTested(
+            f"stored UserIDs are hashed and the ledger has no {gate.setting} record in "
+            "hashed form: opt-in cannot be decided"
+        )
+    if not all(looks_hashed(s) for s in subjects):
+        raise NotTested(
+            f"stored UserIDs are hashed but the ledger's {gate.setting} subjects are not: "
+            "give them in the same hashed form to decide opt-in at rest"
+        )
+    decided = forced["value"].notna()
+    if decided.any() and not forced.loc[decided, "recorded"].any():
+        raise NotTested(
+            f"no stored UserID matches a hashed {gate.setting} subject of the ledger: "
+            "the ledger is not in the stored hashed form"
+        )
+
+
+def _iso(ts: pd.Timestamp) -> str:
+    """UTC ISO 8601 with a Z, seconds always, fractions only when present."""
+    text = ts.tz_convert("UTC").isoformat()
+    return text.replace("+00:00", "Z")
+
+
+def _explanations(gate: Gate, decided: pd.DataFrame) -> np.ndarray:
+    """One explanation per row, built once per distinct ledger record (or default)."""
+    # -1: default, subject has records (before the first); -2: no record at all
+    key = decided["line"].fillna(-1).astype(np.int64).to_numpy()
+    key = np.where((key < 0) & ~decided["recorded"].to_numpy(dtype=bool), -2, key)
+    codes, uniques = pd.factorize(key)
+    first = pd.Series(np.arange(len(key))).groupby(codes).first().to_numpy()
+    noun = SUBJECT_NOUNS.get(gate.scope, gate.scope)
+    required = f"; sending requires {str(gate.allowed).lower()}"
+    texts = []
+    for k, i in zip(uniques, first, strict=True):
+        value = str(bool(decided["value"].iat[i])).lower()
+        if k >= 0:
+            since = _iso(decided["since"].iat[i])
+            texts.append(f"{gate.setting} was {value} since {since} (ledger line {k}){required}")
+        elif k == -1:
+            texts.append(f"{gate.setting} was {value} (default: before the first ledger record "
+                         f"for this {noun}){required}")
+        else:
+            texts.append(f"{gate.setting} was {value} (default: no ledger record for this "
+                         f"{noun}){required}")
+    return np.asarray(texts, dtype=object)[codes]
+
+
+def _empty_stats() -> pd.DataFrame:
+    return pd.DataFrame({
+        "subject": pd.Series(dtype=object),
+        "line": pd.Series(dtype=np.int64),
+        "events": pd.Series(dtype=np.int64),
+        "violations": pd.Series(dtype=np.int64),
+    })
+
+
+def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) -> dict[str, Any]:
+    """The consent timeline: for each subject with violations, every change of the setting.
+
+    A subject's changes are its default (``since`` null) followed by each of its
+    ledger records, with the events that fell under each and how many of them
+    were violations. User subjects are masked; org and pool names are not
+    personal data and stay readable.
+    """
+    frames = [f for f in stats_frames if len(f)]
+    if not frames or ctx.ledger is None:
+        return {"consent_timeline": []}
+    gate = gate_of(rule, ctx)
+    counts = (pd.concat(frames, ignore_index=True)
+              .groupby(["subject", "line"], sort=False)[["events", "violations"]].sum())
+    per_subject = counts.groupby(level="subject")["violations"].sum()
+    bad = sorted(per_subject.index[per_subject > 0])
+    if not bad:
+        return {"consent_timeline": []}
+    records = ctx.ledger.records
+    mine = records[(records["scope"] == gate.scope) & (records["setting"] == gate.setting)
+                   & records["subject"].isin(bad)]
+    changes = pd.concat([
+        pd.DataFrame({"subject": bad, "value": gate.default, "line": -1}),
+        mine[["subject", "since", "value", "line"]],
+    ], ignore_index=True)
+    changes["line"] = changes["line"].astype(np.int64)
+    changes = changes.merge(counts.reset_index(), on=["subject", "line"], how="left")
+    changes[["events", "violations"]] = changes[["events", "violations"]].fillna(0).astype(int)
+    changes = changes.sort_values(["subject", "since", "line"], na_position="first",
+                                  kind="stable")
+    timeline = []
+    for subject, group in changes.groupby("subject", sort=True):
+        shown = mask(subject, ctx.key) if gate.scope == "user" else subject
+        timeline.append({
+            "rule": rule.id,
+            "scope": gate.scope,
+            "setting": gate.setting,
+            "subject": shown,
+            "changes": [
+                {
+                    "since": None if pd.isna(since) else _iso(since),
+                    "value": bool(value),
+                    "ledger_line": int(line) if line >= 0 else None,
+                    "events": int(events),
+                    "violations": int(violations),
+                }
+                for since, value, line, events, violations in zip(
+                    group["since"], group["value"], group["line"], group["events"],
+                    group["violations"], strict=True,
+                )
+            ],
+        })
+    return {"consent_timeline": timeline}
+
+
+@check_kind("consent", needs=("ledger",), params_schema=PARAMS_SCHEMA, summarize=summarize)
+def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.DataFrame, Any]:
+    """Events sent while the gate's setting did not hold its allowed value at event time."""
+    gate = gate_of(rule, ctx)
+    ledger: Ledger = ctx.ledger
+    rows = events[applicable(events, gate.when, gate.unless)]
+    if rows.empty or gate.subject not in rows.columns:
+        return hits([]), _empty_stats()
+    times = rows["time"] if "time" in rows.columns else pd.Series(None, index=rows.index,
+                                                                  dtype=object)
+    forced = ledger.in_force(gate.scope, gate.setting, rows[gate.subject], times, gate.default)
+    if ctx.stage is Stage.STORED and gate.scope == "user":
+        _stored_user_test(gate, ledger, forced)
+
+    decidable = forced["value"].notna().to_numpy()
+    decided = forced[decidable]
+    subjects = decided["subject"]
+    violating = (decided["value"].astype(bool) != gate.allowed).to_numpy()
+
+    stats = pd.DataFrame({
+        "subject": subjects.to_numpy(dtype=object),
+        "line": decided["line"].fillna(-1).astype(np.int64).to_numpy(),
+        "violations": violating.astype(np.int64),
+    }).groupby(["subject", "line"], sort=False).agg(
+        events=("violations", "size"), violations=("violations", "sum")
+    ).reset_index()
+
+    bad = decided[violating]
+    found = hits(
+        bad.index,
+        field=None,
+        value=subjects[violating].to_numpy(dtype=object),
+        detector="ledger",
+        explanation=_explanations(gate, bad) if len(bad) else None,
+    )
+    return found, stats
