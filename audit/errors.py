@@ -10,8 +10,14 @@ from __future__ import annotations
 class AuditError(Exception):
     """Base of every error the CLI turns into exit code 2."""
 
-    def __init__(self, what: str, *, path: str | None = None, line: int | None = None,
-                 pointer: str | None = None) -> None:
+    def __init__(
+        self,
+        what: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        pointer: str | None = None,
+    ) -> None:
         self.what = what
         self.path = path
         self.line = line
@@ -51,7 +57,7 @@ class BaselineError(AuditError):
     """A baseline file that cannot be read."""
 
 
-class NotTested(Exception):  # noqa: N818 - a signal, not an error
+class NotTested(Exception):
     """Raised by a check to say it cannot decide on this run (with the reason)."""
 
     def __init__(self, reason: str) -> None:

@@ -44,5 +44,5 @@ def mask(value: object, key: bytes) -> str | None:
     tag = keyed_digest(key, "evidence", text, length=6)
     n = len(text)
     keep = 2 if n >= 12 else (1 if n >= 6 else 0)
-    shown = f"{text[:keep]}{MASK}{text[n - keep:]}" if keep else MASK
+    shown = f"{text[:keep]}{MASK}{text[n - keep :]}" if keep else MASK
     return f"{shown}#{tag}"

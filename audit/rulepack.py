@@ -156,7 +156,8 @@ def rule_files(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise RuleFileError("rule directory does not exist", path=str(directory))
     found = sorted(
-        p for p in directory.iterdir()
+        p
+        for p in directory.iterdir()
         if p.suffix in RULE_SUFFIXES and not p.name.endswith(".schema.json") and p.is_file()
     )
     if not found:
@@ -183,15 +184,19 @@ def load(directory: str | Path | None = None) -> RulePack:
         category = _build_category(doc, lines, path, CHECK_KINDS)
         if category.name in categories:
             raise RuleFileError(
-                f"category {category.name!r} is already defined in {categories[category.name].path}",
-                path=str(path), line=lines.get("/category"), pointer="/category",
+                f"category {category.name!r} is already defined in "
+                f"{categories[category.name].path}",
+                path=str(path),
+                line=lines.get("/category"),
+                pointer="/category",
             )
         for rule in category.rules:
             if rule.id in rules:
                 raise RuleFileError(
                     f"duplicate rule id {rule.id!r} (first defined in "
                     f"{rules[rule.id].path}:{rules[rule.id].line})",
-                    path=str(path), line=rule.line,
+                    path=str(path),
+                    line=rule.line,
                 )
             rules[rule.id] = rule
         categories[category.name] = category
@@ -218,7 +223,9 @@ def _parse(path: Path, raw: bytes) -> tuple[Any, dict[str, int]]:
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RuleFileError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+            raise RuleFileError(
+                f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno
+            ) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -242,7 +249,9 @@ def _mark_lines(node: yaml.Node, pointer: str, lines: dict[str, int], path: Path
             key = str(key_node.value)
             if key in seen:
                 raise RuleFileError(
-                    f"duplicate key {key!r}", path=str(path), line=key_node.start_mark.line + 1,
+                    f"duplicate key {key!r}",
+                    path=str(path),
+                    line=key_node.start_mark.line + 1,
                     pointer=pointer or "/",
                 )
             seen.add(key)
@@ -287,7 +296,9 @@ def _validate(
             parts.append(extra[0])
             message = f"unknown key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
     pointer = _pointer(parts)
-    raise RuleFileError(message, path=str(path), line=_line_of(lines, pointer), pointer=pointer or "/")
+    raise RuleFileError(
+        message, path=str(path), line=_line_of(lines, pointer), pointer=pointer or "/"
+    )
 
 
 # -- building the frozen values -----------------------------------------------
@@ -296,9 +307,7 @@ def _validate(
 def _selector(raw: Mapping[str, Any] | None) -> Selector | None:
     if not raw:
         return None
-    return MappingProxyType(
-        {k: tuple(v) if isinstance(v, list) else (v,) for k, v in raw.items()}
-    )
+    return MappingProxyType({k: tuple(v) if isinstance(v, list) else (v,) for k, v in raw.items()})
 
 
 def _build_category(
@@ -306,30 +315,44 @@ def _build_category(
 ) -> Category:
     name = doc["category"]
     statements = MappingProxyType(dict(doc.get("statements") or {}))
-    fields = MappingProxyType({
-        fname: FieldSpec(
-            name=fname,
-            type=spec["type"],
-            kind=spec["kind"],
-            required=bool(spec.get("required", False)),
-            required_when=_selector(spec.get("required_when")),
-            format=spec.get("format"),
-            enum=tuple(spec["enum"]) if "enum" in spec else None,
-            pattern=_checked_pattern(spec.get("pattern"), path, lines, f"/fields/{_escape(fname)}"),
-            minimum=spec.get("minimum"),
-            maximum=spec.get("maximum"),
-        )
-        for fname, spec in doc["fields"].items()
-    })
+    fields = MappingProxyType(
+        {
+            fname: FieldSpec(
+                name=fname,
+                type=spec["type"],
+                kind=spec["kind"],
+                required=bool(spec.get("required", False)),
+                required_when=_selector(spec.get("required_when")),
+                format=spec.get("format"),
+                enum=tuple(spec["enum"]) if "enum" in spec else None,
+                pattern=_checked_pattern(
+                    spec.get("pattern"), path, lines, f"/fields/{_escape(fname)}"
+                ),
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+            )
+            for fname, spec in doc["fields"].items()
+        }
+    )
     gates: dict[str, Gate] = {}
     for i, g in enumerate(doc.get("consent") or []):
         if g["id"] in gates:
-            raise RuleFileError(f"duplicate consent gate id {g['id']!r}", path=str(path),
-                                line=_line_of(lines, f"/consent/{i}/id"), pointer=f"/consent/{i}/id")
+            raise RuleFileError(
+                f"duplicate consent gate id {g['id']!r}",
+                path=str(path),
+                line=_line_of(lines, f"/consent/{i}/id"),
+                pointer=f"/consent/{i}/id",
+            )
         gates[g["id"]] = Gate(
-            id=g["id"], scope=g["scope"], setting=g["setting"], subject=g["subject"],
-            default=g["default"], allowed=g["allowed"], when=_selector(g.get("when")),
-            unless=_selector(g.get("unless")), description=g.get("description", ""),
+            id=g["id"],
+            scope=g["scope"],
+            setting=g["setting"],
+            subject=g["subject"],
+            default=g["default"],
+            allowed=g["allowed"],
+            when=_selector(g.get("when")),
+            unless=_selector(g.get("unless")),
+            description=g.get("description", ""),
         )
     rules = tuple(
         _build_rule(raw, i, name, statements, fields, lines, path, kinds)
@@ -349,7 +372,9 @@ def _build_category(
     )
 
 
-def _checked_pattern(pattern: str | None, path: Path, lines: Mapping[str, int], at: str) -> str | None:
+def _checked_pattern(
+    pattern: str | None, path: Path, lines: Mapping[str, int], at: str
+) -> str | None:
     if pattern is None:
         return None
     import re
@@ -357,8 +382,12 @@ def _checked_pattern(pattern: str | None, path: Path, lines: Mapping[str, int], 
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise RuleFileError(f"invalid regular expression: {exc}", path=str(path),
-                            line=_line_of(lines, at + "/pattern"), pointer=at + "/pattern") from None
+        raise RuleFileError(
+            f"invalid regular expression: {exc}",
+            path=str(path),
+            line=_line_of(lines, at + "/pattern"),
+            pointer=at + "/pattern",
+        ) from None
     return pattern
 
 
@@ -375,23 +404,30 @@ def _build_rule(
     at = f"/rules/{index}"
 
     def fail(what: str, key: str) -> RuleFileError:
-        return RuleFileError(what, path=str(path), line=_line_of(lines, f"{at}/{key}"),
-                             pointer=f"{at}/{key}")
+        return RuleFileError(
+            what, path=str(path), line=_line_of(lines, f"{at}/{key}"), pointer=f"{at}/{key}"
+        )
 
     rule_id = raw["id"]
     if rule_id.split("/", 1)[0] != category:
         raise fail(f"rule id {rule_id!r} must start with its category {category!r}/", "id")
     kind = kinds.get(raw["kind"])
     if kind is None:
-        raise fail(f"unknown check kind {raw['kind']!r} (known: {', '.join(sorted(kinds))})", "kind")
+        raise fail(
+            f"unknown check kind {raw['kind']!r} (known: {', '.join(sorted(kinds))})", "kind"
+        )
     params = raw.get("params") or {}
     error = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(kind.params_schema).iter_errors(params)
     )
     if error is not None:
         pointer = f"{at}/params{_pointer(error.absolute_path)}"
-        raise RuleFileError(f"invalid params for kind {kind.name!r}: {error.message}",
-                            path=str(path), line=_line_of(lines, pointer), pointer=pointer)
+        raise RuleFileError(
+            f"invalid params for kind {kind.name!r}: {error.message}",
+            path=str(path),
+            line=_line_of(lines, pointer),
+            pointer=pointer,
+        )
     policy = raw.get("policy")
     if policy is not None and policy not in statements:
         raise fail(f"policy {policy!r} is not a statement of this file", "policy")

@@ -18,6 +18,11 @@ per chunk (``meta`` has ``source`` and ``line`` for each row), and
 ``finish(rule, partials, ctx)`` turns the list of partials into hits whose
 columns also carry ``source`` and ``line``.
 
+A kind that reports more than findings (the consent timeline) passes
+``summarize``: its function then returns ``(hits, stats)`` per chunk, and at the
+end ``summarize(rule, stats_frames, ctx)`` returns a JSON-ready mapping whose
+list values are appended to the report's extras under the same keys.
+
 Register a kind with :func:`check_kind`; the module must then be imported at
 the bottom of this file so that the registry is filled.
 """
@@ -46,6 +51,7 @@ class CheckKind:
     params_schema: Mapping[str, Any] = field(default_factory=dict)
     aggregate: bool = False
     finish: CheckFunc | None = None
+    summarize: Callable[..., Mapping[str, Any]] | None = None
     doc: str = ""
 
 
@@ -64,6 +70,7 @@ def check_kind(
     needs: Iterable[str] = (),
     params_schema: Mapping[str, Any] | None = None,
     finish: CheckFunc | None = None,
+    summarize: Callable[..., Mapping[str, Any]] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
@@ -80,6 +87,7 @@ def check_kind(
             params_schema=params_schema or {"type": "object", "additionalProperties": False},
             aggregate=finish is not None,
             finish=finish,
+            summarize=summarize,
             doc=(func.__doc__ or "").strip(),
         )
         return func
@@ -112,4 +120,5 @@ def no_hits() -> pd.DataFrame:
 
 
 # Fill the registry: one import per module of kinds.
+from audit.checks import consent  # noqa: E402,F401,I001
 from audit.checks import schema  # noqa: E402,F401

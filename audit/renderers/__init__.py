@@ -25,7 +25,9 @@ class Renderer:
 RENDERERS: dict[str, Renderer] = {}
 
 
-def register(name: str, filename: str) -> Callable[[Callable[[Report], bytes]], Callable[[Report], bytes]]:
+def register(
+    name: str, filename: str
+) -> Callable[[Callable[[Report], bytes]], Callable[[Report], bytes]]:
     """Register ``func`` as the renderer of format ``name`` written to ``filename``."""
 
     def wrap(func: Callable[[Report], bytes]) -> Callable[[Report], bytes]:

@@ -1,0 +1,190 @@
+"""Schema check kinds: undeclared fields and declared fields that break their spec.
+
+``declared-fields`` flags a field the category does not declare, for example a
+census event carrying ``"Email": "amos@contoso.com"``: data the published
+practices never mention. ``field-schema`` flags a missing required field or a
+declared field of the wrong type, format or value, for example
+``"SignInAttempts": "three"`` or ``"time": "yesterday"``.
+
+Both work column by column over the chunk, never record by record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from audit.checks import check_kind, hits, no_hits
+from audit.selectors import select_rows
+
+if TYPE_CHECKING:
+    from audit.context import ScanContext
+    from audit.rulepack import FieldSpec, Rule
+
+GUID_RE = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+#: ISO 8601 date-time with a time zone (Z or offset); fractions of a second allowed.
+DATE_TIME_RE = r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})"
+
+JSON_TYPE_NAMES = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    list: "array",
+    dict: "object",
+}
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a Python value's type, as a reader produced it."""
+    for py_type, name in JSON_TYPE_NAMES.items():
+        if isinstance(value, py_type):
+            return name
+    return type(value).__name__
+
+
+@check_kind("declared-fields")
+def declared_fields(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataFrame:
+    """One hit per record and field that the category's schema does not declare."""
+    declared = ctx.rulepack.categories[rule.category].fields
+    parts = []
+    for column in events.columns:
+        if column in declared:
+            continue
+        present = events[column].notna()
+        if present.any():
+            parts.append(
+                hits(
+                    events.index[present],
+                    field=column,
+                    value=events.loc[present, column].to_numpy(),
+                    explanation="field is not declared",
+                )
+            )
+    return pd.concat(parts) if parts else no_hits()
+
+
+@check_kind("field-schema")
+def field_schema(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataFrame:
+    """One hit per record and declared field that is missing or breaks its spec."""
+    parts = []
+    for spec in ctx.rulepack.categories[rule.category].fields.values():
+        column = events[spec.name] if spec.name in events.columns else None
+        missing = column.isna() if column is not None else pd.Series(True, index=events.index)
+        needed = _required_rows(spec, events)
+        absent = missing & needed
+        if absent.any():
+            parts.append(
+                hits(events.index[absent], field=spec.name, explanation="required field is missing")
+            )
+        if column is None:
+            continue
+        present = column[~missing]
+        if present.empty:
+            continue
+        problems = _problems(spec, present)
+        bad = problems.notna()
+        if bad.any():
+            parts.append(
+                hits(
+                    present.index[bad],
+                    field=spec.name,
+                    value=present[bad].to_numpy(),
+                    explanation=problems[bad].to_numpy(),
+                )
+            )
+    return pd.concat(parts) if parts else no_hits()
+
+
+def _required_rows(spec: FieldSpec, events: pd.DataFrame) -> pd.Series:
+    if spec.required:
+        return pd.Series(True, index=events.index)
+    if spec.required_when:
+        return select_rows(events, spec.required_when)
+    return pd.Series(False, index=events.index)
+
+
+def _problems(spec: FieldSpec, values: pd.Series) -> pd.Series:
+    """Per value: None when valid, else what is wrong (without the value itself)."""
+    problems = pd.Series(None, index=values.index, dtype=object)
+    typed = _type_ok(spec.type, values)
+    if not typed.all():
+        found = values[~typed].map(json_type)
+        problems[~typed] = "expected " + spec.type + ", found " + found
+    ok = values[typed]
+    for check in _constraint_checks(spec):
+        if ok.empty:
+            break
+        failed = check[0](ok)
+        if failed.any():
+            problems[failed[failed].index] = check[1]
+            ok = ok[~failed]
+    return problems
+
+
+def _type_ok(type_name: str, values: pd.Series) -> pd.Series:
+    dtype = values.dtype
+    if type_name == "string":
+        if pd.api.types.is_string_dtype(dtype) and dtype.kind != "O":
+            return pd.Series(True, index=values.index)
+        return values.map(lambda v: isinstance(v, str))
+    if type_name == "boolean":
+        if pd.api.types.is_bool_dtype(dtype):
+            return pd.Series(True, index=values.index)
+        return values.map(lambda v: isinstance(v, bool))
+    if type_name == "integer":
+        if pd.api.types.is_integer_dtype(dtype):
+            return pd.Series(True, index=values.index)
+        return values.map(
+            lambda v: (
+                (isinstance(v, int) and not isinstance(v, bool))
+                or (isinstance(v, float) and v.is_integer())
+            )
+        )
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return pd.Series(True, index=values.index)
+    return values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+
+
+Check = tuple[Callable[[pd.Series], pd.Series], str]
+
+
+def _constraint_checks(spec: FieldSpec) -> list[Check]:
+    """Vectorised constraint checks in the order they are reported."""
+    checks: list[Check] = []
+    if spec.format == "date-time":
+        checks.append(
+            (
+                lambda s: ~_full_match(s, DATE_TIME_RE) | _bad_time(s),
+                "not an ISO 8601 date-time with a time zone",
+            )
+        )
+    elif spec.format == "guid":
+        checks.append((lambda s: ~_full_match(s, GUID_RE), "not a GUID"))
+    if spec.enum is not None:
+        allowed = list(spec.enum)
+        shown = ", ".join(str(v) for v in allowed)
+        checks.append((lambda s: ~s.isin(allowed), f"not one of the allowed values ({shown})"))
+    if spec.pattern is not None:
+        pattern = spec.pattern
+        checks.append((lambda s: ~_full_match(s, pattern), f"does not match the pattern {pattern}"))
+    if spec.minimum is not None:
+        low = spec.minimum
+        checks.append((lambda s: pd.to_numeric(s) < low, f"below the minimum {low:g}"))
+    if spec.maximum is not None:
+        high = spec.maximum
+        checks.append((lambda s: pd.to_numeric(s) > high, f"above the maximum {high:g}"))
+    return checks
+
+
+def _full_match(values: pd.Series, pattern: str) -> pd.Series:
+    matched = values.astype(str).str.fullmatch(pattern, flags=re.ASCII)
+    return matched.fillna(False).astype(bool)
+
+
+def _bad_time(values: pd.Series) -> pd.Series:
+    parsed = pd.to_datetime(values.astype(str), errors="coerce", utc=True, format="ISO8601")
+    return parsed.isna()

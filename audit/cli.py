@@ -1,0 +1,226 @@
+"""Command line: ``scan``, ``rules validate``, ``rules list``.
+
+Exit codes are a contract: 0 nothing at or above ``--fail-on``; 1 findings at or
+above it; 2 the audit could not run, with one line naming the file, the line
+and what is wrong — never a traceback. pandas is imported only by ``scan``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from audit import __version__
+from audit.errors import AuditError, UsageError
+from audit.model import Severity, Stage
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PROG = "telemetry-audit"
+
+
+def _formats() -> list[str]:
+    from audit.renderers import RENDERERS
+
+    return list(RENDERERS)
+
+
+def _parse_formats(text: str) -> tuple[str, ...]:
+    known = _formats()
+    names = tuple(dict.fromkeys(f.strip().lower() for f in text.split(",") if f.strip()))
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown format(s) {', '.join(unknown) or '(none)'} (choose from {', '.join(known)})"
+        )
+    return names
+
+
+def _severity(text: str) -> Severity:
+    try:
+        return Severity.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the command line in the README)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Audit captured client telemetry against its data collection "
+        "practices and write compliance reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    scan = commands.add_parser(
+        "scan",
+        help="scan dumps and write reports",
+        description="Scan telemetry dumps (files or folders) and write "
+        "report.json plus the requested formats.",
+    )
+    scan.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="dump files or folders (.jsonl .ndjson .json .csv .parquet .har, each optionally .gz)",
+    )
+    scan.add_argument("--rules", metavar="DIR", help="rule directory (default: built-in pack)")
+    scan.add_argument("--ledger", metavar="FILE", help="policy and consent ledger (CSV or JSONL)")
+    scan.add_argument("--identities", metavar="FILE", help="known identities (CSV kind,value)")
+    scan.add_argument(
+        "--stage",
+        choices=[s.value for s in Stage],
+        default=Stage.TRANSIT.value,
+        help="transit: what a client sent (default); stored: what the service kept",
+    )
+    scan.add_argument(
+        "--format",
+        dest="formats",
+        type=_parse_formats,
+        default=None,
+        metavar="FMT[,FMT...]",
+        help="output formats (default: all); report.json is always written",
+    )
+    scan.add_argument("--out", metavar="DIR", default="reports", help="output folder (reports/)")
+    scan.add_argument(
+        "--fail-on",
+        type=_severity,
+        default=Severity.HIGH,
+        metavar="SEVERITY",
+        help="exit 1 on active findings at or above this severity (default: high)",
+    )
+    scan.add_argument(
+        "--baseline", metavar="FILE", help="accepted findings (fingerprint, reason, owner, expiry)"
+    )
+    scan.add_argument(
+        "--engine",
+        choices=["pandas", "dask"],
+        default="pandas",
+        help="pandas (default, streamed) or dask (a dask.distributed cluster)",
+    )
+    scan.add_argument(
+        "--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a local cluster)"
+    )
+    scan.add_argument(
+        "--chunk-rows",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="records per chunk (default 50000)",
+    )
+    scan.add_argument(
+        "--show-evidence",
+        action="store_true",
+        help="write raw values instead of masked evidence (local debugging only)",
+    )
+    scan.add_argument("--quiet", action="store_true", help="print only errors")
+
+    rules = commands.add_parser("rules", help="inspect rule files")
+    rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    validate = rule_commands.add_parser("validate", help="check rule files against the meta-schema")
+    validate.add_argument("directory", nargs="?", metavar="DIR")
+    listing = rule_commands.add_parser("list", help="list rules, categories and severities")
+    listing.add_argument("directory", nargs="?", metavar="DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(args_list)  # argparse exits 2 with a usage line
+    try:
+        if args.command == "scan":
+            return _scan(args, args_list)
+        return _rules(args)
+    except AuditError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: still one line, and exit 2
+        print(
+            f"{PROG}: internal error: {type(exc).__name__}: {exc} (please report this)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
+
+def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    from audit.engine import scan
+    from audit.model import Status
+    from audit.options import DEFAULT_CHUNK_ROWS, ScanOptions
+    from audit.renderers import write_reports
+    from audit.renderers.terminal import render_terminal
+
+    if args.engine == "pandas" and args.scheduler:
+        raise UsageError("--scheduler needs --engine dask")
+    options = ScanOptions(
+        inputs=tuple(args.inputs),
+        rules=args.rules,
+        ledger=args.ledger,
+        identities=args.identities,
+        stage=Stage(args.stage),
+        fail_on=args.fail_on,
+        baseline=args.baseline,
+        formats=args.formats or tuple(_formats()),
+        out_dir=Path(args.out),
+        show_evidence=args.show_evidence,
+        chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        command=shlex.join([PROG, *argv]),
+        quiet=args.quiet,
+    )
+    report = scan(options)
+    try:
+        written = write_reports(report, options.out_dir, options.formats)
+    except OSError as exc:
+        raise AuditError(
+            f"cannot write reports: {exc.strerror or exc}", path=str(options.out_dir)
+        ) from None
+    if not args.quiet:
+        print(render_terminal(report, written))
+    errors = [o for o in report.outcomes if o.status is Status.ERROR]
+    if errors:
+        for outcome in errors:
+            print(
+                f"{PROG}: error: rule {outcome.rule} failed to run: {outcome.reason}",
+                file=sys.stderr,
+            )
+        return EXIT_ERROR
+    return EXIT_FINDINGS if report.failed else EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from audit.rulepack import iter_rule_rows, load
+
+    pack = load(args.directory)
+    if args.rules_command == "validate":
+        print(
+            f"{len(pack.files)} rule files valid: {len(pack.rules)} rules in "
+            f"{len(pack.categories)} categories ({pack.directory}, {pack.digest})"
+        )
+        return EXIT_OK
+    print(
+        tabulate(
+            list(iter_rule_rows(pack)), headers=("rule", "category", "severity", "kind", "title")
+        )
+    )
+    return EXIT_OK

@@ -1,0 +1,388 @@
+"""The scan: read → normalise → run each rule → baseline → summary and verdict.
+
+Inputs are streamed chunk by chunk; per rule only findings and small state are
+kept (cross-record kinds keep per-chunk partials, consent keeps counts), so
+memory does not grow with the dump.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audit import __version__
+from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
+from audit.context import ScanContext
+from audit.errors import NotTested, UsageError
+from audit.fingerprint import fingerprint, mask, resolve_key
+from audit.model import (
+    Finding,
+    InputInfo,
+    Report,
+    RuleOutcome,
+    Severity,
+    Status,
+    Summary,
+)
+from audit.normalize import Chunk, normalize_chunk
+from audit.options import ScanOptions
+from audit.readers import expand_inputs, read_records, reader_for, sha256_of
+from audit.rulepack import MALFORMED_RULE, Rule, RulePack
+from audit.rulepack import load as load_rules
+from audit.selectors import applicable
+
+
+@dataclass(slots=True)
+class _RuleState:
+    """What one rule accumulates over the chunks of a scan."""
+
+    rule: Rule
+    kind: CheckKind | None
+    status: Status | None = None
+    reason: str | None = None
+    rows_seen: int = 0
+    partials: list[pd.DataFrame] = field(default_factory=list)
+    stats: list[pd.DataFrame] = field(default_factory=list)
+
+
+class _SafeFormat(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def scan(options: ScanOptions) -> Report:
+    """Run a whole scan and return the report (nothing is written here)."""
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    pack = load_rules(options.rules)
+    files, skipped = expand_inputs(list(options.inputs))
+    if options.chunk_rows < 1:
+        raise UsageError("chunk size must be at least 1")
+    ledger = identities = None
+    if options.ledger:
+        from audit.ledger import load_ledger
+
+        ledger = load_ledger(options.ledger, pack)
+    if options.identities:
+        from audit.detectors.known import load_identities
+
+        identities = load_identities(options.identities)
+    ctx = ScanContext(
+        stage=options.stage,
+        key=resolve_key(options.key),
+        show_evidence=options.show_evidence,
+        ledger=ledger,
+        identities=identities,
+        rulepack=pack,
+    )
+    states = {rule.id: _RuleState(rule, CHECK_KINDS.get(rule.kind)) for rule in pack.rules.values()}
+    for state in states.values():
+        _decide_upfront(state, ctx)
+
+    findings: list[Finding] = []
+    inputs: list[InputInfo] = []
+    order: dict[str, int] = {}
+    for path in files:
+        source = str(path)
+        order[source] = len(order)
+        records = rejected = 0
+        for chunk in iter_chunks(path, pack, options.chunk_rows):
+            records += chunk.audited + len(chunk.rejected)
+            rejected += len(chunk.rejected)
+            findings.extend(_malformed(chunk, ctx))
+            findings.extend(run_chunk(chunk, states, ctx))
+        reader, compressed = reader_for(path)
+        inputs.append(
+            InputInfo(
+                path=source,
+                format=reader.name + (".gz" if compressed else ""),
+                sha256=sha256_of(path),
+                records=records,
+                rejected=rejected,
+            )
+        )
+    extras: dict[str, Any] = {}
+    for state in states.values():
+        findings.extend(_finish(state, ctx, extras))
+
+    findings.sort(key=lambda f: (order.get(f.source, len(order)), f.line, f.rule, f.field or ""))
+    if options.baseline:
+        from audit.baseline import apply_baseline, load_baseline
+
+        findings = list(apply_baseline(findings, load_baseline(options.baseline), date.today()))
+    outcomes = _outcomes(pack, states, findings)
+    summary = _summary(inputs, findings, options.fail_on)
+    run = _run_info(options, pack, inputs, skipped, identities, started, clock)
+    return Report(
+        tool={"name": "telemetry-audit", "version": __version__},
+        run=run,
+        summary=summary,
+        outcomes=tuple(outcomes),
+        findings=tuple(findings),
+        extras=extras,
+    )
+
+
+def iter_chunks(path: Path, pack: RulePack, chunk_rows: int) -> Iterator[Chunk]:
+    """Normalised chunks of one input file, ``chunk_rows`` records at a time."""
+    reader, _ = reader_for(path)
+    records = read_records(path)
+    start = 0
+    while True:
+        batch = list(islice(records, chunk_rows))
+        if not batch:
+            return
+        yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start)
+        start += len(batch)
+
+
+def _decide_upfront(state: _RuleState, ctx: ScanContext) -> None:
+    """Rules that cannot run at all on this scan: unknown kind, stage, missing inputs."""
+    rule = state.rule
+    if state.kind is None:
+        state.status, state.reason = Status.ERROR, f"unknown check kind {rule.kind!r}"
+    elif ctx.stage not in rule.stages:
+        stages = ", ".join(sorted(s.value for s in rule.stages))
+        state.status = Status.NOT_TESTED
+        state.reason = f"applies at stage {stages} only (this scan: {ctx.stage.value})"
+    else:
+        missing = [n for n in sorted(state.kind.needs) if not ctx.has(n)]
+        if missing:
+            state.status = Status.NOT_TESTED
+            state.reason = "; ".join(NEEDS_REASONS[n] for n in missing)
+
+
+def run_chunk(chunk: Chunk, states: dict[str, _RuleState], ctx: ScanContext) -> list[Finding]:
+    """Run every runnable rule on the chunk's rows of its category."""
+    found: list[Finding] = []
+    for category, events in chunk.frames.items():
+        for rule in ctx.rulepack.categories[category].rules:
+            state = states[rule.id]
+            if state.status is not None:
+                continue
+            rows = events[applicable(events, rule.when, rule.unless)]
+            if rows.empty:
+                continue
+            state.rows_seen += len(rows)
+            kind = state.kind
+            assert kind is not None
+            try:
+                if kind.aggregate:
+                    lines = chunk.lines[rows.index]
+                    meta = pd.DataFrame({"source": chunk.source, "line": lines}, index=rows.index)
+                    state.partials.append(kind.func(rule, rows, meta, ctx))
+                    continue
+                result = kind.func(rule, rows, ctx)
+                if kind.summarize is not None:
+                    result, stats = result
+                    state.stats.append(stats)
+            except NotTested as signal:
+                state.status, state.reason = Status.NOT_TESTED, signal.reason
+                continue
+            except Exception as exc:  # a bug in a check: report it, never skip silently
+                state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
+                continue
+            if len(result):
+                sources = pd.Series(chunk.source, index=result.index)
+                found.extend(_complete(rule, result, sources, chunk.lines[result.index], ctx))
+    return found
+
+
+def _finish(state: _RuleState, ctx: ScanContext, extras: dict[str, Any]) -> list[Finding]:
+    """Cross-record kinds turn their partials into findings; summaries go to extras."""
+    kind = state.kind
+    if kind is None or state.status is not None:
+        return []
+    try:
+        if kind.summarize is not None:
+            for key, value in kind.summarize(state.rule, state.stats, ctx).items():
+                extras.setdefault(key, []).extend(value)
+        if not kind.aggregate or not state.partials:
+            return []
+        assert kind.finish is not None
+        result = kind.finish(state.rule, state.partials, ctx)
+    except NotTested as signal:
+        state.status, state.reason = Status.NOT_TESTED, signal.reason
+        return []
+    except Exception as exc:
+        state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
+        return []
+    return list(_complete(state.rule, result, result["source"], result["line"], ctx))
+
+
+def _complete(
+    rule: Rule, result: pd.DataFrame, sources: pd.Series, lines: pd.Series, ctx: ScanContext
+) -> Iterator[Finding]:
+    """Hits → findings: message, masked evidence and fingerprint, in one place."""
+    columns = zip(
+        sources.to_numpy(),
+        lines.to_numpy(),
+        result["field"],
+        result["value"],
+        result["detector"],
+        result["explanation"],
+        strict=True,
+    )
+    for source, line, field_name, value, detector, explanation in columns:
+        text = _as_text(value)
+        message = rule.message.format_map(
+            _SafeFormat(
+                field=field_name or "-",
+                explanation=explanation or "",
+                detector=detector or "",
+                rule=rule.id,
+                category=rule.category,
+            )
+        )
+        yield Finding(
+            rule=rule.id,
+            category=rule.category,
+            severity=rule.severity,
+            source=str(source),
+            line=int(line),
+            field=field_name,
+            message=message,
+            evidence=text if ctx.show_evidence else mask(text, ctx.key),
+            fingerprint=fingerprint(ctx.key, rule.id, field_name, text),
+            detector=detector,
+            explanation=explanation,
+        )
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _malformed(chunk: Chunk, ctx: ScanContext) -> Iterable[Finding]:
+    rule = MALFORMED_RULE
+    for line, what in chunk.rejected:
+        yield Finding(
+            rule=rule.id,
+            category=rule.category,
+            severity=rule.severity,
+            source=chunk.source,
+            line=line,
+            field=None,
+            message=rule.message.format(explanation=what),
+            evidence=None,
+            fingerprint=fingerprint(ctx.key, rule.id, None, f"{chunk.source}:{line}"),
+            detector="reader",
+            explanation=what,
+        )
+
+
+def _outcomes(
+    pack: RulePack, states: dict[str, _RuleState], findings: Sequence[Finding]
+) -> list[RuleOutcome]:
+    counts = Counter(f.rule for f in findings if f.active)
+    outcomes = []
+    for rule in pack.all_rules():
+        state = states.get(rule.id)
+        status, reason = (state.status, state.reason) if state else (None, None)
+        if status is None:
+            if counts[rule.id]:
+                status = Status.FAILED
+            elif state is not None and state.rows_seen == 0:
+                status, reason = Status.NOT_TESTED, f"no {rule.category} events it applies to"
+            else:
+                status = Status.PASSED
+        outcomes.append(
+            RuleOutcome(
+                rule=rule.id,
+                category=rule.category,
+                severity=rule.severity,
+                status=status,
+                findings=counts[rule.id],
+                reason=reason,
+                description=rule.title,
+                policy=rule.policy,
+                help=rule.help,
+            )
+        )
+    return outcomes
+
+
+def _summary(
+    inputs: Sequence[InputInfo], findings: Sequence[Finding], fail_on: Severity
+) -> Summary:
+    read = sum(i.records for i in inputs)
+    rejected = sum(i.rejected for i in inputs)
+    active = [f for f in findings if f.active]
+    by_severity = Counter(f.severity.value for f in active)
+    failing = any(f.severity.rank >= fail_on.rank for f in active)
+    return Summary(
+        records_read=read,
+        records_audited=read - rejected,
+        records_rejected=rejected,
+        findings_total=len(findings),
+        findings_by_rule=dict(sorted(Counter(f.rule for f in active).items())),
+        findings_by_severity={s.value: by_severity.get(s.value, 0) for s in Severity},
+        suppressed=len(findings) - len(active),
+        expired=sum(1 for f in findings if f.baseline.value == "expired"),
+        fail_on=fail_on,
+        verdict="fail" if failing else "pass",
+    )
+
+
+def _digest_of(path: str | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    return {"path": path, "sha256": sha256_of(Path(path))}
+
+
+def _run_info(
+    options: ScanOptions,
+    pack: RulePack,
+    inputs: Sequence[InputInfo],
+    skipped: Sequence[str],
+    identities: Any,
+    started: datetime,
+    clock: float,
+) -> dict[str, Any]:
+    identities_info = _digest_of(options.identities)
+    if identities_info is not None and identities is not None:
+        identities_info["count"] = len(identities)
+    return {
+        "stage": options.stage.value,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "duration_seconds": round(time.perf_counter() - clock, 3),
+        "command": options.command,
+        "engine": options.engine,
+        "rulepack": {
+            "directory": pack.directory,
+            "digest": pack.digest,
+            "files": [{"path": p, "sha256": h} for p, h in pack.files],
+            "statements": pack.statements,
+            "rules": [
+                {"id": r.id, "category": r.category, "kind": r.kind, "severity": r.severity.value}
+                for r in pack.all_rules()
+            ],
+        },
+        "inputs": [i.to_dict() for i in inputs],
+        "skipped_files": list(skipped),
+        "ledger": _digest_of(options.ledger),
+        "identities": identities_info,
+        "parameters": {
+            "fail_on": options.fail_on.value,
+            "formats": list(options.formats),
+            "baseline": options.baseline,
+            "show_evidence": options.show_evidence,
+            "chunk_rows": options.chunk_rows,
+        },
+    }

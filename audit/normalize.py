@@ -1,0 +1,126 @@
+"""Flatten raw records and route them to their category, one chunk at a time.
+
+The result keeps every record traceable: each row's label maps to its line in
+``meta``, and records that cannot be routed are returned as rejections so that
+``records read == audited + rejected`` always holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from audit.readers import RawRecord
+from audit.rulepack import Category, RulePack
+
+_INTEGER = re.compile(r"-?\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One chunk of one input: events per category, their lines, and the rejected records."""
+
+    source: str
+    frames: Mapping[str, pd.DataFrame]
+    lines: pd.Series  # row label -> line, for every audited row
+    rejected: tuple[tuple[int, str], ...]  # (line, what is wrong)
+
+    @property
+    def audited(self) -> int:
+        return len(self.lines)
+
+
+def flatten(
+    data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Nested objects to dotted paths (``ext.user.localId``); nulls are absent."""
+    flat: dict[str, Any] = {} if out is None else out
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flatten(value, name + ".", flat)
+        elif value is not None:
+            flat[name] = value
+    return flat
+
+
+def normalize_chunk(
+    records: Sequence[RawRecord], source: str, pack: RulePack, *, typed: bool, start: int = 0
+) -> Chunk:
+    """Build the per-category frames of one chunk; row labels start at ``start``."""
+    rejected: list[tuple[int, str]] = []
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for record in records:
+        if record.data is None:
+            rejected.append((record.line, record.error or "unreadable record"))
+        else:
+            rows.append(flatten(record.data))
+            lines.append(record.line)
+    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(start, start + len(rows)))
+    routed = pd.Series(False, index=frame.index)
+    frames: dict[str, pd.DataFrame] = {}
+    for category in pack.categories.values():
+        if category.select_field not in frame.columns:
+            continue
+        mask = (frame[category.select_field] == category.select_value) & ~routed
+        if not mask.any():
+            continue
+        routed |= mask
+        events = frame.loc[mask].dropna(axis=1, how="all")
+        frames[category.name] = events if typed else coerce_declared(events, category)
+    line_series = pd.Series(lines, index=frame.index, dtype="int64")
+    if not routed.all():
+        unrouted = ~routed
+        for line, value in zip(
+            line_series[unrouted], _category_values(frame, pack, unrouted), strict=True
+        ):
+            rejected.append((int(line), value))
+        line_series = line_series[routed]
+    rejected.sort()
+    return Chunk(source, frames, line_series, tuple(rejected))
+
+
+def _category_values(frame: pd.DataFrame, pack: RulePack, mask: pd.Series) -> list[str]:
+    fields = sorted({c.select_field for c in pack.categories.values()})
+    known = ", ".join(sorted(str(c.select_value) for c in pack.categories.values()))
+    present = [f for f in fields if f in frame.columns]
+    if not present:
+        return [f"no {' or '.join(fields)} field"] * int(mask.sum())
+    column = frame.loc[mask, present[0]]
+    return [
+        f"no {present[0]} field"
+        if pd.isna(v)
+        else f"unknown {present[0]} (expected one of {known})"
+        for v in column
+    ]
+
+
+def coerce_declared(events: pd.DataFrame, category: Category) -> pd.DataFrame:
+    """Give text values (CSV) their declared types where they parse; others stay text."""
+    events = events.copy()
+    for spec in category.fields.values():
+        if spec.type == "string" or spec.name not in events.columns:
+            continue
+        column = events[spec.name]
+        text = column.map(lambda v: v if isinstance(v, str) else None).dropna()
+        if text.empty:
+            continue
+        if spec.type == "integer":
+            ok = text[text.str.fullmatch(_INTEGER)]
+            converted = ok.map(int)
+        elif spec.type == "number":
+            numbers = pd.to_numeric(text, errors="coerce")
+            converted = numbers[numbers.notna()]
+        else:
+            lowered = text.str.lower()
+            converted = lowered[lowered.isin(["true", "false"])].map({"true": True, "false": False})
+        if not converted.empty:
+            column = column.astype(object)
+            column[converted.index] = converted.to_numpy()
+            events[spec.name] = column
+    return events

@@ -1,0 +1,46 @@
+"""CSV with a header row: header on line 1, each record keeps its first physical line.
+
+Every CSV value is text, so the normaliser converts declared fields to their
+declared types (``"12"`` → 12 for an integer field); an empty cell is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import IO
+
+from audit.readers import RawRecord, Reader, has_surrogates, register, text_stream
+
+
+def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+    """Yield one record per data row; a row of the wrong width is rejected."""
+    rows = csv.reader(text_stream(stream), strict=True)
+    header: list[str] | None = None
+    start = 1
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield RawRecord(start, error=f"invalid CSV: {exc}")
+            return
+        line, start = start, rows.line_num + 1
+        if not row:
+            continue
+        if header is None:
+            if any(has_surrogates(c) for c in row):
+                yield RawRecord(line, error="invalid UTF-8 in the header")
+                return
+            header = row
+            continue
+        if len(row) != len(header):
+            yield RawRecord(line, error=f"expected {len(header)} columns, found {len(row)}")
+        elif any(has_surrogates(c) for c in row):
+            yield RawRecord(line, error="invalid UTF-8")
+        else:
+            yield RawRecord(line, {k: v for k, v in zip(header, row, strict=True) if v != ""})
+
+
+register(Reader("csv", (".csv",), read, typed=False))

@@ -1,0 +1,97 @@
+"""A JSON array of event objects, parsed element by element (line = record index)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO
+
+from audit.readers import RawRecord, Reader, has_surrogates, register, text_stream
+
+_DECODER = json.JSONDecoder()
+_BLOCK = 1 << 16
+_WHITESPACE = " \t\r\n"
+
+
+def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+    """Yield the array's elements one at a time without loading the whole file.
+
+    A broken element cannot be delimited from the rest, so it is reported and
+    the rest of the file with it, as one rejected record.
+    """
+    text = text_stream(stream)
+    buffer = ""
+    position = 0
+    index = 0
+    eof = False
+
+    def fill() -> bool:
+        nonlocal buffer, position, eof
+        if eof:
+            return False
+        block = text.read(_BLOCK)
+        if not block:
+            eof = True
+            return False
+        buffer = buffer[position:] + block
+        position = 0
+        return True
+
+    def skip_ws() -> str | None:
+        nonlocal position
+        while True:
+            while position < len(buffer) and buffer[position] in _WHITESPACE:
+                position += 1
+            if position < len(buffer):
+                return buffer[position]
+            if not fill():
+                return None
+
+    first = skip_ws()
+    if first is None:
+        return
+    if first != "[":
+        yield RawRecord(1, error="not a JSON array of objects")
+        return
+    position += 1
+    expect_value = True
+    while True:
+        char = skip_ws()
+        if char is None:
+            yield RawRecord(index + 1, error="invalid JSON: the array is not closed")
+            return
+        if char == "]" and (index == 0 or not expect_value):
+            return
+        if not expect_value:
+            if char != ",":
+                yield RawRecord(index + 1, error="invalid JSON: expected ',' between elements")
+                return
+            position += 1
+            expect_value = True
+            continue
+        index += 1
+        while True:
+            try:
+                value, end = _DECODER.raw_decode(buffer, position)
+            except json.JSONDecodeError as exc:
+                if fill():
+                    continue  # the element may end in the next block
+                yield RawRecord(index, error=f"invalid JSON: {exc.msg}")
+                return
+            except RecursionError:
+                yield RawRecord(index, error="invalid JSON: nested too deeply")
+                return
+            if end >= len(buffer) and not eof and fill():
+                continue  # a number may continue in the next block
+            break
+        start, position = position, end
+        expect_value = False
+        if not isinstance(value, dict):
+            yield RawRecord(index, error=f"not a JSON object (found {type(value).__name__})")
+        elif has_surrogates(buffer[start:end]):
+            yield RawRecord(index, error="invalid UTF-8")
+        else:
+            yield RawRecord(index, value)
+
+
+register(Reader("json", (".json",), read))

@@ -1,0 +1,40 @@
+"""Row selection by the ``when``/``unless`` selectors of rule files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+
+def select_rows(events: pd.DataFrame, selector: Mapping[str, tuple[Any, ...]]) -> pd.Series:
+    """True where every field of the selector takes one of its values.
+
+    A field the frame lacks matches no row, so a rule about ``client`` never
+    fires on events that carry no client.
+    """
+    mask = pd.Series(True, index=events.index)
+    for field, allowed in selector.items():
+        if field not in events.columns:
+            return pd.Series(False, index=events.index)
+        column = events[field]
+        matched = column.isin(list(allowed))
+        if not all(isinstance(x, str) for x in allowed) and column.dtype == object:
+            # True == 1 in Python: a boolean selector must not match the number 1.
+            types = {type(x) for x in allowed}
+            matched &= column.map(type).isin(types)
+        mask &= matched
+    return mask
+
+
+def applicable(
+    events: pd.DataFrame,
+    when: Mapping[str, tuple[Any, ...]] | None,
+    unless: Mapping[str, tuple[Any, ...]] | None,
+) -> pd.Series:
+    """Rows a rule applies to: all of ``when`` match and not all of ``unless`` match."""
+    mask = select_rows(events, when) if when else pd.Series(True, index=events.index)
+    if unless:
+        mask &= ~select_rows(events, unless)
+    return mask
