@@ -31,7 +31,8 @@ def test_pipes_newlines_and_html_are_escaped(report_factory):
     assert "dir\\|x.jsonl" in row
     assert "`ev\\|'id'`" in row
     # every table row still has the same number of unescaped pipes as the header
-    header = next(line for line in doc.splitlines() if "| location" in line and "| evidence" in line)
+    lines = doc.splitlines()
+    header = next(line for line in lines if "| location" in line and "| evidence" in line)
 
     def cells(line: str) -> int:
         return line.replace("\\|", "").count("|")
