@@ -1,0 +1,300 @@
+"""The consent ledger: strict validation with file:line errors, and as-of evaluation."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import audit.rulepack
+from audit.errors import LedgerError
+from audit.ledger import Ledger, load_ledger, subject_keys
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ledgers"
+HEADER = "scope,subject,setting,value,since\n"
+GOOD = "org,contoso.com,DisableAutomaticSendTracing,false,2026-01-01T00:00:00Z\n"
+
+
+@pytest.fixture(scope="module")
+def pack() -> audit.rulepack.RulePack:
+    return audit.rulepack.load()
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def expect_error(path: Path, pack: audit.rulepack.RulePack, line: int | None, *words: str) -> None:
+    with pytest.raises(LedgerError) as info:
+        load_ledger(path, pack)
+    error = info.value
+    assert error.line == line
+    where = f"{path}:{line}" if line is not None else str(path)
+    assert str(error).startswith(f"{where}: "), str(error)
+    for word in words:
+        assert word in str(error), str(error)
+
+
+# -- good ledgers -------------------------------------------------------------
+
+
+def test_sample_csv_loads(pack: audit.rulepack.RulePack) -> None:
+    ledger = load_ledger(FIXTURES / "sample-ledger.csv", pack)
+    assert isinstance(ledger, Ledger)
+    assert len(ledger) == 25
+    assert ledger.records["since"].is_monotonic_increasing
+    assert str(ledger.records["since"].dtype) == "datetime64[ns, UTC]"
+    assert ledger.records["value"].dtype == bool
+    assert len(ledger.sha256) == 64
+    assert ledger.defaults[("org", "WatsonCrashUpload")] is True
+    assert ledger.defaults[("pool", "MeetingUxEnableTelemetry")] is False
+    # the +02:00 record is normalised to UTC
+    eu = ledger.records[(ledger.records["subject"] == "meet-eu.fabrikam.com")]
+    assert str(eu["since"].max()) == "2026-04-30 22:00:00+00:00"
+
+
+def test_csv_and_jsonl_load_identically(pack: audit.rulepack.RulePack) -> None:
+    from_csv = load_ledger(FIXTURES / "sample-ledger.csv", pack).records
+    from_jsonl = load_ledger(FIXTURES / "sample-ledger.jsonl", pack).records.copy()
+    from_jsonl["line"] += 1  # the CSV header is line 1
+    pd.testing.assert_frame_equal(from_csv, from_jsonl)
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".jsonl.gz", ".ndjson", ".ndjson.gz"])
+def test_other_suffixes(tmp_path: Path, pack: audit.rulepack.RulePack, suffix: str) -> None:
+    source = FIXTURES / ("sample-ledger.csv" if ".csv" in suffix else "sample-ledger.jsonl")
+    raw = source.read_bytes()
+    path = tmp_path / f"ledger{suffix}"
+    path.write_bytes(gzip.compress(raw) if suffix.endswith(".gz") else raw)
+    expected = load_ledger(source, pack).records
+    pd.testing.assert_frame_equal(load_ledger(path, pack).records, expected)
+
+
+def test_accepted_booleans_and_times(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + (
+        "org,a.com,DisableAutomaticSendTracing,TRUE,2026-01-01\n"
+        "org,a.com,DisableAutomaticSendTracing,0,2026-01-02 10:00\n"
+        "org,a.com,DisableAutomaticSendTracing,1,2026-01-03T10:00:00+01:00\n"
+        "org,a.com,DisableAutomaticSendTracing, False ,2026-01-04T10:00:00.5Z\n"
+    ))
+    records = load_ledger(path, pack).records
+    assert records["value"].tolist() == [True, False, True, False]
+    assert [str(t) for t in records["since"]] == [
+        "2026-01-01 00:00:00+00:00",      # a date is midnight UTC
+        "2026-01-02 10:00:00+00:00",      # naive is UTC
+        "2026-01-03 09:00:00+00:00",      # offsets are normalised
+        "2026-01-04 10:00:00.500000+00:00",
+    ]
+
+
+def test_jsonl_booleans_and_blank_lines(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    rows = [
+        {"scope": "pool", "subject": "p1", "setting": "MeetingUxEnableTelemetry", "value": True,
+         "since": "2026-01-01T00:00:00Z"},
+        {"scope": "pool", "subject": "p1", "setting": "MeetingUxEnableTelemetry", "value": 0,
+         "since": "2026-02-01T00:00:00Z", "changed_by": "admin"},
+        {"scope": "pool", "subject": "p1", "setting": "MeetingUxEnableTelemetry", "value": "true",
+         "since": "2026-03-01T00:00:00Z"},
+    ]
+    path = write(tmp_path, "l.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n\n")
+    assert load_ledger(path, pack).records["value"].tolist() == [True, False, True]
+
+
+def test_identical_duplicates_are_dropped(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD + GOOD.replace("contoso.com", "Contoso.COM"))
+    records = load_ledger(path, pack).records
+    assert len(records) == 1
+    assert records["line"].tolist() == [2]
+
+
+def test_extra_columns_and_bom_are_accepted(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"\xef\xbb\xbfscope,subject,setting,value,since,comment\n"
+                     + GOOD.strip().encode() + b",set by the admin\n\n")
+    assert len(load_ledger(path, pack)) == 1
+
+
+def test_header_only_is_an_empty_ledger(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    assert len(load_ledger(write(tmp_path, "l.csv", HEADER), pack)) == 0
+
+
+# -- bad ledgers: file:line and what is wrong ----------------------------------
+
+
+def test_missing_file(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    expect_error(tmp_path / "absent.csv", pack, None, "cannot read the ledger")
+
+
+def test_unknown_suffix(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    expect_error(write(tmp_path, "l.txt", HEADER + GOOD), pack, None,
+                 "unknown ledger format", ".csv", ".jsonl")
+
+
+def test_empty_csv(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    expect_error(write(tmp_path, "l.csv", ""), pack, 1, "empty file", "scope,subject")
+
+
+def test_missing_column(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", "scope,subject,setting,value\norg,a.com,X,true\n")
+    expect_error(path, pack, 1, "missing column(s) since", "found scope,subject,setting,value")
+
+
+def test_too_many_fields(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD + GOOD.strip() + ",extra\n")
+    expect_error(path, pack, 3, "6 fields", "header has 5")
+
+
+def test_short_row(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD + "org,contoso.com,DisableAutomaticSendTracing\n")
+    expect_error(path, pack, 3, "missing value(s) for value, since")
+
+
+def test_unknown_scope(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD + GOOD.replace("org,", "tenant,"))
+    expect_error(path, pack, 3, "unknown scope 'tenant'", "org, pool, user")
+
+
+def test_undeclared_setting(pack: audit.rulepack.RulePack) -> None:
+    expect_error(FIXTURES / "invalid" / "unknown-setting.csv", pack, 3,
+                 "'DisableAutoSendTracing'", "scope 'org'", "DisableAutomaticSendTracing")
+
+
+def test_setting_of_another_scope(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + "pool,contoso.com,WatsonCrashUpload,true,2026-01-01\n")
+    expect_error(path, pack, 2, "'WatsonCrashUpload'", "scope 'pool'", "MeetingUxEnableTelemetry")
+
+
+@pytest.mark.parametrize("value", ["yes", "", "2", "on", "truee"])
+def test_bad_value(tmp_path: Path, pack: audit.rulepack.RulePack, value: str) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD.replace(",false,", f",{value},"))
+    expect_error(path, pack, 2, "value must be a boolean", repr(value))
+
+
+def test_bad_value_fixture(pack: audit.rulepack.RulePack) -> None:
+    expect_error(FIXTURES / "invalid" / "bad-value.csv", pack, 2, "boolean", "'yes'")
+
+
+@pytest.mark.parametrize("value", ["1.0", "null", '"maybe"', "[true]"])
+def test_bad_json_value(tmp_path: Path, pack: audit.rulepack.RulePack, value: str) -> None:
+    good = ('{"scope": "org", "subject": "a.com", "setting": "DisableAutomaticSendTracing", '
+            '"value": true, "since": "2026-01-01"}')
+    path = write(tmp_path, "l.jsonl", good + "\n" + good.replace("true", value) + "\n")
+    what = "missing value(s) for value" if value == "null" else "value must be a boolean"
+    expect_error(path, pack, 2, what)
+
+
+@pytest.mark.parametrize("since", ["01/10/2026", "", "2026", "2026-03", "yesterday",
+                                   "2026-02-30T00:00:00Z", "2026-03-01T25:00:00Z"])
+def test_bad_since(tmp_path: Path, pack: audit.rulepack.RulePack, since: str) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD + GOOD.replace("2026-01-01T00:00:00Z", since))
+    expect_error(path, pack, 3, "since must be an ISO 8601 date-time", repr(since))
+
+
+def test_bad_since_fixture(pack: audit.rulepack.RulePack) -> None:
+    expect_error(FIXTURES / "invalid" / "bad-since.csv", pack, 3, "ISO 8601", "'01/10/2026'")
+
+
+def test_json_since_must_be_text(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    row = {"scope": "org", "subject": "a.com", "setting": "DisableAutomaticSendTracing",
+           "value": True, "since": 1767225600}
+    expect_error(write(tmp_path, "l.jsonl", json.dumps(row) + "\n"), pack, 1, "ISO 8601")
+
+
+@pytest.mark.parametrize("subject", ["", "   "])
+def test_empty_subject(tmp_path: Path, pack: audit.rulepack.RulePack, subject: str) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD.replace("contoso.com", subject))
+    expect_error(path, pack, 2, "empty subject")
+
+
+def test_conflicting_records(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", HEADER + GOOD + GOOD + GOOD.replace(",false,", ",true,"))
+    expect_error(path, pack, 4, "conflicting record", "as line 2", "value true instead of false")
+
+
+def test_conflict_across_case_and_offsets(pack: audit.rulepack.RulePack) -> None:
+    # Fabrikam.com at 01:00+01:00 is fabrikam.com at 00:00Z
+    expect_error(FIXTURES / "invalid" / "conflict.jsonl", pack, 2, "conflicting record", "line 1")
+
+
+def test_invalid_json_line(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    good = json.dumps({"scope": "org", "subject": "a.com", "setting": "DisableAutomaticSendTracing",
+                       "value": True, "since": "2026-01-01"})
+    path = write(tmp_path, "l.jsonl", good + "\n\n{not json\n")
+    expect_error(path, pack, 3, "invalid JSON")
+
+
+def test_json_line_not_an_object(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    expect_error(write(tmp_path, "l.ndjson", "[1, 2]\n"), pack, 1, "expected a JSON object",
+                 "found list")
+
+
+def test_json_missing_key(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    row = {"scope": "org", "subject": "a.com", "value": True, "since": "2026-01-01"}
+    expect_error(write(tmp_path, "l.jsonl", json.dumps(row) + "\n"), pack, 1,
+                 "missing value(s) for setting")
+
+
+def test_json_subject_must_be_text(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    row = {"scope": "user", "subject": 42, "setting": "ErrorReportingOptIn", "value": True,
+           "since": "2026-01-01"}
+    expect_error(write(tmp_path, "l.jsonl", json.dumps(row) + "\n"), pack, 1,
+                 "subject must be text", "found int")
+
+
+def test_not_utf8(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = tmp_path / "l.csv"
+    path.write_bytes(HEADER.encode() + GOOD.replace("contoso", "contos\xe9").encode("latin-1"))
+    expect_error(path, pack, 2, "not UTF-8")
+
+
+def test_bad_gzip(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = tmp_path / "l.csv.gz"
+    path.write_bytes(b"not gzip at all")
+    expect_error(path, pack, None, "not a valid gzip file")
+
+
+def test_physical_lines_with_quoted_newlines(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    path = write(tmp_path, "l.csv", "scope,subject,setting,value,since,comment\n"
+                 + GOOD.strip() + ',"two\nlines"\n'
+                 + "org,contoso.com,DisableAutomaticSendTracing,maybe,2026-02-01,x\n")
+    expect_error(path, pack, 4, "boolean")
+
+
+# -- evaluation ---------------------------------------------------------------
+
+
+def test_subject_keys() -> None:
+    raw = pd.Series(["Contoso.COM.", " fabrikam.com ", None, "", "AmosMarble"])
+    assert subject_keys("org", raw).tolist() == ["contoso.com", "fabrikam.com", None, None,
+                                                 "amosmarble"]
+    assert subject_keys("user", raw).tolist() == ["Contoso.COM.", "fabrikam.com", None, None,
+                                                  "AmosMarble"]
+
+
+def test_in_force_is_aligned_and_as_of(pack: audit.rulepack.RulePack) -> None:
+    ledger = load_ledger(FIXTURES / "sample-ledger.csv", pack)
+    subjects = pd.Series(["fabrikam.com", "FABRIKAM.com", "fabrikam.com", "unknown.example",
+                          "fabrikam.com", None], index=[50, 40, 30, 20, 10, 0])
+    times = pd.Series(["2026-04-15T09:30:00Z", "2026-02-01T00:00:00Z", "2026-01-31T23:59:59Z",
+                       "2026-03-01T00:00:00Z", "not a time", "2026-03-01T00:00:00Z"],
+                      index=subjects.index)
+    got = ledger.in_force("org", "DisableAutomaticSendTracing", subjects, times, default=False)
+    assert got.index.tolist() == [50, 40, 30, 20, 10, 0]
+    assert got["value"].tolist() == [False, True, False, False, pd.NA, pd.NA]
+    assert got["line"].tolist() == [4, 3, pd.NA, pd.NA, pd.NA, pd.NA]
+    assert got["recorded"].tolist() == [True, True, True, False, True, False]
+    assert str(got["since"].iloc[1]) == "2026-02-01 00:00:00+00:00"
+    assert pd.isna(got["since"].iloc[2])
+
+
+def test_in_force_default_for_a_setting_without_records(pack: audit.rulepack.RulePack) -> None:
+    ledger = load_ledger(FIXTURES / "sample-ledger.csv", pack)
+    subjects = pd.Series(["tailspintoys.com"])
+    got = ledger.in_force("org", "WatsonCrashUpload", subjects, pd.Series(["2026-06-01"]), True)
+    assert got["value"].tolist() == [True]
+    assert got["line"].isna().all()
