@@ -1,0 +1,76 @@
+"""Detector library: pure functions that find personal data in strings.
+
+`DETECTORS` maps an entity name (what rule files refer to) to its detector;
+`ENTITIES` is every name a rule may use, including the known-identity
+entities that need an identities list. `detect()` runs them over a pandas
+Series. Adding a detector: write it in the matching module, import it here
+and add it to `DETECTORS`, and add rows to ``tests/detectors/test_<module>.py``.
+"""
+
+from __future__ import annotations
+
+from audit.detectors.base import MAX_VALUE_LEN, CompositeDetector, Detector, Match, PatternDetector
+from audit.detectors.contact import EMAIL, PHONE, SIP_URI
+from audit.detectors.credentials import SECRET
+from audit.detectors.filters import FILTERS
+from audit.detectors.identifiers import (
+    IdInfo,
+    classify_identifier,
+    guid_v1_details,
+    is_hashed_id,
+    random_guid_problem,
+)
+from audit.detectors.known import (
+    KNOWN_IDENTITY,
+    KNOWN_ORGANIZATION,
+    Identity,
+    KnownIdentities,
+    load_identities,
+)
+from audit.detectors.names import PERSON_NAME
+from audit.detectors.network import IP_ADDRESS, MAC_ADDRESS
+from audit.detectors.organization import ORG_DOMAIN, TENANT_KEY
+from audit.detectors.payment import CARD_NUMBER
+
+DETECTORS: dict[str, Detector] = {
+    "EMAIL": EMAIL,
+    "SIP_URI": SIP_URI,
+    "PHONE": PHONE,
+    "IP_ADDRESS": IP_ADDRESS,
+    "MAC_ADDRESS": MAC_ADDRESS,
+    "CARD_NUMBER": CARD_NUMBER,
+    "SECRET": SECRET,
+    "PERSON_NAME": PERSON_NAME,
+    "ORG_DOMAIN": ORG_DOMAIN,
+    "TENANT_KEY": TENANT_KEY,
+}
+
+#: Every entity name a rule file may use.
+ENTITIES: tuple[str, ...] = (*DETECTORS, KNOWN_IDENTITY, KNOWN_ORGANIZATION)
+
+from audit.detectors.decode import expand  # noqa: E402 - after the registry it reads
+from audit.detectors.scan import detect, detect_text  # noqa: E402
+
+__all__ = [
+    "DETECTORS",
+    "ENTITIES",
+    "FILTERS",
+    "KNOWN_IDENTITY",
+    "KNOWN_ORGANIZATION",
+    "MAX_VALUE_LEN",
+    "CompositeDetector",
+    "Detector",
+    "IdInfo",
+    "Identity",
+    "KnownIdentities",
+    "Match",
+    "PatternDetector",
+    "classify_identifier",
+    "detect",
+    "detect_text",
+    "expand",
+    "guid_v1_details",
+    "is_hashed_id",
+    "load_identities",
+    "random_guid_problem",
+]

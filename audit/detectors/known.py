@@ -1,0 +1,296 @@
+"""Known identities from a directory list: KNOWN_IDENTITY and KNOWN_ORGANIZATION.
+
+Example: with ``email,amos.marble@contoso.com`` in the identities CSV, each of
+these is flagged, with the form that was found::
+
+    "amos.marble@contoso.com"                 email
+    "AMOS.MARBLE@CONTOSO.COM"                 casefold(email)
+    "amos.marble%40contoso.com"               url(email)
+    "YW1vcy5tYXJibGVAY29udG9zby5jb20="        base64(email)
+    "<sha256 hex of the e-mail>"              sha256(email)
+    "<sha1 of the e-mail as 8-4-4-4-12>"      guid(sha1(email))
+    "<md5 of the md5 hex of the e-mail>"      md5(md5(email))
+
+Why: an unsalted digest or an encoding of a directory value is linkable to
+the person (hash the directory, compare), so it is not "hashed" in the
+practices' sense. Every variant of every identity goes into ONE Aho-Corasick
+automaton, so a string is searched for all of them in one pass (plus one pass
+over its case-folded copy). To keep the automaton small with 10,000
+identities, keys are the first `KEY_LEN` characters of each variant and a hit
+is confirmed by comparing the whole variant at that position.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import ahocorasick
+
+from audit.detectors.base import MAX_VALUE_LEN, Match
+from audit.errors import IdentitiesError
+
+KINDS = (
+    "email", "upn", "sip", "username", "display_name", "object_id", "phone", "ip", "mac",
+    "device_serial", "org_name", "tenant_domain",
+)
+ORG_KINDS = frozenset({"org_name", "tenant_domain"})
+KNOWN_IDENTITY = "KNOWN_IDENTITY"
+KNOWN_ORGANIZATION = "KNOWN_ORGANIZATION"
+MIN_LEN = 4
+KEY_LEN = 12
+DIGESTS = ("md5", "sha1", "sha256", "sha512")
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One directory entry; `line` is its line in the identities file (if any)."""
+
+    kind: str
+    value: str
+    line: int | None = None
+
+    @property
+    def entity(self) -> str:
+        """KNOWN_ORGANIZATION for org kinds, else KNOWN_IDENTITY."""
+        return KNOWN_ORGANIZATION if self.kind in ORG_KINDS else KNOWN_IDENTITY
+
+
+@dataclass(frozen=True, slots=True)
+class _Variant:
+    """A string to look for: `full` (case-folded unless `exact`) and its form name."""
+
+    full: str
+    orig: str  # the variant before case folding
+    form: str
+    exact: bool  # case-sensitive (base64); searched in the original text
+    hexlike: bool  # an upper-case copy is reported as upper(form)
+    ident: int  # index into KnownIdentities.identities
+
+
+def _b64_forms(data: bytes, name: str) -> list[tuple[str, str]]:
+    std = base64.b64encode(data).decode("ascii")
+    url = base64.urlsafe_b64encode(data).decode("ascii")
+    out = [(std, f"base64({name})"), (std.rstrip("="), f"base64({name})")]
+    if url != std:
+        out += [(url, f"base64url({name})"), (url.rstrip("="), f"base64url({name})")]
+    return out
+
+
+def _guid(hexdigest: str) -> str:
+    h = hexdigest
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def variants(kind: str, value: str) -> list[tuple[str, str, bool, bool]]:
+    """Every (text, form, exact, hexlike) under which `value` may appear."""
+    out: list[tuple[str, str, bool, bool]] = [(value, kind, False, False)]
+    quoted = {urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value, safe=""),
+              urllib.parse.quote(value)}
+    out.extend((q, f"url({kind})", False, False) for q in sorted(quoted) if q != value)
+    for ascii_only in (True, False):
+        escaped = json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+        if escaped != value:
+            out.append((escaped, f"json({kind})", False, False))
+    out += [(t, f, True, False) for t, f in _b64_forms(value.encode("utf-8"), kind)]
+    extra = _normalised(kind, value)
+    out += [(t, f"{kind}:{how}", False, False) for t, how in extra if t != value]
+    sources = [(value, kind)]
+    if value.lower() != value:
+        sources.append((value.lower(), f"lower({kind})"))
+    for src, name in sources:
+        for alg in DIGESTS:
+            digest = hashlib.new(alg, src.encode("utf-8")).digest()
+            hx = digest.hex()
+            form = f"{alg}({name})"
+            out.append((hx, form, False, True))
+            out.append((_guid(hx), f"guid({form})", False, True))
+            twice = hashlib.new(alg, hx.encode("ascii")).hexdigest()
+            out.append((twice, f"{alg}({form})", False, True))
+            out += [(t, f, True, False) for t, f in _b64_forms(digest, form)]
+    return out
+
+
+def _normalised(kind: str, value: str) -> list[tuple[str, str]]:
+    """Other spellings of phones, MACs and object ids (digits only, other separators)."""
+    if kind == "phone":
+        digits = "".join(c for c in value if c.isdigit())
+        plus = "+" + digits if value.lstrip().startswith("+") else digits
+        return [(plus, "e164"), (digits, "digits")]
+    if kind == "mac":
+        hx = "".join(c for c in value if c.isalnum())
+        if len(hx) == 12:
+            pairs = [hx[i : i + 2] for i in range(0, 12, 2)]
+            return [(":".join(pairs), "colon"), ("-".join(pairs), "dash"), (hx, "bare")]
+    if kind == "object_id":
+        return [(value.replace("-", "").strip("{}"), "hex")]
+    return []
+
+
+class KnownIdentities:
+    """All variants of a set of identities, searchable in one automaton pass.
+
+    `warnings` lists entries that were ignored (values shorter than `MIN_LEN`
+    characters would match everywhere).
+    """
+
+    def __init__(self, identities: Iterable[Identity | tuple[str, str]]) -> None:
+        kept: list[Identity] = []
+        warnings: list[str] = []
+        for item in identities:
+            ident = item if isinstance(item, Identity) else Identity(item[0], item[1])
+            if ident.kind not in KINDS:
+                raise IdentitiesError(f"unknown kind {ident.kind!r}", line=ident.line)
+            if len(ident.value.strip()) < MIN_LEN:
+                where = f"line {ident.line}: " if ident.line else ""
+                warnings.append(
+                    f"{where}{ident.kind} shorter than {MIN_LEN} characters ignored"
+                )
+                continue
+            kept.append(Identity(ident.kind, ident.value.strip(), ident.line))
+        self.identities: tuple[Identity, ...] = tuple(kept)
+        self.warnings: tuple[str, ...] = tuple(warnings)
+        self._automaton = self._build()
+
+    def __len__(self) -> int:
+        return len(self.identities)
+
+    def _build(self) -> ahocorasick.Automaton | None:
+        table: dict[str, list[_Variant]] = {}
+        for index, ident in enumerate(self.identities):
+            seen: set[tuple[str, bool]] = set()
+            for text, form, exact, hexlike in variants(ident.kind, ident.value):
+                full = text if exact else text.casefold()
+                if len(full) < MIN_LEN or (full, exact) in seen:
+                    continue
+                seen.add((full, exact))
+                table.setdefault(full[:KEY_LEN], []).append(
+                    _Variant(full, text, form, exact, hexlike, index)
+                )
+        if not table:
+            return None
+        automaton = ahocorasick.Automaton()
+        for key, entries in table.items():
+            automaton.add_word(key, tuple(entries))
+        automaton.make_automaton()
+        return automaton
+
+    @property
+    def entities(self) -> frozenset[str]:
+        """The entity names these identities can produce."""
+        return frozenset(i.entity for i in self.identities)
+
+    def find(self, text: str) -> list[Match]:
+        """Every identity variant in the first `MAX_VALUE_LEN` characters of `text`."""
+        if self._automaton is None or not text:
+            return []
+        text = text[:MAX_VALUE_LEN]
+        folded = text.casefold()
+        aligned = len(folded) == len(text)
+        hits: dict[tuple[int, int, int], Match] = {}
+        passes = [(text, True)] if folded == text else [(text, True), (folded, False)]
+        for haystack, original in passes:
+            for end, entries in self._automaton.iter(haystack):
+                start = end - min(KEY_LEN, len(entries[0].full)) + 1
+                for var in entries:
+                    if original and not var.exact and folded != text:
+                        continue
+                    if not original and var.exact:
+                        continue
+                    if not haystack.startswith(var.full, start):
+                        continue
+                    stop = start + len(var.full)
+                    if not _bounded(haystack, start, stop):
+                        continue
+                    key = (start, stop, var.ident)
+                    if key in hits:
+                        continue
+                    raw = text[start:stop] if (original or aligned) else None
+                    hits[key] = self._match(var, raw)
+        return _outermost(hits)
+
+    def _match(self, var: _Variant, raw: str | None) -> Match:
+        ident = self.identities[var.ident]
+        form = var.form
+        if not var.exact and raw != var.orig:
+            if var.hexlike and raw is not None and raw == var.orig.upper():
+                form = f"upper({form})"
+            else:
+                form = f"casefold({form})"
+        where = f" (identities line {ident.line})" if ident.line else ""
+        explanation = f"{ident.entity} via directory list: {ident.kind} found as {form}{where}"
+        return Match(ident.entity, raw if raw is not None else var.full, explanation, form,
+                     detector="known-identities")
+
+
+def _outermost(hits: dict[tuple[int, int, int], Match]) -> list[Match]:
+    """Hits in text order, dropping one nested in a longer hit of the same identity."""
+    out: list[Match] = []
+    spans: list[tuple[int, int, int]] = []
+    for start, stop, ident in sorted(hits, key=lambda k: (k[0], -k[1], k[2])):
+        if any(i == ident and s <= start and stop <= e for s, e, i in spans):
+            continue
+        spans.append((start, stop, ident))
+        out.append(hits[(start, stop, ident)])
+    return out
+
+
+def _bounded(text: str, start: int, stop: int) -> bool:
+    """No letter or digit glued to either end of a hit that starts/ends with one."""
+    if start > 0 and text[start].isalnum() and text[start - 1].isalnum():
+        return False
+    return not (stop < len(text) and text[stop - 1].isalnum() and text[stop].isalnum())
+
+
+def load_identities(path: str) -> KnownIdentities:
+    """Read a ``kind,value`` CSV (header required; ``#`` lines are comments).
+
+    Raises `IdentitiesError` naming the file and line for a missing file, a
+    missing column, an unknown kind or an empty value.
+    """
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise IdentitiesError(f"cannot open identities file: {exc.strerror}", path=path) from exc
+    with handle:
+        reader = csv.reader(handle)
+        header: list[str] | None = None
+        items: list[Identity] = []
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not row or not "".join(row).strip() or row[0].lstrip().startswith("#"):
+                    continue
+                if header is None:
+                    header = [c.strip().lower() for c in row]
+                    missing = [c for c in ("kind", "value") if c not in header]
+                    if missing:
+                        raise IdentitiesError(
+                            f"missing column(s) {', '.join(missing)} in header "
+                            f"(expected kind,value; found {','.join(header)})",
+                            path=path, line=line,
+                        )
+                    continue
+                cells = dict(zip(header, row, strict=False))
+                kind = (cells.get("kind") or "").strip().lower()
+                value = (cells.get("value") or "").strip()
+                if kind not in KINDS:
+                    raise IdentitiesError(
+                        f"unknown kind {kind!r} (expected one of {', '.join(KINDS)})",
+                        path=path, line=line,
+                    )
+                if not value:
+                    raise IdentitiesError(f"empty value for kind {kind!r}", path=path, line=line)
+                items.append(Identity(kind, value, line))
+        except csv.Error as exc:
+            raise IdentitiesError(f"not valid CSV: {exc}", path=path, line=reader.line_num) from exc
+        except UnicodeDecodeError as exc:
+            raise IdentitiesError("not UTF-8 text", path=path) from exc
+    if header is None:
+        raise IdentitiesError("empty file: expected a kind,value header", path=path, line=1)
+    return KnownIdentities(items)
