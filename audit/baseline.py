@@ -1,0 +1,204 @@
+"""Baselines: findings a team has accepted, for a reason, until a date.
+
+CI fails on new problems, not on ones already triaged; but an acceptance must
+not be forever, so every entry has an owner and an expiry. Matching is by rule
+and fingerprint (a keyed digest of rule, field and value, never the line), so
+an entry survives a re-capture that moves records around. An expired entry
+keeps its mark (``expired``) but the finding counts again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from audit.errors import BaselineError
+from audit.model import BaselineStatus, Finding
+
+BASELINE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineEntry:
+    """One accepted finding."""
+
+    fingerprint: str
+    rule: str
+    reason: str
+    owner: str
+    expires: date
+    created: str | None = None
+
+    def expired(self, today: date) -> bool:
+        """The expiry date is the last day the acceptance holds."""
+        return today > self.expires
+
+    def to_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "fingerprint": self.fingerprint,
+            "rule": self.rule,
+            "reason": self.reason,
+            "owner": self.owner,
+            "expires": self.expires.isoformat(),
+        }
+        if self.created is not None:
+            doc["created"] = self.created
+        return doc
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Baseline:
+    """The accepted findings of one baseline file, indexed by (rule, fingerprint)."""
+
+    entries: tuple[BaselineEntry, ...] = ()
+    path: str | None = None
+
+    def reasons(self) -> dict[str, str]:
+        """Fingerprint → reason, for renderers that show why a finding is accepted."""
+        return {e.fingerprint: f"{e.reason} (owner {e.owner}, expires {e.expires})"
+                for e in self.entries}
+
+
+def _index(baseline: Baseline) -> dict[tuple[str, str], BaselineEntry]:
+    # On duplicates the latest expiry wins: the most generous acceptance given.
+    index: dict[tuple[str, str], BaselineEntry] = {}
+    for entry in baseline.entries:
+        key = (entry.rule, entry.fingerprint)
+        if key not in index or entry.expires > index[key].expires:
+            index[key] = entry
+    return index
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema of baseline files."""
+    text = resources.files("audit.schemas").joinpath("baseline.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    parts = [str(p).replace("~", "~0").replace("/", "~1") for p in path]
+    return "/" + "/".join(parts) if parts else ""
+
+
+def validate(doc: Any, *, path: str | None = None) -> None:
+    """Raise :class:`BaselineError` naming the JSON pointer of the first problem."""
+    validator = jsonschema.Draft202012Validator(schema())
+    error = best_match(validator.iter_errors(doc))
+    if error is not None:
+        pointer = _pointer(error.absolute_path) or "/"
+        raise BaselineError(f"invalid baseline: {error.message}", path=path, pointer=pointer)
+    for i, raw in enumerate(doc["entries"]):
+        if not _is_date(raw["expires"]):
+            raise BaselineError(f"invalid baseline: {raw['expires']!r} is not a calendar date",
+                                path=path, pointer=f"/entries/{i}/expires")
+
+
+def _is_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_baseline(doc: Any, *, path: str | None = None) -> Baseline:
+    """Build a :class:`Baseline` from an already-decoded document."""
+    validate(doc, path=path)
+    entries = tuple(
+        BaselineEntry(
+            fingerprint=raw["fingerprint"],
+            rule=raw["rule"],
+            reason=raw["reason"],
+            owner=raw["owner"],
+            expires=date.fromisoformat(raw["expires"]),
+            created=raw.get("created"),
+        )
+        for raw in doc["entries"]
+    )
+    return Baseline(entries=entries, path=path)
+
+
+def load_baseline(path: str | Path) -> Baseline:
+    """Read and validate a baseline file; any problem is a :class:`BaselineError`."""
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"cannot read baseline: {exc}", path=where) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=where,
+                            line=exc.lineno) from None
+    return parse_baseline(doc, path=where)
+
+
+def apply_baseline(findings: Sequence[Finding], baseline: Baseline | None,
+                   today: date) -> tuple[Finding, ...]:
+    """New findings marked ``suppressed`` (accepted, in date) or ``expired``
+    (accepted, past expiry: active again). Unmatched findings are ``active``."""
+    if baseline is None or not baseline.entries:
+        return tuple(findings)
+    index = _index(baseline)
+    out = []
+    for finding in findings:
+        entry = index.get((finding.rule, finding.fingerprint))
+        if entry is None:
+            status = BaselineStatus.ACTIVE
+        elif entry.expired(today):
+            status = BaselineStatus.EXPIRED
+        else:
+            status = BaselineStatus.SUPPRESSED
+        out.append(finding if finding.baseline is status
+                   else dataclasses.replace(finding, baseline=status))
+    return tuple(out)
+
+
+def _as_date(value: date | str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BaselineError(f"expiry {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def create_baseline(report_json: Mapping[str, Any], *, reason: str, owner: str,
+                    expires: date | str, created: date | None = None) -> dict[str, Any]:
+    """A baseline document accepting every finding of ``report_json`` (the parsed
+    ``report.json``), one entry per (rule, fingerprint), validated before return."""
+    if not reason.strip() or not owner.strip():
+        raise BaselineError("a baseline entry needs a reason and an owner")
+    until = _as_date(expires)
+    stamp = (created or datetime.now(timezone.utc).date()).isoformat()
+    seen: set[tuple[str, str]] = set()
+    entries = []
+    for finding in report_json.get("findings") or ():
+        key = (str(finding["rule"]), str(finding["fingerprint"]))
+        if key in seen:
+            continue
+        seen.add(key)
+        entries.append({"fingerprint": key[1], "rule": key[0], "reason": reason,
+                        "owner": owner, "expires": until.isoformat(), "created": stamp})
+    doc = {"version": BASELINE_VERSION, "entries": entries}
+    validate(doc)
+    return doc
+
+
+def dump_baseline(doc: Mapping[str, Any]) -> str:
+    """Stable text for a baseline document (sorted entries, so diffs review well)."""
+    entries = sorted(doc.get("entries") or (), key=lambda e: (e["rule"], e["fingerprint"]))
+    return json.dumps({**doc, "entries": entries}, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,136 @@
+"""Baselines: accepted findings are suppressed until they expire; bad files are named."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from audit.baseline import (
+    apply_baseline,
+    create_baseline,
+    dump_baseline,
+    load_baseline,
+    parse_baseline,
+)
+from audit.errors import BaselineError
+from audit.model import BaselineStatus, Finding, Severity
+
+FP_A = "a" * 32
+FP_B = "b" * 32
+
+
+def finding(rule: str = "census/unhashed-user-id", fingerprint: str = FP_A,
+            line: int = 3) -> Finding:
+    return Finding(rule=rule, category=rule.split("/")[0], severity=Severity.CRITICAL,
+                   source="dump.jsonl", line=line, field="UserID", message="m",
+                   evidence="am•••om#1a2b3c", fingerprint=fingerprint)
+
+
+def entry(**over: object) -> dict:
+    base = {"fingerprint": FP_A, "rule": "census/unhashed-user-id", "reason": "test account",
+            "owner": "privacy-team", "expires": "2024-06-30", "created": "2024-05-01"}
+    return {**base, **over}
+
+
+def write(tmp_path, doc, name="baseline.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc, indent=2) if not isinstance(doc, str) else doc)
+    return path
+
+
+def test_accepted_finding_is_suppressed(tmp_path):
+    baseline = load_baseline(write(tmp_path, {"version": 1, "entries": [entry()]}))
+    (out,) = apply_baseline([finding()], baseline, date(2024, 6, 1))
+    assert out.baseline is BaselineStatus.SUPPRESSED
+    assert not out.active
+
+
+def test_expiry_day_is_still_accepted_and_the_day_after_is_expired(tmp_path):
+    baseline = load_baseline(write(tmp_path, {"version": 1, "entries": [entry()]}))
+    (on_day,) = apply_baseline([finding()], baseline, date(2024, 6, 30))
+    (after,) = apply_baseline([finding()], baseline, date(2024, 7, 1))
+    assert on_day.baseline is BaselineStatus.SUPPRESSED
+    assert after.baseline is BaselineStatus.EXPIRED
+    assert after.active
+
+
+def test_new_finding_not_in_baseline_stays_active(tmp_path):
+    baseline = load_baseline(write(tmp_path, {"version": 1, "entries": [entry()]}))
+    other_fp, other_rule = apply_baseline(
+        [finding(fingerprint=FP_B), finding(rule="census/identifies-user")],
+        baseline, date(2024, 6, 1))
+    assert other_fp.baseline is BaselineStatus.ACTIVE
+    assert other_rule.baseline is BaselineStatus.ACTIVE  # fingerprint alone is not enough
+
+
+def test_findings_are_new_frozen_values(tmp_path):
+    original = finding()
+    baseline = load_baseline(write(tmp_path, {"version": 1, "entries": [entry()]}))
+    (out,) = apply_baseline([original], baseline, date(2024, 6, 1))
+    assert original.baseline is BaselineStatus.ACTIVE
+    assert out is not original and out.line == original.line
+
+
+def test_line_moves_do_not_matter(tmp_path):
+    baseline = load_baseline(write(tmp_path, {"version": 1, "entries": [entry()]}))
+    (out,) = apply_baseline([finding(line=999)], baseline, date(2024, 6, 1))
+    assert out.baseline is BaselineStatus.SUPPRESSED
+
+
+def test_bad_json_names_file_and_line(tmp_path):
+    path = write(tmp_path, '{\n  "version": 1,\n  "entries": [\n    {,]\n}')
+    with pytest.raises(BaselineError) as err:
+        load_baseline(path)
+    assert err.value.path == str(path)
+    assert err.value.line == 4
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize(("doc", "pointer"), [
+    ({"version": 2, "entries": []}, "/version"),
+    ({"version": 1}, "/"),
+    ({"version": 1, "entries": [entry(), entry(expires="30/06/2024")]}, "/entries/1/expires"),
+    ({"version": 1, "entries": [entry(expires="2024-02-30")]}, "/entries/0/expires"),
+    ({"version": 1, "entries": [entry(reason="")]}, "/entries/0/reason"),
+    ({"version": 1, "entries": [{k: v for k, v in entry().items() if k != "owner"}]},
+     "/entries/0"),
+])
+def test_schema_errors_name_file_and_pointer(tmp_path, doc, pointer):
+    path = write(tmp_path, doc)
+    with pytest.raises(BaselineError) as err:
+        load_baseline(path)
+    assert err.value.pointer == pointer
+    assert str(path) in str(err.value) and pointer in str(err.value)
+
+
+def test_missing_file_is_a_baseline_error(tmp_path):
+    with pytest.raises(BaselineError, match="cannot read baseline"):
+        load_baseline(tmp_path / "nope.json")
+
+
+def test_create_baseline_round_trips(tmp_path):
+    report_json = {"findings": [finding().to_dict(), finding().to_dict(),
+                                finding(fingerprint=FP_B, line=5).to_dict()]}
+    doc = create_baseline(report_json, reason="known test data", owner="alice",
+                          expires="2030-01-01", created=date(2024, 5, 1))
+    assert [e["fingerprint"] for e in doc["entries"]] == [FP_A, FP_B]  # deduplicated
+    assert doc["entries"][0]["created"] == "2024-05-01"
+    baseline = load_baseline(write(tmp_path, dump_baseline(doc)))
+    outs = apply_baseline([finding(), finding(fingerprint=FP_B)], baseline, date(2025, 1, 1))
+    assert {o.baseline for o in outs} == {BaselineStatus.SUPPRESSED}
+    assert "known test data" in baseline.reasons()[FP_A]
+
+
+def test_create_baseline_requires_reason_owner_and_date():
+    with pytest.raises(BaselineError):
+        create_baseline({"findings": []}, reason=" ", owner="a", expires="2030-01-01")
+    with pytest.raises(BaselineError):
+        create_baseline({"findings": []}, reason="r", owner="a", expires="soon")
+
+
+def test_empty_baseline_changes_nothing():
+    baseline = parse_baseline({"version": 1, "entries": []})
+    assert apply_baseline([finding()], baseline, date(2024, 1, 1))[0].baseline \
+        is BaselineStatus.ACTIVE
