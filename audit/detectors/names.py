@@ -78,24 +78,29 @@ class PersonNameDetector:
         """Possessive and prepositional device-name patterns, checked word by word."""
         text = text[:MAX_VALUE_LEN]
         out: list[Match] = []
-        for m in _POSSESSIVE.finditer(text):
+        pos = 0
+        while (m := _POSSESSIVE.search(text, pos)) is not None:
+            # A rejected candidate may hide a real one ("Today's Amos Marble's"): retry
+            # just after its first word rather than after the whole match.
+            pos = m.end() if m.end() > m.start() else m.start() + 1
+            first_end = m.start(1) + len(re.split(r"[ '’-]", m.group(1))[0])
             words = re.split(r"[ -]", m.group(1))
             # "Today's Amos Marble's" style prefixes: keep the trailing name words only.
             while words and not _is_name_word(words[0]):
                 words.pop(0)
             if not words or not all(_is_name_word(w) for w in words):
+                pos = first_end + 1
                 continue
             following = m.group(2).lower()
             if len(words) >= 2:
                 why = "PERSON_NAME via pattern (<Name> <Surname>'s …)"
-            elif following in DEVICE_WORDS or any(following.startswith(d) for d in DEVICE_WORDS):
+            elif following.rstrip("0123456789") in DEVICE_WORDS:
                 why = "PERSON_NAME via pattern (<Name>'s <device>)"
             else:
+                pos = first_end + 1
                 continue
-            name = " ".join(words)
-            start = m.group(0).find(words[0])
-            value = m.group(0)[start:]
-            out.append(Match(self.entity, value if name else m.group(0), why, detector=self.name))
+            value = m.group(0)[m.group(0).find(words[0]) :]
+            out.append(Match(self.entity, value, why, detector=self.name))
         for m in _OF_NAME.finditer(text):
             words = re.split(r"[ -]", m.group(1))
             if words and all(_is_name_word(w) for w in words):

@@ -1,0 +1,101 @@
+"""EMAIL, SIP_URI and PHONE: positive and negative tables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from audit.detectors.contact import EMAIL, PHONE, SIP_URI
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("amos.marble@contoso.com", "amos.marble@contoso.com"),
+        ("from: Priya.K+tag@mail.fabrikam.co.uk;", "Priya.K+tag@mail.fabrikam.co.uk"),
+        ('{"upn":"amos@contoso.onmicrosoft.com"}', "amos@contoso.onmicrosoft.com"),
+        ("AMOS@CONTOSO.COM", "AMOS@CONTOSO.COM"),
+    ],
+)
+def test_email_found(text: str, expected: str) -> None:
+    assert [m.value for m in EMAIL.find(text)] == [expected]
+
+
+@pytest.mark.parametrize(
+    "text", ["amosmarble", "user@localhost-only", "x@app.exe", "a@b.md", "@contoso.com", "a@@b",
+             "crash@0x80004005", "iPhone", "EN-US"],
+)
+def test_email_not_found(text: str) -> None:
+    assert EMAIL.find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sip:amos.marble@contoso.com", "sip:amos.marble@contoso.com"),
+        ("SIPS:amos@contoso.com;transport=tls", "SIPS:amos@contoso.com"),
+        ("<sip:amos@10.1.2.3:5061>", "sip:amos@10.1.2.3:5061"),
+        ("tel:+14255550123", "tel:+14255550123"),
+    ],
+)
+def test_sip_found(text: str, expected: str) -> None:
+    assert [m.value for m in SIP_URI.find(text)] == [expected]
+
+
+@pytest.mark.parametrize("text", ["sip:", "tel:12", "gossip:abc", "sip:not a host", "Idle"])
+def test_sip_not_found(text: str) -> None:
+    assert SIP_URI.find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+14255550123", "+14255550123"),
+        ("(425) 555-0123", "(425) 555-0123"),
+        ("+44 20 7946 0958", "+44 20 7946 0958"),
+        ("call 425-555-0123 now", "425-555-0123"),
+        ("0044 20 7946 0958", "0044 20 7946 0958"),
+        ('{"phone":"+33 1 42 68 53 00"}', "+33 1 42 68 53 00"),
+    ],
+)
+def test_phone_found(text: str, expected: str) -> None:
+    assert [m.value for m in PHONE.find(text)] == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-2147467259",  # HRESULT (DESIGN: not a phone)
+        "0x80004005",
+        "2147942405",
+        "12",
+        "4255550123",  # bare digit run: could be any id
+        "1712345678901",  # epoch milliseconds
+        "10.0.2.15",
+        "16.0.4483.1000",
+        "2024-01-15 10:30:00",
+        "15.01.2024 10:30",
+        "+1 000 000 0000",  # invalid numbering plan
+        "5E872200-F546-4CCD-8F23-AF5F507AA2DD",
+    ],
+)
+def test_phone_not_found(text: str) -> None:
+    assert PHONE.find(text) == []
+
+
+def test_explanations_never_hold_the_value() -> None:
+    for det, text in ((EMAIL, "a.b@contoso.com"), (SIP_URI, "sip:a@contoso.com"),
+                      (PHONE, "+14255550123")):
+        (m,) = det.find(text)
+        assert m.value not in m.explanation
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    ["a" * 100_000 + "@", "a@" * 50_000, "a." * 50_000 + "@", "sip:" + "a" * 100_000,
+     "(" + "1 " * 50_000, "+1" + "-1" * 50_000, "1" * 100_000],
+)
+def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
+    for det in (EMAIL, SIP_URI, PHONE):
+        assert_fast(det.find, crafted)

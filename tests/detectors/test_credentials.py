@@ -1,0 +1,85 @@
+"""SECRET: tokens, passwords and keys; opaque ids are not secrets."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+
+import pytest
+
+from audit.detectors.credentials import PARTS, SECRET
+
+
+def _jwt(header: dict[str, str]) -> str:
+    def enc(obj: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{enc(header)}.{enc({'sub': '1234567890'})}.c2lnbmF0dXJlX2J5dGVz"
+
+
+JWT = _jwt({"alg": "HS256", "typ": "JWT"})
+
+
+@pytest.mark.parametrize(
+    ("text", "detector", "expected"),
+    [
+        ("Authorization: Bearer abcDEF0123456789ghiJKL", "bearer-token", "abcDEF0123456789ghiJKL"),
+        (f"token {JWT} expired", "jwt", JWT),
+        ("password=hunter22", "password-assignment", "hunter22"),
+        ("pwd: s3cret!", "password-assignment", "s3cret!"),
+        ('{"passwd": "Tr0ub4dor"}', "password-assignment", "Tr0ub4dor"),
+        ("Server=db;User ID=sa;Password=x1y2z3;", "password-assignment", "x1y2z3"),
+        ("key AKIAIOSFODNN7EXAMPLE used", "aws-access-key", "AKIAIOSFODNN7EXAMPLE"),
+        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abcdEFGH0123456789+/abcdEFGH0123==",
+         "azure-storage-key", "abcdEFGH0123456789+/abcdEFGH0123=="),
+        ("https://a.blob.core.windows.net/c?sv=2020-08-04&sig=abc%2Bdef1234567890XYZ%3D",
+         "azure-sas-signature", "abc%2Bdef1234567890XYZ%3D"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private-key-block",
+         "-----BEGIN RSA PRIVATE KEY-----"),
+        ("-----BEGIN PRIVATE KEY-----", "private-key-block", "-----BEGIN PRIVATE KEY-----"),
+        ("postgres://svc:p4ssw0rd@db.contoso.com:5432/x", "url-credentials", "p4ssw0rd"),
+    ],
+)
+def test_secret_found(text: str, detector: str, expected: str) -> None:
+    found = {(m.detector, m.value) for m in SECRET.find(text)}
+    assert (detector, expected) in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "AdDO8hsJqilU93hQHC3OZaPR2saEA==",  # DESIGN: a ConversationThreadID is not a secret
+        "E296D735-4F36-4E18-7C3B-52E1A02A0164",
+        "password=***",
+        "pwd=<redacted>",
+        "password=null",
+        "Password=;",
+        "password: ${DB_PASSWORD}",
+        "Bearer short",
+        "eyJub3QiOiJhIGp3dCJ9.eyJzdWIiOiIxIn0.x",  # header has no "alg"
+        "https://contoso.com/path?sig=short",
+        "https://user@contoso.com/",
+        "-----BEGIN PUBLIC KEY-----",
+        "Incoming",
+        "Idle",
+    ],
+)
+def test_secret_not_found(text: str) -> None:
+    assert SECRET.find(text) == []
+
+
+def test_explanation_never_holds_the_secret() -> None:
+    for m in SECRET.find(f"password=hunter22 Bearer {JWT}"):
+        assert m.value not in m.explanation
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    ["password=" * 12_000, "Bearer " * 15_000, "eyJ" + "a" * 100_000, "eyJa." * 20_000,
+     "a://" + "b" * 100_000, "a://b:" * 20_000, "-----BEGIN " + "A " * 50_000, "sig=" * 25_000,
+     "AccountKey=" + "A" * 100_000],
+)
+def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
+    for part in PARTS:
+        assert_fast(part.find, crafted)

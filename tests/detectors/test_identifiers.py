@@ -1,0 +1,110 @@
+"""GUID/digest classification: hashed user ids and random device ids."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+
+from audit.detectors.identifiers import (
+    classify_identifier,
+    guid_v1_details,
+    is_hashed_id,
+    random_guid_problem,
+)
+
+PRACTICES_USER_ID = "E296D735-4F36-4E18-7C3B-52E1A02A0164"
+PRACTICES_DEVICE_ID = "5E872200-F546-4CCD-8F23-AF5F507AA2DD"
+V1 = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+
+
+def test_classify_practices_user_id() -> None:
+    info = classify_identifier(PRACTICES_USER_ID)
+    assert info.guid_shaped and not info.rfc4122 and info.guid_variant == "ncs"
+    assert info.guid_version is None and info.hex_bits == 128 and info.digest_like
+
+
+def test_classify_shapes() -> None:
+    assert classify_identifier(PRACTICES_DEVICE_ID).guid_version == 4
+    assert classify_identifier("{" + PRACTICES_DEVICE_ID + "}").guid_version == 4
+    assert classify_identifier("00000000-0000-0000-0000-000000000000").nil
+    for alg, bits in (("md5", 128), ("sha1", 160), ("sha256", 256), ("sha512", 512)):
+        assert classify_identifier(hashlib.new(alg, b"x").hexdigest()).hex_bits == bits
+    assert classify_identifier("AdDO8hsJqilU93hQHC3OZaPR2saEA==").base64_bits == 168
+    assert not classify_identifier("amosmarble").digest_like
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (PRACTICES_USER_ID, "consistent with a hash"),
+        (PRACTICES_DEVICE_ID, "random pseudonym"),
+        (str(uuid.uuid5(uuid.NAMESPACE_DNS, "amos")), "name-based"),
+        (str(uuid.uuid3(uuid.NAMESPACE_DNS, "amos")), "name-based"),
+        (hashlib.sha256(b"amos").hexdigest(), "256 bits"),
+        (hashlib.md5(b"amos").hexdigest().upper(), "128 bits"),
+        ("3q2+7wAAAAAAAAAAAAAAAA==", "base64 of 128 bits"),
+    ],
+)
+def test_hashed(value: str, why: str) -> None:
+    hashed, reason = is_hashed_id(value)
+    assert hashed and why in reason
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("amosmarble", "plain text"),
+        ("amos.marble@contoso.com", "e-mail"),
+        ("sip:amos.marble@contoso.com", "SIP"),
+        ("Amos Marble", "name or free text"),
+        ("00000000-0000-0000-0000-000000000000", "nil GUID"),
+        (V1, "MAC address"),
+        ("abc123", "hex string"),
+        ("jdoe42", "plain text"),
+        ("d41d8cd98f00", "hex string"),
+        ("", "empty"),
+        ("aGVsbG8gd29ybGQgdGhpcyBpcyB0ZXh0", "plain text"),  # base64 of readable text
+    ],
+)
+def test_not_hashed(value: str, why: str) -> None:
+    hashed, reason = is_hashed_id(value)
+    assert not hashed and why in reason
+    if value:
+        assert value not in reason
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("00000000-0000-0000-0000-000000000000", "nil GUID"),
+        (V1, "version 1 GUID: embeds a MAC address and a time"),
+        ("00:1A:2B:3C:4D:5E", "not a GUID: looks like a MAC address"),
+        ("001A2B3C4D5E", "not a GUID: looks like a MAC address"),
+        ("C02XK1ABJG5H", "not a GUID: looks like a serial number"),
+        ("PF-2XK1AB", "not a GUID: looks like a serial number"),
+        (str(uuid.uuid5(uuid.NAMESPACE_DNS, "pc")), "GUID version 5, not random (4)"),
+        (PRACTICES_USER_ID, "not an RFC 4122 GUID"),
+        ("11111111-1111-4111-8111-111111111111", "too few distinct digits"),
+        ("iPhone", "not a GUID"),
+    ],
+)
+def test_random_guid_problem(value: str, problem: str) -> None:
+    reason = random_guid_problem(value)
+    assert reason is not None and problem in reason
+
+
+def test_random_guid_ok() -> None:
+    assert random_guid_problem(PRACTICES_DEVICE_ID) is None
+    assert random_guid_problem(str(uuid.uuid4()).upper()) is None
+
+
+def test_v1_details_extract_mac_but_reason_does_not() -> None:
+    details = guid_v1_details(V1)
+    assert details is not None
+    mac, when = details
+    assert mac == "00:c0:4f:d4:30:c8" and when.year == 1998
+    reason = random_guid_problem(V1) or ""
+    assert "00:c0" not in reason and "c04fd430c8" not in reason
+    assert guid_v1_details(PRACTICES_DEVICE_ID) is None
