@@ -258,10 +258,15 @@ def _complete(
 
 
 def _as_text(value: Any) -> str | None:
+    """The canonical text of a value, the same whatever format or dtype carried it."""
     if value is None:
         return None
     if isinstance(value, str):
         return value
+    if hasattr(value, "item") and not isinstance(value, list | dict):
+        value = value.item()  # numpy scalar → Python
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 3 in JSON is 3.0 in a float column
     try:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
     except (TypeError, ValueError):

@@ -20,9 +20,9 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
             yield RawRecord(number, error=f"invalid UTF-8 at byte {exc.start}")
             continue
         try:
-            data = json.loads(text)
+            data = json.loads(text.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
-            yield RawRecord(number, error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+            yield RawRecord(number, error=f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
         except RecursionError:
             yield RawRecord(number, error="invalid JSON: nested too deeply")

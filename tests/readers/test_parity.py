@@ -1,0 +1,118 @@
+"""The same events in every format give the same findings, each at its format's line."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import make_event
+
+import audit
+
+EVENTS: list[dict[str, Any]] = [
+    make_event("census"),
+    make_event("census", Email="amos.marble@contoso.com"),  # undeclared
+    make_event("usage", client="tablet"),  # enum
+    make_event("usage", client="mobile", tenant=None),  # required when desktop/mobile
+    make_event("error", crash=True, platform="windows"),
+    make_event("error", time="yesterday"),  # date-time format
+    make_event("census", UserLanguage="English (US)"),  # pattern
+    make_event("usage", IMSent=-3),  # minimum
+    make_event("census", SignInFailures=None),
+    make_event("error", ext={"user": {"localId": "abc"}}),  # nested → ext.user.localId
+]
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def write(fmt: str, folder: Path) -> Path:
+    """Write EVENTS in one format; returns the path."""
+    if fmt == "jsonl":
+        path = folder / "events.jsonl"
+        path.write_text("".join(json.dumps(e) + "\n" for e in EVENTS), "utf-8")
+    elif fmt == "json":
+        path = folder / "events.json"
+        path.write_text(json.dumps(EVENTS, indent=2), "utf-8")
+    elif fmt == "csv":
+        from audit.normalize import flatten
+
+        rows = [flatten(e) for e in EVENTS]
+        header = list(dict.fromkeys(k for r in rows for k in r))
+        path = folder / "events.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows([[_cell(r[k]) if k in r else "" for k in header] for r in rows])
+    elif fmt == "parquet":
+        path = folder / "events.parquet"
+        pd.DataFrame.from_records(EVENTS).to_parquet(path)
+    else:
+        inner = write(fmt.removesuffix(".gz"), folder)
+        path = inner.with_name(inner.name + ".gz")
+        path.write_bytes(gzip.compress(inner.read_bytes()))
+    return path
+
+
+#: Where record N (1-based) is reported in each format.
+LINE_OF = {"jsonl": lambda n: n, "json": lambda n: n, "parquet": lambda n: n,
+           "csv": lambda n: n + 1}
+FORMATS = ["jsonl", "json", "csv", "parquet", "jsonl.gz", "json.gz", "csv.gz", "parquet.gz"]
+
+
+def findings(path: Path) -> set[tuple[str, int, str | None, str]]:
+    report = audit.scan(inputs=str(path))
+    assert report.summary.records_read == len(EVENTS)
+    return {(f.rule, f.line, f.field, f.fingerprint) for f in report.findings}
+
+
+def test_expected_findings_on_jsonl(tmp_path: Path) -> None:
+    got = {(rule, line, field) for rule, line, field, _ in findings(write("jsonl", tmp_path))}
+    assert got == {
+        ("census/undeclared-field", 2, "Email"),
+        ("usage/schema-violation", 3, "client"),
+        ("usage/schema-violation", 4, "tenant"),
+        ("error/schema-violation", 6, "time"),
+        ("census/schema-violation", 7, "UserLanguage"),
+        ("usage/schema-violation", 8, "IMSent"),
+        ("error/undeclared-field", 10, "ext.user.localId"),
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_gives_the_same_findings(tmp_path: Path, fmt: str) -> None:
+    base = {(r, ln, fl, fp) for r, ln, fl, fp in findings(write("jsonl", tmp_path))}
+    other = findings(write(fmt, tmp_path))
+    to_line = LINE_OF[fmt.removesuffix(".gz")]
+    assert other == {(r, to_line(ln), fl, fp) for r, ln, fl, fp in base}
+
+
+def test_folder_of_files_reads_each(tmp_path: Path) -> None:
+    for fmt in ("jsonl", "csv"):
+        write(fmt, tmp_path)
+    (tmp_path / "notes.txt").write_text("not a dump")
+    report = audit.scan(inputs=str(tmp_path))
+    assert report.summary.records_read == 2 * len(EVENTS)
+    assert [Path(i["path"]).name for i in report.run["inputs"]] == ["events.csv", "events.jsonl"]
+    assert [Path(p).name for p in report.run["skipped_files"]] == ["notes.txt"]
+
+
+def test_har_bodies_are_read(tmp_path: Path) -> None:
+    entries = [
+        {"request": {"method": "POST", "url": "https://telemetry.invalid/collect",
+                     "postData": {"mimeType": "application/json", "text": json.dumps(EVENTS[:3])}}},
+        {"request": {"method": "GET", "url": "https://telemetry.invalid/ping"}},
+        {"request": {"method": "POST", "url": "https://telemetry.invalid/collect",
+                     "postData": {"mimeType": "application/x-ndjson",
+                                  "text": "\n".join(json.dumps(e) for e in EVENTS[3:])}}},
+    ]
+    path = tmp_path / "capture.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}), "utf-8")
+    base = {(r, ln, fl, fp) for r, ln, fl, fp in findings(write("jsonl", tmp_path))}
+    assert findings(path) == base

@@ -1,0 +1,77 @@
+"""A corpus of unusable records: each is reported with its line, and the counts add up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import audit
+from conftest import make_event
+
+GOOD = json.dumps(make_event("census"))
+CORPUS: list[tuple[bytes, str | None]] = [
+    (GOOD.encode(), None),
+    (b'{"category": "census", "time": ', "invalid JSON"),
+    (b"[1, 2, 3]", "not a JSON object"),
+    (b'"just a string"', "not a JSON object"),
+    (b"42", "not a JSON object"),
+    (b"null", "not a JSON object"),
+    (b"", None),  # blank lines are not records
+    (b"   ", None),
+    (GOOD.replace("iPhone", "iPh\xc3").encode("latin-1"), "invalid UTF-8"),
+    (b'{"time": "2026-03-01T00:00:00Z", "AppName": "x"}', "no category field"),
+    (b'{"category": "telemetry", "time": "2026-03-01T00:00:00Z"}', "unknown category"),
+    (b'{"category": null}', "no category field"),
+    (b"[" * 5000 + b"]" * 5000, "invalid JSON: nested too deeply"),
+    (b'{"category": "census", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid JSON"),
+    (b"{'category': 'census'}", "invalid JSON"),
+    (GOOD.encode(), None),
+    (b'{"category": "usage", "time": "2026-03-01T00:00:00Z", "client": "desktop", "tenant": '
+     b'"contoso.com", "IMSent": NaN}', None),  # Python's json accepts NaN; the value is absent
+]
+
+
+def test_each_malformed_line_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b"\n".join(line for line, _ in CORPUS) + b"\n")
+    report = audit.scan(inputs=str(path))
+    rejected = {f.line: f.explanation for f in report.findings if f.rule == "input/malformed-record"}
+    expected = {n: what for n, (_, what) in enumerate(CORPUS, start=1) if what}
+    assert set(rejected) == set(expected)
+    for line, what in expected.items():
+        assert what in rejected[line], (line, rejected[line])
+    s = report.summary
+    records = sum(1 for line, _ in CORPUS if line.strip())
+    assert s.records_read == records
+    assert s.records_rejected == len(expected)
+    assert s.records_read == s.records_audited + s.records_rejected
+
+
+def test_broken_json_array_reports_the_element(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    good = json.dumps(make_event("census"))
+    path.write_text(f"[{good}, 7, {good}, {{\"category\": ", "utf-8")
+    report = audit.scan(inputs=str(path))
+    rejected = [(f.line, f.explanation) for f in report.findings]
+    assert rejected[0] == (2, "not a JSON object (found int)")
+    assert rejected[1][0] == 4 and "invalid JSON" in rejected[1][1]
+    assert report.summary.records_read == 4 and report.summary.records_audited == 2
+
+
+def test_csv_row_of_wrong_width(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("category,time,AppName\ncensus,2026-03-01T00:00:00Z\n"
+                    "census,2026-03-01T00:00:00Z,\"multi\nline\"\ncensus,x,y,z\n", "utf-8")
+    report = audit.scan(inputs=str(path))
+    rejected = [(f.line, f.explanation) for f in report.findings
+                if f.rule == "input/malformed-record"]
+    assert rejected == [(2, "expected 3 columns, found 2"), (5, "expected 3 columns, found 4")]
+
+
+def test_truncated_gzip_is_an_input_error(run_cli, tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "events.jsonl.gz"
+    path.write_bytes(gzip.compress((GOOD + "\n").encode() * 100)[:-20])
+    result = run_cli("scan", str(path))
+    assert result.code == 2 and str(path) in result.err and "Traceback" not in result.err

@@ -1,0 +1,120 @@
+"""The rule pack: the built-in files validate, and every kind of broken file is exit 2
+with the file, the line and what is wrong."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import RULES
+
+from audit.checks import CHECK_KINDS
+from audit.errors import RuleFileError
+from audit.rulepack import load
+
+SCHEMA_RULES = {f"{c}/{r}" for c in ("census", "usage", "error")
+                for r in ("undeclared-field", "schema-violation")}
+
+
+def test_builtin_pack_validates(run_cli) -> None:
+    result = run_cli("rules", "validate", str(RULES))
+    assert result.code == 0, result.err
+    assert "3 rule files valid" in result.out
+
+
+def test_builtin_pack_has_the_contract_schema_rules() -> None:
+    pack = load()
+    assert SCHEMA_RULES <= set(pack.rules)
+    assert set(pack.categories) == {"census", "usage", "error"}
+    for rule in pack.rules.values():
+        assert rule.kind in CHECK_KINDS
+        assert rule.policy in pack.categories[rule.category].statements
+
+
+def test_rules_list_shows_every_rule(run_cli) -> None:
+    result = run_cli("rules", "list")
+    assert result.code == 0
+    for rule_id in [*SCHEMA_RULES, "input/malformed-record"]:
+        assert rule_id in result.out
+
+
+def broken_pack(tmp_path: Path, old: str, new: str, file: str = "usage.yaml") -> tuple[Path, int]:
+    """A copy of the built-in pack with one edit; returns the folder and the edited line."""
+    target = tmp_path / "rules"
+    shutil.copytree(RULES, target, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    path = target / file
+    text = path.read_text("utf-8")
+    assert old in text, old
+    line = text[: text.index(old)].count("\n") + 1
+    path.write_text(text.replace(old, new, 1), "utf-8")
+    return target, line
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("    severity: high\n    title: Undeclared usage field",
+         "    severity: high\n    title: [Undeclared usage field", "invalid YAML"),
+        ("    kind: declared-fields\n", "    kind: declared-fields\n    colour: red\n",
+         "unknown key 'colour'"),
+        ("    severity: high\n    title: Undeclared usage field",
+         "    severity: 7\n    title: Undeclared usage field", "7 is not one of"),
+        ("  - id: usage/schema-violation", "  - id: usage/undeclared-field",
+         "duplicate rule id 'usage/undeclared-field'"),
+        ("    kind: field-schema", "    kind: field-schemas", "unknown check kind 'field-schemas'"),
+        ("  IMSent: {type: integer,", "  IMSent: {type: int,", "'int' is not one of"),
+        ("    message: \"usage event carries {field}",
+         "    message: \"usage event carries {value}", "unknown placeholder"),
+    ],
+    ids=["yaml-syntax", "unknown-key", "wrong-type", "duplicate-id", "unknown-kind",
+         "bad-field-type", "bad-placeholder"],
+)
+def test_broken_rule_file_is_exit_2_with_file_and_line(
+    run_cli, tmp_path: Path, old: str, new: str, needle: str
+) -> None:
+    folder, line = broken_pack(tmp_path, old, new)
+    for args in (["rules", "validate", str(folder)],
+                 ["scan", "--rules", str(folder), str(RULES.parent / "fixtures/dumps/clean.jsonl")]):
+        result = run_cli(*args)
+        assert result.code == 2, result.out
+        message = result.err.strip()
+        assert len(message.splitlines()) == 1 and "Traceback" not in message
+        assert needle in message
+        assert str(folder / "usage.yaml") in message
+        reported = int(message.split("usage.yaml:", 1)[1].split()[0].rstrip(":"))
+        assert line <= reported <= line + 2, (reported, line, message)
+
+
+def test_error_names_the_json_pointer(tmp_path: Path) -> None:
+    folder, _ = broken_pack(tmp_path, "    kind: declared-fields\n",
+                            "    kind: declared-fields\n    colour: red\n")
+    with pytest.raises(RuleFileError) as exc:
+        load(folder)
+    assert exc.value.pointer == "/rules/0/colour"
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
+    folder, line = broken_pack(tmp_path, "  IMSent: {", "  IMReceived: {type: integer, kind: count}\n"
+                               "  IMSent: {")
+    with pytest.raises(RuleFileError) as exc:
+        load(folder)
+    assert "duplicate key 'IMReceived'" in str(exc.value)
+
+
+def test_json_rule_files_are_accepted(tmp_path: Path) -> None:
+    import json
+
+    import yaml
+
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for name in ("census", "usage", "error"):
+        doc = yaml.safe_load((RULES / f"{name}.yaml").read_text("utf-8"))
+        (folder / f"{name}.json").write_text(json.dumps(doc, indent=1), "utf-8")
+    assert set(load(folder).rules) == set(load(RULES).rules)
+
+
+def test_missing_rule_directory(run_cli, tmp_path: Path) -> None:
+    result = run_cli("rules", "validate", str(tmp_path / "none"))
+    assert result.code == 2 and "does not exist" in result.err
