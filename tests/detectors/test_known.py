@@ -1,0 +1,166 @@
+"""Known identities: every form is found and named; loading errors name file and line."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from audit.detectors.known import (
+    KNOWN_IDENTITY,
+    KNOWN_ORGANIZATION,
+    KnownIdentities,
+    load_identities,
+)
+from audit.errors import IdentitiesError
+
+EMAIL = "amos.marble@contoso.com"
+MIXED = "Amos.Marble@Contoso.com"
+
+
+def h(alg: str, text: str) -> str:
+    return hashlib.new(alg, text.encode()).hexdigest()
+
+
+def guid(hx: str) -> str:
+    return f"{hx[:8]}-{hx[8:12]}-{hx[12:16]}-{hx[16:20]}-{hx[20:32]}"
+
+
+@pytest.fixture(scope="module")
+def known() -> KnownIdentities:
+    return KnownIdentities(
+        [("email", EMAIL), ("upn", MIXED), ("display_name", "Amos Marble"),
+         ("username", "amosmarble"), ("org_name", "Contoso"), ("tenant_domain", "fabrikam.com"),
+         ("phone", "+1 425 555 0123"), ("mac", "00:1A:2B:3C:4D:5E"), ("username", "amo")]
+    )
+
+
+def forms(known: KnownIdentities, text: str) -> set[str]:
+    return {m.form for m in known.find(text) if m.form}
+
+
+ALGS = ("md5", "sha1", "sha256", "sha512")
+EMAIL_CASES = [
+    (EMAIL, "email"),
+    (EMAIL.upper(), "casefold(email)"),
+    (f'{{"user": "{EMAIL}", "n": 1}}', "email"),
+    (urllib.parse.quote(EMAIL, safe=""), "url(email)"),
+    (urllib.parse.quote(EMAIL, safe="").upper(), "casefold(url(email))"),
+    (base64.b64encode(EMAIL.encode()).decode(), "base64(email)"),
+    (base64.b64encode(EMAIL.encode()).decode().rstrip("="), "base64(email)"),
+    *[(h(a, EMAIL), f"{a}(email)") for a in ALGS],
+    *[(h(a, EMAIL).upper(), f"upper({a}(email))") for a in ALGS],
+    *[(guid(h(a, EMAIL)), f"guid({a}(email))") for a in ALGS],
+    *[(guid(h(a, EMAIL)).upper(), f"upper(guid({a}(email)))") for a in ALGS],
+    *[(h(a, h(a, EMAIL)), f"{a}({a}(email))") for a in ALGS],
+    *[(base64.b64encode(hashlib.new(a, EMAIL.encode()).digest()).decode(),
+       f"base64({a}(email))") for a in ALGS],
+]
+MIXED_CASES = [
+    *[(h(a, MIXED), f"{a}(upn)") for a in ALGS],
+    *[(h(a, MIXED.lower()), f"{a}(lower(upn))") for a in ALGS],
+    *[(h(a, MIXED.lower()).upper(), f"upper({a}(lower(upn)))") for a in ALGS],
+    (guid(h("sha1", MIXED)), "guid(sha1(upn))"),
+    (h("sha256", h("sha256", MIXED.lower())), "sha256(sha256(lower(upn)))"),
+    (base64.urlsafe_b64encode(MIXED.encode() + b"\xff\xfe").decode(), None),
+]
+
+
+@pytest.mark.parametrize(("text", "form"), EMAIL_CASES)
+def test_email_forms(known: KnownIdentities, text: str, form: str) -> None:
+    matches = known.find(f"id={text};")
+    assert form in {m.form for m in matches}
+    m = next(m for m in matches if m.form == form)
+    assert m.entity == KNOWN_IDENTITY
+    assert EMAIL not in m.explanation and text not in m.explanation
+    assert form in m.explanation
+
+
+@pytest.mark.parametrize(("text", "form"), [c for c in MIXED_CASES if c[1]])
+def test_mixed_case_value_and_lower_forms(known: KnownIdentities, text: str, form: str) -> None:
+    assert form in forms(known, f"x {text} y")
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "entity"),
+    [
+        ("Amos Marble's iPhone", "display_name", KNOWN_IDENTITY),
+        ("Amos%20Marble", "url(display_name)", KNOWN_IDENTITY),
+        ("AMOSMARBLE", "casefold(username)", KNOWN_IDENTITY),
+        ("federated with fabrikam.com", "tenant_domain", KNOWN_ORGANIZATION),
+        ("Contoso Ltd", "org_name", KNOWN_ORGANIZATION),
+        ("+14255550123", "phone:e164", KNOWN_IDENTITY),
+        ("001a2b3c4d5e", "casefold(mac:bare)", KNOWN_IDENTITY),
+        (json.dumps({"n": "Amos Marble"}), "display_name", KNOWN_IDENTITY),
+    ],
+)
+def test_other_kinds(known: KnownIdentities, text: str, form: str, entity: str) -> None:
+    matches = known.find(text)
+    assert (form, entity) in {(m.form, m.entity) for m in matches}
+
+
+def test_json_escaped_value() -> None:
+    k = KnownIdentities([("display_name", "Zoë O\"Brien")])
+    assert "json(display_name)" in forms(k, json.dumps({"n": "Zoë O\"Brien"}))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["amosmarbles", "xamosmarble", "Amos Marbles", "contosoltd", "amo", "Incoming",
+     "E296D735-4F36-4E18-7C3B-52E1A02A0164", "x" + h("md5", EMAIL), ""],
+)
+def test_no_false_positive(known: KnownIdentities, text: str) -> None:
+    assert known.find(text) == []
+
+
+def test_short_identities_are_ignored_with_a_warning(known: KnownIdentities) -> None:
+    assert any("shorter than 4" in w for w in known.warnings)
+    assert "amo" not in {i.value for i in known.identities}
+
+
+def write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "ids.csv"
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_load_identities(tmp_path: Path) -> None:
+    k = load_identities(write(tmp_path, "kind,value\n# test accounts\nemail,a.b@contoso.com\n"
+                                        "\norg_name,Contoso\n"))
+    assert [(i.kind, i.line) for i in k.identities] == [("email", 3), ("org_name", 5)]
+    assert "identities line 3" in k.find("a.b@contoso.com")[0].explanation
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        ("kind,val\nemail,a@b.com\n", 1, "missing column(s) value"),
+        ("kind,value\nemail,a@b.com\npassport,X123\n", 3, "unknown kind 'passport'"),
+        ("kind,value\nemail,\n", 2, "empty value"),
+        ("", 1, "empty file"),
+    ],
+)
+def test_load_errors_name_file_and_line(tmp_path: Path, text: str, line: int, what: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(IdentitiesError) as err:
+        load_identities(path)
+    assert err.value.path == path and err.value.line == line
+    assert what in str(err.value) and f"{path}:{line}" in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(IdentitiesError) as err:
+        load_identities(str(tmp_path / "nope.csv"))
+    assert "nope.csv" in str(err.value) and "cannot open" in str(err.value)
+
+
+def test_ten_thousand_identities_build_and_search() -> None:
+    """Functional check at scale (timing figures live in the bench script)."""
+    k = KnownIdentities(("email", f"user{i}.name@contoso.com") for i in range(10_000))
+    assert len(k) == 10_000
+    text = f"uid={h('sha256', 'user9999.name@contoso.com')}"
+    assert [m.form for m in k.find(text)] == ["sha256(email)"]
