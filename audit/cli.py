@@ -1,4 +1,4 @@
-"""Command line: ``scan``, ``rules validate``, ``rules list``.
+"""Command line: ``scan``, ``rules validate|list``, ``baseline create``, ``diff``.
 
 Exit codes are a contract: 0 nothing at or above ``--fail-on``; 1 findings at or
 above it; 2 the audit could not run, with one line naming the file, the line
@@ -12,9 +12,10 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from audit import __version__
-from audit.errors import AuditError, UsageError
+from audit.errors import AuditError, InputError, UsageError
 from audit.model import Severity, Stage
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -134,6 +135,24 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("directory", nargs="?", metavar="DIR")
     listing = rule_commands.add_parser("list", help="list rules, categories and severities")
     listing.add_argument("directory", nargs="?", metavar="DIR")
+
+    baseline = commands.add_parser("baseline", help="accept the findings of a report")
+    baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True,
+                                                metavar="ACTION")
+    create = baseline_commands.add_parser(
+        "create", help="write a baseline accepting every finding of a report.json")
+    create.add_argument("report", metavar="REPORT", help="a report.json written by scan")
+    create.add_argument("--reason", required=True, help="why these findings are accepted")
+    create.add_argument("--owner", required=True, help="who answers for the acceptance")
+    create.add_argument("--expires", required=True, metavar="YYYY-MM-DD",
+                        help="last day the acceptance holds")
+    create.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+
+    diff = commands.add_parser("diff", help="new, fixed and unchanged findings of two reports",
+                               description="Compare two report.json files; exit 1 when the "
+                               "new one has findings the old one did not.")
+    diff.add_argument("old", metavar="OLD.json")
+    diff.add_argument("new", metavar="NEW.json")
     return parser
 
 
@@ -145,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "scan":
             return _scan(args, args_list)
+        if args.command == "baseline":
+            return _baseline(args)
+        if args.command == "diff":
+            return _diff(args)
         return _rules(args)
     except AuditError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -224,3 +247,47 @@ def _rules(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def _read_report(path: str) -> dict[str, Any]:
+    """A report.json from disk; unreadable or non-report files are exit 2."""
+    import json
+
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read report: {exc.strerror}", path=path) from None
+    except UnicodeDecodeError:
+        raise InputError("report is not UTF-8 text", path=path) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        raise InputError("not a telemetry-audit report (no findings list)", path=path)
+    return doc
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from audit.baseline import create_baseline, dump_baseline
+
+    doc = create_baseline(_read_report(args.report), reason=args.reason, owner=args.owner,
+                          expires=args.expires)
+    text = dump_baseline(doc)
+    if args.out:
+        try:
+            Path(args.out).write_text(text, "utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write baseline: {exc.strerror}", path=args.out) from None
+        print(f"wrote {args.out}: {len(doc['entries'])} accepted findings until {args.expires}")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from audit.diff import diff_reports, render_diff_text
+
+    result = diff_reports(_read_report(args.old), _read_report(args.new))
+    print(render_diff_text(result))
+    return EXIT_FINDINGS if result.new else EXIT_OK

@@ -97,3 +97,50 @@ def test_api_gives_the_same_result_as_the_cli(run_cli) -> None:
     for doc in (cli, api):
         del doc["run"]
     assert api == cli
+
+
+def test_baseline_gates_new_and_expired_findings(run_cli, tmp_path: Path) -> None:
+    import json
+
+    first = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
+                    out=tmp_path / "first")
+    assert first.code == 1
+    baseline = tmp_path / "baseline.json"
+    made = run_cli("baseline", "create", str(first.out_dir / "report.json"), "--reason",
+                   "accepted for release 2.0", "--owner", "release-eng", "--expires",
+                   "2999-12-31", "--out", str(baseline))
+    assert made.code == 0
+    accepted = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
+                       "--baseline", str(baseline), out=tmp_path / "accepted")
+    assert accepted.code == 0, accepted.out
+    assert {f["baseline"] for f in accepted.report["findings"]} == {"suppressed"}
+
+    doc = json.loads(baseline.read_text("utf-8"))
+    for entry in doc["entries"]:
+        entry["expires"] = "2020-01-01"
+    expired_file = tmp_path / "expired.json"
+    expired_file.write_text(json.dumps(doc), "utf-8")
+    expired = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
+                      "--baseline", str(expired_file), out=tmp_path / "expired")
+    assert expired.code == 1
+    assert expired.report["summary"]["expired"] == len(expired.report["findings"]) > 0
+
+    dump = write_jsonl(tmp_path / "more.jsonl", [
+        *(line for line in SAMPLE.read_text("utf-8").splitlines()),
+        make_event("census", Email="someone@contoso.com"),
+    ])
+    new = run_cli("scan", str(dump), "--ledger", str(LEDGER), "--format", "json",
+                  "--baseline", str(baseline), out=tmp_path / "new")
+    assert new.code == 1
+    active = [f for f in new.report["findings"] if f["baseline"] == "active"]
+    assert any(f["field"] == "Email" for f in active)
+
+    diff = run_cli("diff", str(first.out_dir / "report.json"), str(new.out_dir / "report.json"))
+    assert diff.code == 1 and "new" in diff.out
+
+
+def test_bad_baseline_is_exit_2(run_cli, tmp_path: Path) -> None:
+    bad = tmp_path / "baseline.json"
+    bad.write_text('{"version": 1, "entries": [{"rule": "x"}]}', "utf-8")
+    result = run_cli("scan", str(CLEAN), "--baseline", str(bad), "--format", "json")
+    assert result.code == 2 and str(bad) in result.err and "Traceback" not in result.err

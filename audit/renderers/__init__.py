@@ -51,4 +51,10 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list
 
 
 # Fill the registry: one import per format module.
-from audit.renderers import json  # noqa: E402,F401
+from audit.renderers import (  # noqa: E402
+    html,  # noqa: F401
+    json,  # noqa: F401
+    junit,  # noqa: F401
+    markdown,  # noqa: F401
+    sarif,  # noqa: F401
+)
