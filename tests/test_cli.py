@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import CLEAN, LEDGER, SAMPLE, make_event, write_jsonl
+from support import CLEAN, LEDGER, SAMPLE, make_event, write_jsonl
 
 from audit.renderers.json import report_schema
 
@@ -83,8 +83,9 @@ def test_no_ledger_marks_consent_rules_not_tested(run_cli) -> None:
 
 
 def test_python_dash_m_and_help_work() -> None:
-    done = subprocess.run([sys.executable, "-m", "audit", "--help"], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "audit", "--help"], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0
     assert "scan" in done.stdout and "rules" in done.stdout
 
@@ -102,16 +103,36 @@ def test_api_gives_the_same_result_as_the_cli(run_cli) -> None:
 def test_baseline_gates_new_and_expired_findings(run_cli, tmp_path: Path) -> None:
     import json
 
-    first = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
-                    out=tmp_path / "first")
+    first = run_cli(
+        "scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json", out=tmp_path / "first"
+    )
     assert first.code == 1
     baseline = tmp_path / "baseline.json"
-    made = run_cli("baseline", "create", str(first.out_dir / "report.json"), "--reason",
-                   "accepted for release 2.0", "--owner", "release-eng", "--expires",
-                   "2999-12-31", "--out", str(baseline))
+    made = run_cli(
+        "baseline",
+        "create",
+        str(first.out_dir / "report.json"),
+        "--reason",
+        "accepted for release 2.0",
+        "--owner",
+        "release-eng",
+        "--expires",
+        "2999-12-31",
+        "--out",
+        str(baseline),
+    )
     assert made.code == 0
-    accepted = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
-                       "--baseline", str(baseline), out=tmp_path / "accepted")
+    accepted = run_cli(
+        "scan",
+        str(SAMPLE),
+        "--ledger",
+        str(LEDGER),
+        "--format",
+        "json",
+        "--baseline",
+        str(baseline),
+        out=tmp_path / "accepted",
+    )
     assert accepted.code == 0, accepted.out
     assert {f["baseline"] for f in accepted.report["findings"]} == {"suppressed"}
 
@@ -120,17 +141,38 @@ def test_baseline_gates_new_and_expired_findings(run_cli, tmp_path: Path) -> Non
         entry["expires"] = "2020-01-01"
     expired_file = tmp_path / "expired.json"
     expired_file.write_text(json.dumps(doc), "utf-8")
-    expired = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
-                      "--baseline", str(expired_file), out=tmp_path / "expired")
+    expired = run_cli(
+        "scan",
+        str(SAMPLE),
+        "--ledger",
+        str(LEDGER),
+        "--format",
+        "json",
+        "--baseline",
+        str(expired_file),
+        out=tmp_path / "expired",
+    )
     assert expired.code == 1
     assert expired.report["summary"]["expired"] == len(expired.report["findings"]) > 0
 
-    dump = write_jsonl(tmp_path / "more.jsonl", [
-        *(line for line in SAMPLE.read_text("utf-8").splitlines()),
-        make_event("census", Email="someone@contoso.com"),
-    ])
-    new = run_cli("scan", str(dump), "--ledger", str(LEDGER), "--format", "json",
-                  "--baseline", str(baseline), out=tmp_path / "new")
+    dump = write_jsonl(
+        tmp_path / "more.jsonl",
+        [
+            *(line for line in SAMPLE.read_text("utf-8").splitlines()),
+            make_event("census", Email="someone@contoso.com"),
+        ],
+    )
+    new = run_cli(
+        "scan",
+        str(dump),
+        "--ledger",
+        str(LEDGER),
+        "--format",
+        "json",
+        "--baseline",
+        str(baseline),
+        out=tmp_path / "new",
+    )
     assert new.code == 1
     active = [f for f in new.report["findings"] if f["baseline"] == "active"]
     assert any(f["field"] == "Email" for f in active)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from support import make_event
+
 import audit
-from conftest import make_event
 
 GOOD = json.dumps(make_event("census"))
 CORPUS: list[tuple[bytes, str | None]] = [
@@ -26,8 +27,11 @@ CORPUS: list[tuple[bytes, str | None]] = [
     (b'{"category": "census", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "invalid JSON"),
     (b"{'category': 'census'}", "invalid JSON"),
     (GOOD.encode(), None),
-    (b'{"category": "usage", "time": "2026-03-01T00:00:00Z", "client": "desktop", "tenant": '
-     b'"contoso.com", "IMSent": NaN}', None),  # Python's json accepts NaN; the value is absent
+    (
+        b'{"category": "usage", "time": "2026-03-01T00:00:00Z", "client": "desktop", "tenant": '
+        b'"contoso.com", "IMSent": NaN}',
+        None,
+    ),  # Python's json accepts NaN; the value is absent
 ]
 
 
@@ -35,7 +39,9 @@ def test_each_malformed_line_is_reported_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "corpus.jsonl"
     path.write_bytes(b"\n".join(line for line, _ in CORPUS) + b"\n")
     report = audit.scan(inputs=str(path))
-    rejected = {f.line: f.explanation for f in report.findings if f.rule == "input/malformed-record"}
+    rejected = {
+        f.line: f.explanation for f in report.findings if f.rule == "input/malformed-record"
+    }
     expected = {n: what for n, (_, what) in enumerate(CORPUS, start=1) if what}
     assert set(rejected) == set(expected)
     for line, what in expected.items():
@@ -50,7 +56,7 @@ def test_each_malformed_line_is_reported_with_its_line(tmp_path: Path) -> None:
 def test_broken_json_array_reports_the_element(tmp_path: Path) -> None:
     path = tmp_path / "events.json"
     good = json.dumps(make_event("census"))
-    path.write_text(f"[{good}, 7, {good}, {{\"category\": ", "utf-8")
+    path.write_text(f'[{good}, 7, {good}, {{"category": ', "utf-8")
     report = audit.scan(inputs=str(path))
     rejected = [(f.line, f.explanation) for f in report.findings]
     assert rejected[0] == (2, "not a JSON object (found int)")
@@ -60,11 +66,15 @@ def test_broken_json_array_reports_the_element(tmp_path: Path) -> None:
 
 def test_csv_row_of_wrong_width(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
-    path.write_text("category,time,AppName\ncensus,2026-03-01T00:00:00Z\n"
-                    "census,2026-03-01T00:00:00Z,\"multi\nline\"\ncensus,x,y,z\n", "utf-8")
+    path.write_text(
+        "category,time,AppName\ncensus,2026-03-01T00:00:00Z\n"
+        'census,2026-03-01T00:00:00Z,"multi\nline"\ncensus,x,y,z\n',
+        "utf-8",
+    )
     report = audit.scan(inputs=str(path))
-    rejected = [(f.line, f.explanation) for f in report.findings
-                if f.rule == "input/malformed-record"]
+    rejected = [
+        (f.line, f.explanation) for f in report.findings if f.rule == "input/malformed-record"
+    ]
     assert rejected == [(2, "expected 3 columns, found 2"), (5, "expected 3 columns, found 4")]
 
 

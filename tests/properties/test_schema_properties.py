@@ -19,9 +19,10 @@ PACK = load()
 SCHEMA_RULES = {"undeclared-field", "schema-violation"}
 TEXT = st.text(alphabet=string.ascii_letters + string.digits + " .-_", min_size=1, max_size=24)
 LANGUAGES = st.sampled_from(["EN-US", "en-GB", "de", "zh-Hans-CN", "pt-BR"])
-TIMES = st.datetimes(min_value=__import__("datetime").datetime(2020, 1, 1),
-                     max_value=__import__("datetime").datetime(2030, 1, 1)).map(
-    lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
+TIMES = st.datetimes(
+    min_value=__import__("datetime").datetime(2020, 1, 1),
+    max_value=__import__("datetime").datetime(2030, 1, 1),
+).map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def value_of(spec: FieldSpec) -> st.SearchStrategy[Any]:
@@ -55,13 +56,19 @@ def scan_events(batch: list[dict[str, Any]]) -> set[tuple[str, int, str | None]]
         path = Path(folder) / "events.jsonl"
         path.write_text("".join(json.dumps(e) + "\n" for e in batch), "utf-8")
         report = audit.scan(inputs=str(path))
-    return {(f.rule, f.line, f.field) for f in report.findings
-            if f.rule.split("/")[1] in SCHEMA_RULES or f.rule.startswith("input/")}
+    return {
+        (f.rule, f.line, f.field)
+        for f in report.findings
+        if f.rule.split("/")[1] in SCHEMA_RULES or f.rule.startswith("input/")
+    }
 
 
 CATEGORIES = st.sampled_from(sorted(PACK.categories))
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 @SETTINGS
@@ -87,8 +94,9 @@ def test_one_injected_defect_is_found_exactly(data: st.DataObject) -> None:
         batch[index][field] = data.draw(st.one_of(TEXT, st.integers(), st.booleans()))
         expected = (f"{name}/undeclared-field", index + 1, field)
     else:
-        spec = data.draw(st.sampled_from([s for s in category.fields.values()
-                                          if s.name != "category"]))
+        spec = data.draw(
+            st.sampled_from([s for s in category.fields.values() if s.name != "category"])
+        )
         batch[index][spec.name] = MISTYPED[spec.type]
         expected = (f"{name}/schema-violation", index + 1, spec.name)
     assert scan_events(batch) == {expected}

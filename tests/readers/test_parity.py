@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import make_event
+from support import make_event
 
 import audit
 
@@ -61,8 +61,12 @@ def write(fmt: str, folder: Path) -> Path:
 
 
 #: Where record N (1-based) is reported in each format.
-LINE_OF = {"jsonl": lambda n: n, "json": lambda n: n, "parquet": lambda n: n,
-           "csv": lambda n: n + 1}
+LINE_OF = {
+    "jsonl": lambda n: n,
+    "json": lambda n: n,
+    "parquet": lambda n: n,
+    "csv": lambda n: n + 1,
+}
 FORMATS = ["jsonl", "json", "csv", "parquet", "jsonl.gz", "json.gz", "csv.gz", "parquet.gz"]
 
 
@@ -105,12 +109,24 @@ def test_folder_of_files_reads_each(tmp_path: Path) -> None:
 
 def test_har_bodies_are_read(tmp_path: Path) -> None:
     entries = [
-        {"request": {"method": "POST", "url": "https://telemetry.invalid/collect",
-                     "postData": {"mimeType": "application/json", "text": json.dumps(EVENTS[:3])}}},
+        {
+            "request": {
+                "method": "POST",
+                "url": "https://telemetry.invalid/collect",
+                "postData": {"mimeType": "application/json", "text": json.dumps(EVENTS[:3])},
+            }
+        },
         {"request": {"method": "GET", "url": "https://telemetry.invalid/ping"}},
-        {"request": {"method": "POST", "url": "https://telemetry.invalid/collect",
-                     "postData": {"mimeType": "application/x-ndjson",
-                                  "text": "\n".join(json.dumps(e) for e in EVENTS[3:])}}},
+        {
+            "request": {
+                "method": "POST",
+                "url": "https://telemetry.invalid/collect",
+                "postData": {
+                    "mimeType": "application/x-ndjson",
+                    "text": "\n".join(json.dumps(e) for e in EVENTS[3:]),
+                },
+            }
+        },
     ]
     path = tmp_path / "capture.har"
     path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}), "utf-8")
