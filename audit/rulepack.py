@@ -314,7 +314,9 @@ def _build_category(
     doc: Mapping[str, Any], lines: Mapping[str, int], path: Path, kinds: Mapping[str, Any]
 ) -> Category:
     name = doc["category"]
-    statements = MappingProxyType(dict(doc.get("statements") or {}))
+    statements = MappingProxyType(
+        {k: " ".join(str(v).split()) for k, v in (doc.get("statements") or {}).items()}
+    )
     fields = MappingProxyType(
         {
             fname: FieldSpec(
