@@ -122,3 +122,5 @@ def no_hits() -> pd.DataFrame:
 # Fill the registry: one import per module of kinds.
 from audit.checks import consent  # noqa: E402,F401,I001
 from audit.checks import schema  # noqa: E402,F401
+from audit.checks import content  # noqa: E402,F401
+from audit.checks import identifiers  # noqa: E402,F401

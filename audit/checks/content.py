@@ -1,0 +1,256 @@
+"""Check kind ``forbidden-content``: personal or organisational data where it may not be.
+
+A rule lists detector entities and the fields to search::
+
+    kind: forbidden-content
+    params:
+      entities: [EMAIL, SIP_URI, PHONE, IP_ADDRESS, PERSON_NAME, KNOWN_IDENTITY]
+      fields: "*"                      # every column, declared or not (the default)
+      allow: {ClientIP: [IP_ADDRESS]}  # entities that are fine in one field
+
+For example a census event with ``"DeviceModel": "Amos Marble's iPhone"`` is
+flagged as PERSON_NAME in DeviceModel, while ``"OSVersion": "10.0.2.15"`` is
+not an IP address: the field's schema ``kind`` (``version``) gives the
+detectors their context (see :data:`KIND_CONTEXT`). Fields the schema does not
+declare are searched for every entity of the rule without any such context:
+that is where leaks hide.
+
+``KNOWN_IDENTITY`` and ``KNOWN_ORGANIZATION`` are searched only when a
+directory list is given (``--identities``); without it the rule still runs with
+the pattern detectors. Detection runs once per distinct value of a column
+(:func:`audit.detectors.detect`), never once per record. One hit per record and
+field: the first entity found, in the order of ``entities``; the hit's value is
+the matched text, which the engine masks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audit.checks import check_kind, hits, no_hits
+from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, detect, detect_text
+
+if TYPE_CHECKING:
+    from audit.context import ScanContext
+    from audit.rulepack import FieldSpec, Rule
+
+_ENTITY_LIST = {"type": "array", "items": {"enum": list(ENTITIES)}, "uniqueItems": True}
+
+PARAMS_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["entities"],
+    "properties": {
+        "entities": {**_ENTITY_LIST, "minItems": 1,
+                     "description": "Detector entities to search for, in order of preference."},
+        "fields": {
+            "description": 'Fields to search: a list of names, or "*" for every field '
+                         "(declared or not). Default: every field.",
+            "oneOf": [
+                {"const": "*"},
+                {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+            ],
+        },
+        "skip_fields": {
+            "description": "Fields not searched by this rule (another rule covers them).",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+        "allow": {
+            "description": "Per field, entities that are allowed there.",
+            "type": "object",
+            "additionalProperties": _ENTITY_LIST,
+        },
+        "exclude_kinds": {
+            "description": "Field kinds (schema ``kind``) whose fields are not searched.",
+            "type": "array",
+            "items": {"type": "string", "minLength": 1},
+        },
+        "ignore_inside": {
+            "description": "Entities whose matches are removed before searching, e.g. "
+                           "[EMAIL, SIP_URI] so that the domain of an e-mail address is not "
+                           "also reported as an organisation.",
+            **_ENTITY_LIST,
+        },
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class KindContext:
+    """What a field's kind changes: false-positive filters and entities not searched."""
+
+    exclude: tuple[str, ...] = ()
+    drop: frozenset[str] = frozenset()
+    #: Drop KNOWN_IDENTITY matches found as a digest: a digest in a hashed-id field
+    #: is the unhashed-identifier rule's business, with a better explanation.
+    no_digest_identity: bool = False
+
+
+#: Field kind → detection context. Kinds not listed are searched for every entity.
+KIND_CONTEXT: Mapping[str, KindContext] = {
+    "version": KindContext(exclude=("version",)),  # 10.0.2.15 is not an IP address
+    "language-tag": KindContext(exclude=("locale",)),  # EN-US is not a name
+    "thread-id": KindContext(exclude=("opaque_base64",)),  # an opaque id is not a secret
+    "error-code": KindContext(exclude=("hresult",)),  # -2147467259 is not a phone number
+    "hashed-id": KindContext(no_digest_identity=True),
+    "timestamp": KindContext(drop=frozenset({"PHONE", "CARD_NUMBER"})),
+    "count": KindContext(drop=frozenset({"PHONE", "CARD_NUMBER"}), exclude=("hresult",)),
+    "duration": KindContext(drop=frozenset({"PHONE", "CARD_NUMBER"})),
+}
+
+COLUMNS = ("entity", "detector", "explanation", "matched")
+_DIGEST_FORM = re.compile(r"found as \S*\b(?:md5|sha1|sha256|sha512)\(")
+
+assert all(f in FILTERS for c in KIND_CONTEXT.values() for f in c.exclude)
+
+
+@check_kind("forbidden-content", params_schema=PARAMS_SCHEMA)
+def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataFrame:
+    """One hit per record and field holding one of the rule's entities."""
+    params = rule.params
+    entities: list[str] = list(params["entities"])
+    declared = ctx.rulepack.categories[rule.category].fields
+    allow: Mapping[str, Sequence[str]] = params.get("allow") or {}
+    ignore = tuple(params.get("ignore_inside") or ())
+    parts = []
+    for column in _columns(rule, events, declared):
+        spec = declared.get(column)
+        context = KIND_CONTEXT.get(spec.kind, KindContext()) if spec else KindContext()
+        wanted = [
+            e for e in entities if e not in context.drop and e not in allow.get(column, ())
+        ]
+        if not wanted:
+            continue
+        found = _detect_column(events[column], wanted, context, ignore, ctx)
+        if len(found):
+            parts.append(
+                hits(
+                    found.index,
+                    field=column,
+                    value=found["matched"].to_numpy(),
+                    detector=found["entity"].to_numpy(),
+                    explanation=found["explanation"].to_numpy(),
+                )
+            )
+    return pd.concat(parts) if parts else no_hits()
+
+
+def _columns(
+    rule: Rule, events: pd.DataFrame, declared: Mapping[str, FieldSpec]
+) -> list[str]:
+    params = rule.params
+    chosen = params.get("fields", rule.fields or "*")
+    skip_kinds = set(params.get("exclude_kinds") or ())
+    skip = set(params.get("skip_fields") or ())
+    names = list(events.columns) if chosen == "*" else [c for c in chosen if c in events.columns]
+    out = []
+    for name in names:
+        spec = declared.get(name)
+        if name in skip or (spec is not None and spec.kind in skip_kinds):
+            continue
+        out.append(name)
+    return out
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """The column's values as text: strings as they are, numbers as JSON would write them."""
+    present = values.dropna()
+    if present.empty:
+        return present
+    inferred = pd.api.types.infer_dtype(present, skipna=True)
+    if inferred == "string":
+        return present
+    if inferred in ("integer", "boolean"):
+        return present.astype(str)
+    return present.map(_text_of)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict | tuple):
+        try:
+            return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        except (TypeError, ValueError):
+            return str(value)
+    return str(value)
+
+
+def _detect_column(
+    values: pd.Series,
+    entities: list[str],
+    context: KindContext,
+    ignore: tuple[str, ...],
+    ctx: ScanContext,
+) -> pd.DataFrame:
+    text = _as_text(values)
+    if text.empty:
+        return detect(text, entities)
+    found = detect(text, entities, identities=ctx.identities, exclude=context.exclude)
+    if found.empty:
+        return found
+    if context.no_digest_identity:
+        digest = (found["entity"] == KNOWN_IDENTITY) & found["explanation"].str.contains(
+            _DIGEST_FORM, regex=True
+        )
+        if digest.any():
+            found = _redetect(found, digest, text, [e for e in entities if e != KNOWN_IDENTITY],
+                              context, (), ctx)
+    if ignore:
+        inside = ~found["entity"].isin(ignore)
+        if inside.any():
+            found = _redetect(found, inside.to_numpy(), text, entities, context, ignore, ctx)
+    return found
+
+
+def _redetect(
+    found: pd.DataFrame,
+    rows: Any,
+    text: pd.Series,
+    entities: list[str],
+    context: KindContext,
+    ignore: tuple[str, ...],
+    ctx: ScanContext,
+) -> pd.DataFrame:
+    """Search the selected hit rows again (once per distinct value) with other settings.
+
+    With ``ignore``, the matches of those entities are cut out of the value first, so
+    that ``contoso.com`` inside ``amos@contoso.com`` is not an organisation on its own.
+    """
+    rows = np.asarray(rows, dtype=bool)
+    again, keep = found[rows], found[~rows]
+    codes, uniques = pd.factorize(text.loc[again.index])
+    table = np.empty((len(uniques), len(COLUMNS)), dtype=object)
+    redone = np.zeros(len(uniques), dtype=bool)
+    for i, value in enumerate(uniques):
+        plain = _cut(value, ignore) if ignore else value
+        if ignore and plain == value:
+            continue  # nothing cut out: the first search stands
+        redone[i] = True
+        match = detect_text(plain, entities, identities=ctx.identities, exclude=context.exclude)
+        if match is not None:
+            table[i] = (match.entity, match.detector, match.explanation, match.value)
+    unchanged = again[~redone[codes]]
+    fresh = pd.DataFrame(table[codes], index=again.index, columns=list(COLUMNS))
+    fresh = fresh[redone[codes] & fresh["entity"].notna().to_numpy()]
+    return pd.concat([keep, unchanged, fresh]).sort_index()
+
+
+def _cut(value: str, entities: tuple[str, ...], rounds: int = 8) -> str:
+    """``value`` with the matches of ``entities`` replaced by a space (at most ``rounds``)."""
+    for _ in range(rounds):
+        match = detect_text(value, entities, decode=False)
+        if match is None or not match.value or match.value not in value:
+            break
+        value = value.replace(match.value, " ")
+    return value

@@ -1,0 +1,239 @@
+"""Identifier check kinds: hashed user ids and randomly generated device ids.
+
+``hashed-identifier`` (``params: {field: UserID}``) flags a user id that is not
+a one-way, unlinkable hash: ``amos.marble@contoso.com`` ("an e-mail address,
+not a hash"), ``amosmarble`` ("plain text …"), and, when a directory list is
+given, a value that *is* digest-shaped but linkable: the unsalted
+``sha256(lower(email))`` of a known identity, a GUID-shaped or double digest of
+one, or a known directory ``object_id``. The same kind serves the stored-stage
+rule for error data (``stages: [stored]``): at rest the service must have hashed
+the cleartext UserID that the client was allowed to send.
+
+``random-device-id`` (cross-record) flags a device id that is not a randomly
+generated GUID: per record (nil, version 1 with a MAC and a time, a MAC or a
+serial number, another GUID version) and across records: one value shared by
+more distinct user ids than ``max_users_per_device`` (a family tablet shared by
+two people is normal; a hard-coded id in a build is not). A shared id gives one
+hit per distinct (device, user) pair, at the pair's first record.
+
+Both decide once per distinct value, never once per record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from audit.checks import check_kind, hits, no_hits
+from audit.detectors import is_hashed_id, random_guid_problem
+
+if TYPE_CHECKING:
+    from audit.context import ScanContext
+    from audit.rulepack import Rule
+
+HASHED_PARAMS: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["field"],
+    "properties": {
+        "field": {"type": "string", "minLength": 1, "description": "The user id field."},
+    },
+}
+
+DEVICE_PARAMS: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["field"],
+    "properties": {
+        "field": {"type": "string", "minLength": 1, "description": "The device id field."},
+        "user_field": {
+            "type": "string",
+            "minLength": 1,
+            "description": "The user id field, for the shared-device check (default UserID).",
+        },
+        "max_users_per_device": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "More distinct users than this on one device id is a finding.",
+        },
+    },
+}
+
+_NOT_HASHED = {
+    "an e-mail address": "an e-mail address, not a hash",
+    "a SIP/tel URI": "a SIP URI, not a hash",
+}
+_KIND_NOUNS = {
+    "email": "an e-mail address",
+    "upn": "a user principal name",
+    "sip": "a SIP URI",
+    "username": "a user name",
+    "display_name": "a person's name",
+    "object_id": "a directory object id",
+    "phone": "a phone number",
+    "ip": "an IP address",
+    "mac": "a MAC address",
+    "device_serial": "a device serial number",
+    "org_name": "an organisation name",
+    "tenant_domain": "a tenant domain",
+}
+_DIGESTS = ("md5(", "sha1(", "sha256(", "sha512(")
+_FOUND = re.compile(r": (?P<kind>[a-z_]+) found as \S+(?: \(identities line (?P<line>\d+)\))?")
+
+
+def _text(values: pd.Series) -> pd.Series:
+    present = values.dropna()
+    if pd.api.types.infer_dtype(present, skipna=True) == "string":
+        return present
+    return present.map(str)
+
+
+def user_id_problem(value: str, identities: Any = None) -> tuple[str, str, str] | None:
+    """(detector, explanation, offending text) when ``value`` is not an unlinkable hash.
+
+    The explanation says why, without the value: "an e-mail address, not a hash",
+    "unsalted sha256(lower(email)) of a known identity (an e-mail address): ...".
+    """
+    known = _known(value, identities) if identities is not None else None
+    if known is not None:
+        kind, form, where, matched = known
+        noun = _KIND_NOUNS.get(kind, "a known identity")
+        if any(d in form for d in _DIGESTS):
+            why = (
+                f"unsalted {form} of a known identity ({noun}{where}): anyone holding the "
+                "directory can compute it, so it is linkable"
+            )
+        elif kind == "object_id":
+            why = f"a known directory object id (found as {form}{where}): linkable to the user"
+        else:
+            why = f"{noun} of the directory (found as {form}{where}), not a hash"
+        return "known-identity", why, matched
+    hashed, why = is_hashed_id(value)
+    if hashed:
+        return None
+    return "hashed-id", _NOT_HASHED.get(why, why), value
+
+
+def _known(value: str, identities: Any) -> tuple[str, str, str, str] | None:
+    """(identity kind, form, "; identities line N", matched text) of the first identity found."""
+    for match in identities.find(value):
+        found = _FOUND.search(match.explanation)
+        kind = found.group("kind") if found else ""
+        where = f"; identities line {found.group('line')}" if found and found.group("line") else ""
+        return kind, match.form or kind, where, match.value
+    return None
+
+
+@check_kind("hashed-identifier", params_schema=HASHED_PARAMS)
+def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataFrame:
+    """One hit per record whose user id is not a one-way, unlinkable hash."""
+    column = rule.params["field"]
+    if column not in events.columns:
+        return no_hits()
+    values = _text(events[column])
+    if values.empty:
+        return no_hits()
+    codes, uniques = pd.factorize(values)
+    table = np.empty((len(uniques), 3), dtype=object)
+    bad = np.zeros(len(uniques), dtype=bool)
+    for i, value in enumerate(uniques):
+        problem = user_id_problem(value, ctx.identities)
+        if problem is not None:
+            table[i], bad[i] = problem, True
+    rows = bad[codes]
+    if not rows.any():
+        return no_hits()
+    found = table[codes[rows]]
+    return hits(
+        values.index[rows],
+        field=column,
+        value=found[:, 2],
+        detector=found[:, 0],
+        explanation=found[:, 1],
+    )
+
+
+# -- device ids (cross-record) --------------------------------------------------
+
+PARTIAL_COLUMNS = ["device", "user", "source", "line", "problem"]
+
+
+def collect_devices(
+    rule: Rule, events: pd.DataFrame, meta: pd.DataFrame, ctx: ScanContext
+) -> pd.DataFrame:
+    """Per chunk: every record with a device problem, and each (device, user) pair once."""
+    column = rule.params["field"]
+    user_field = rule.params.get("user_field", "UserID")
+    if column not in events.columns:
+        return pd.DataFrame(columns=PARTIAL_COLUMNS)
+    devices = _text(events[column])
+    if devices.empty:
+        return pd.DataFrame(columns=PARTIAL_COLUMNS)
+    codes, uniques = pd.factorize(devices)
+    problems = np.array([random_guid_problem(v) for v in uniques], dtype=object)
+    users = (
+        _text(events[user_field]).reindex(devices.index)
+        if user_field in events.columns
+        else pd.Series(None, index=devices.index, dtype=object)
+    )
+    frame = pd.DataFrame(
+        {
+            "device": devices.to_numpy(),
+            "user": users.to_numpy(),
+            "source": meta.loc[devices.index, "source"].to_numpy(),
+            "line": meta.loc[devices.index, "line"].to_numpy(),
+            "problem": problems[codes],
+        }
+    )
+    flagged = frame[frame["problem"].notna()]
+    pairs = frame[frame["problem"].isna() & frame["user"].notna()]
+    pairs = pairs.drop_duplicates(["device", "user"], keep="first")
+    return pd.concat([flagged, pairs], ignore_index=True)
+
+
+def finish_devices(rule: Rule, partials: list[pd.DataFrame], ctx: ScanContext) -> pd.DataFrame:
+    """Hits for every flagged record and every pair of a device shared by too many users."""
+    column = rule.params["field"]
+    limit = int(rule.params.get("max_users_per_device", 3))
+    frame = pd.concat(partials, ignore_index=True)
+    out = []
+    flagged = frame[frame["problem"].notna()]
+    if len(flagged):
+        out.append(
+            hits(
+                flagged.index,
+                field=column,
+                value=flagged["device"].to_numpy(),
+                detector="random-guid",
+                explanation=flagged["problem"].to_numpy(),
+            ).assign(source=flagged["source"].to_numpy(), line=flagged["line"].to_numpy())
+        )
+    pairs = frame[frame["problem"].isna()].drop_duplicates(["device", "user"], keep="first")
+    counts = pairs.groupby("device")["user"].transform("size")
+    shared = pairs[counts > limit]
+    if len(shared):
+        n = counts[shared.index].to_numpy()
+        out.append(
+            hits(
+                shared.index,
+                field=column,
+                value=shared["device"].to_numpy(),
+                detector="shared-device-id",
+                explanation=[
+                    f"one DeviceID shared by {k} distinct UserIDs (more than {limit}): "
+                    "not generated once per device" for k in n
+                ],
+            ).assign(source=shared["source"].to_numpy(), line=shared["line"].to_numpy())
+        )
+    if not out:
+        return no_hits().assign(source=None, line=None)
+    return pd.concat(out, ignore_index=True)
+
+
+check_kind("random-device-id", params_schema=DEVICE_PARAMS, finish=finish_devices)(
+    collect_devices
+)
