@@ -197,14 +197,12 @@ def event_times(times: pd.Series) -> pd.Series:
         return times.dt.tz_convert("UTC").astype(_TIME)
     if pd.api.types.is_datetime64_dtype(times.dtype):
         return times.dt.tz_localize("UTC").astype(_TIME)
-    codes, uniques = pd.factorize(times, use_na_sentinel=True)
-    text = pd.Series(pd.Index(uniques, dtype=object).map(_as_text), dtype=object)
+    # Arrow strings keep parsing vectorised; a non-text value turns into text that
+    # cannot pass the full-date test, so it ends up NaT like any other bad time.
+    text = times.astype("string[pyarrow]")
+    full_date = text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool)
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    parsed = parsed.where(text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool))
-    values = parsed.astype(_TIME).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
-    out = values[codes] if len(values) else np.full(len(codes), np.datetime64("NaT", "ns"))
-    out = np.where(codes < 0, np.datetime64("NaT", "ns"), out)
-    return pd.Series(pd.DatetimeIndex(out).tz_localize("UTC"), index=times.index)
+    return parsed.where(full_date).astype(_TIME)
 
 
 # -- loading ------------------------------------------------------------------

@@ -125,33 +125,34 @@ def _stored_user_test(gate: Gate, ledger: Ledger, forced: pd.DataFrame) -> None:
         )
 
 
-def _iso(ts: pd.Timestamp) -> str:
-    """UTC ISO 8601 with a Z, seconds always, fractions only when present."""
-    text = ts.tz_convert("UTC").isoformat()
-    return text.replace("+00:00", "Z")
+def _iso_all(times: pd.Series) -> list[str | None]:
+    """UTC ISO 8601 with a Z, seconds always, microseconds only when present; None for NaT."""
+    stamps = pd.DatetimeIndex(times).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = pd.Series(stamps, dtype=object).str.replace(".000000Z", "Z", regex=False)
+    return [None if pd.isna(t) else t for t in text]
 
 
 def _explanations(gate: Gate, decided: pd.DataFrame) -> np.ndarray:
-    """One explanation per row, built once per distinct ledger record (or default)."""
-    # -1: default, subject has records (before the first); -2: no record at all
+    """One explanation per row, formatted once per distinct ledger record (or default)."""
+    # key: the ledger line; -1: default before the subject's first record; -2: no record
     key = decided["line"].fillna(-1).astype(np.int64).to_numpy()
     key = np.where((key < 0) & ~decided["recorded"].to_numpy(dtype=bool), -2, key)
     codes, uniques = pd.factorize(key)
-    first = pd.Series(np.arange(len(key))).groupby(codes).first().to_numpy()
+    first = np.zeros(len(uniques), dtype=np.intp)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # first row of each key
+    values = np.where(decided["value"].to_numpy(dtype=bool)[first], "true", "false")
+    stamps = _iso_all(decided["since"].iloc[first])
     noun = SUBJECT_NOUNS.get(gate.scope, gate.scope)
     required = f"; sending requires {str(gate.allowed).lower()}"
-    texts = []
-    for k, i in zip(uniques, first, strict=True):
-        value = str(bool(decided["value"].iat[i])).lower()
-        if k >= 0:
-            since = _iso(decided["since"].iat[i])
-            texts.append(f"{gate.setting} was {value} since {since} (ledger line {k}){required}")
-        elif k == -1:
-            texts.append(f"{gate.setting} was {value} (default: before the first ledger record "
-                         f"for this {noun}){required}")
-        else:
-            texts.append(f"{gate.setting} was {value} (default: no ledger record for this "
-                         f"{noun}){required}")
+    default_texts = {
+        -1: f"(default: before the first ledger record for this {noun})",
+        -2: f"(default: no ledger record for this {noun})",
+    }
+    texts = [
+        f"{gate.setting} was {value} since {stamp} (ledger line {k}){required}" if k >= 0
+        else f"{gate.setting} was {value} {default_texts[int(k)]}{required}"
+        for k, value, stamp in zip(uniques, values, stamps, strict=True)
+    ]
     return np.asarray(texts, dtype=object)[codes]
 
 
@@ -194,28 +195,28 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     changes[["events", "violations"]] = changes[["events", "violations"]].fillna(0).astype(int)
     changes = changes.sort_values(["subject", "since", "line"], na_position="first",
                                   kind="stable")
-    timeline = []
-    for subject, group in changes.groupby("subject", sort=True):
-        shown = mask(subject, ctx.key) if gate.scope == "user" else subject
-        timeline.append({
+    # One pass over plain lists, then cut at subject boundaries (rows are sorted by subject).
+    stamps = _iso_all(changes["since"])
+    rows = [
+        {"since": stamp, "value": bool(value), "ledger_line": int(line) if line >= 0 else None,
+         "events": int(events), "violations": int(violations)}
+        for stamp, value, line, events, violations in zip(
+            stamps, changes["value"].to_numpy(dtype=bool), changes["line"].to_numpy(),
+            changes["events"].to_numpy(), changes["violations"].to_numpy(), strict=True)
+    ]
+    subjects = changes["subject"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
+    ends = np.r_[starts[1:], len(subjects)]
+    timeline = [
+        {
             "rule": rule.id,
             "scope": gate.scope,
             "setting": gate.setting,
-            "subject": shown,
-            "changes": [
-                {
-                    "since": None if pd.isna(since) else _iso(since),
-                    "value": bool(value),
-                    "ledger_line": int(line) if line >= 0 else None,
-                    "events": int(events),
-                    "violations": int(violations),
-                }
-                for since, value, line, events, violations in zip(
-                    group["since"], group["value"], group["line"], group["events"],
-                    group["violations"], strict=True,
-                )
-            ],
-        })
+            "subject": mask(subjects[a], ctx.key) if gate.scope == "user" else subjects[a],
+            "changes": rows[a:b],
+        }
+        for a, b in zip(starts, ends, strict=True)
+    ]
     return {"consent_timeline": timeline}
 
 
