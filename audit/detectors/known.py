@@ -29,6 +29,7 @@ import json
 import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -61,8 +62,7 @@ class Identity:
         return KNOWN_ORGANIZATION if self.kind in ORG_KINDS else KNOWN_IDENTITY
 
 
-@dataclass(frozen=True, slots=True)
-class _Variant:
+class _Variant(NamedTuple):
     """A string to look for: `full` (case-folded unless `exact`) and its form name."""
 
     full: str
@@ -74,11 +74,12 @@ class _Variant:
 
 
 def _b64_forms(data: bytes, name: str) -> list[tuple[str, str]]:
-    std = base64.b64encode(data).decode("ascii")
-    url = base64.urlsafe_b64encode(data).decode("ascii")
-    out = [(std, f"base64({name})"), (std.rstrip("="), f"base64({name})")]
+    """Unpadded base64 and base64url: a padded copy starts with the unpadded text."""
+    std = base64.b64encode(data).decode("ascii").rstrip("=")
+    url = base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    out = [(std, f"base64({name})")]
     if url != std:
-        out += [(url, f"base64url({name})"), (url.rstrip("="), f"base64url({name})")]
+        out.append((url, f"base64url({name})"))
     return out
 
 

@@ -51,11 +51,13 @@ def _check_args(entities: Sequence[str], exclude: Sequence[str]) -> None:
 
 
 def _find(entity: str, text: str, identities: KnownIdentities | None,
-          exclude: Sequence[str]) -> Match | None:
+          exclude: Sequence[str], known_cache: dict[str, list[Match]]) -> Match | None:
     if entity in KNOWN_ENTITIES:
         if identities is None:
             return None
-        matches = [m for m in identities.find(text) if m.entity == entity]
+        if text not in known_cache:  # one automaton search serves both KNOWN_* entities
+            known_cache[text] = identities.find(text)
+        matches = [m for m in known_cache[text] if m.entity == entity]
     else:
         det = _pkg.DETECTORS[entity]
         if not _compiled(det.prefilter).search(text):
@@ -87,8 +89,9 @@ def _detect_one(text: str, entities: tuple[str, ...], identities: KnownIdentitie
     if exclude and excluded_by(text, exclude):
         return None
     decoded: list[tuple[str, str]] | None = None
+    known_cache: dict[str, list[Match]] = {}
     for entity in entities:
-        found = _find(entity, text, identities, exclude)
+        found = _find(entity, text, identities, exclude, known_cache)
         if found is not None:
             return found
         if not decode:
@@ -96,7 +99,7 @@ def _detect_one(text: str, entities: tuple[str, ...], identities: KnownIdentitie
         if decoded is None:
             decoded = expand(text) if _compiled(DECODE_PREFILTER).search(text) else []
         for plain, how in decoded:
-            found = _find(entity, plain, identities, exclude)
+            found = _find(entity, plain, identities, exclude, known_cache)
             if found is not None:
                 why = f"{found.explanation}; found after {how} decoding"
                 return dataclasses.replace(found, explanation=why)
@@ -113,17 +116,30 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.map(lambda v: v if isinstance(v, str) else str(v))
 
 
-def _prefilter_mask(uniques: np.ndarray, pattern: str) -> np.ndarray:
-    """Vectorised `str.contains` over the distinct values (RE2 via pyarrow when available)."""
+def _as_arrow(uniques: np.ndarray) -> pd.Series:
+    """Distinct values as Arrow strings (RE2, vectorised) when pyarrow is available."""
     try:
-        series = pd.Series(uniques, dtype="string[pyarrow]")
+        return pd.Series(uniques, dtype="string[pyarrow]")
     except (ImportError, TypeError, ValueError):
-        series = pd.Series(uniques, dtype=object)
+        return pd.Series(uniques, dtype=object)
+
+
+def _prefilter_mask(series: pd.Series, pattern: str) -> np.ndarray:
+    """Vectorised `str.contains` of one prefilter over the distinct values."""
     try:
         mask = series.str.contains(pattern, regex=True)
     except Exception:  # an engine without support for the pattern: fall back to `re`
-        mask = pd.Series(uniques, dtype=object).str.contains(pattern, regex=True)
+        mask = series.astype(object).str.contains(pattern, regex=True)
     return mask.fillna(False).to_numpy(dtype=bool)
+
+
+def _prefilters(det: object) -> list[str]:
+    """A composite's parts' prefilters one by one: RE2 handles small patterns far faster
+    than one big alternation (whose DFA would not fit its memory budget)."""
+    parts = getattr(det, "parts", None)
+    if parts:
+        return [p for part in parts for p in _prefilters(part)]
+    return [det.prefilter]  # type: ignore[attr-defined]
 
 
 def detect(values: pd.Series, entities: Sequence[str], *,
@@ -148,18 +164,35 @@ def detect(values: pd.Series, entities: Sequence[str], *,
     text = _as_text(present)
     codes, uniques = pd.factorize(text)
     uniques = np.asarray(uniques, dtype=object)
-    pattern_ents = [e for e in ents if e not in KNOWN_ENTITIES]
-    if any(e in KNOWN_ENTITIES for e in ents):
-        mask = np.ones(len(uniques), dtype=bool)
-    else:
-        combined = "|".join(f"(?:{_pkg.DETECTORS[e].prefilter})" for e in pattern_ents)
-        if decode:
-            combined = f"{combined}|(?:{DECODE_PREFILTER})"
-        mask = _prefilter_mask(uniques, combined)
+    series = _as_arrow(uniques)
+    # Which entities may match each distinct value (KNOWN_* use the automaton on all).
+    masks: dict[str, np.ndarray] = {}
+    for entity in ents:
+        if entity in KNOWN_ENTITIES:
+            masks[entity] = np.ones(len(uniques), dtype=bool)
+            continue
+        mask = np.zeros(len(uniques), dtype=bool)
+        for pattern in _prefilters(_pkg.DETECTORS[entity]):
+            mask |= _prefilter_mask(series, pattern)
+        masks[entity] = mask
+    decodable = _prefilter_mask(series, DECODE_PREFILTER) if decode else None
     hits: dict[int, Match] = {}
     excl = tuple(exclude)
-    for i in np.flatnonzero(mask):
-        found = _detect_one(uniques[i][:MAX_VALUE_LEN], ents, identities, decode, excl)
+    # Pack each value's candidate entities into one integer (bit j: ents[j]).
+    packed = np.zeros(len(uniques), dtype=np.int64)
+    for j, entity in enumerate(ents):
+        packed |= masks[entity].astype(np.int64) << j
+    if decodable is not None:
+        packed[decodable] = (1 << len(ents)) - 1  # decoded copies may hold any entity
+    chosen_by_bits: dict[int, tuple[str, ...]] = {}
+    for i in np.flatnonzero(packed):
+        bits = int(packed[i])
+        chosen = chosen_by_bits.get(bits)
+        if chosen is None:
+            chosen = tuple(e for j, e in enumerate(ents) if bits >> j & 1)
+            chosen_by_bits[bits] = chosen
+        found = _detect_one(uniques[i][:MAX_VALUE_LEN], chosen, identities,
+                            decodable is not None and bool(decodable[i]), excl)
         if found is not None:
             hits[int(i)] = found
     if not hits:
