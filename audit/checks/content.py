@@ -26,10 +26,10 @@ the matched text, which the engine masks.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
@@ -48,11 +48,14 @@ PARAMS_SCHEMA: Mapping[str, Any] = {
     "additionalProperties": False,
     "required": ["entities"],
     "properties": {
-        "entities": {**_ENTITY_LIST, "minItems": 1,
-                     "description": "Detector entities to search for, in order of preference."},
+        "entities": {
+            **_ENTITY_LIST,
+            "minItems": 1,
+            "description": "Detector entities to search for, in order of preference.",
+        },
         "fields": {
             "description": 'Fields to search: a list of names, or "*" for every field '
-                         "(declared or not). Default: every field.",
+            "(declared or not). Default: every field.",
             "oneOf": [
                 {"const": "*"},
                 {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
@@ -75,8 +78,8 @@ PARAMS_SCHEMA: Mapping[str, Any] = {
         },
         "ignore_inside": {
             "description": "Entities whose matches are removed before searching, e.g. "
-                           "[EMAIL, SIP_URI] so that the domain of an e-mail address is not "
-                           "also reported as an organisation.",
+            "[EMAIL, SIP_URI] so that the domain of an e-mail address is not "
+            "also reported as an organisation.",
             **_ENTITY_LIST,
         },
     },
@@ -89,9 +92,6 @@ class KindContext:
 
     exclude: tuple[str, ...] = ()
     drop: frozenset[str] = frozenset()
-    #: Drop KNOWN_IDENTITY matches found as a digest: a digest in a hashed-id field
-    #: is the unhashed-identifier rule's business, with a better explanation.
-    no_digest_identity: bool = False
 
 
 #: Field kind → detection context. Kinds not listed are searched for every entity.
@@ -100,14 +100,12 @@ KIND_CONTEXT: Mapping[str, KindContext] = {
     "language-tag": KindContext(exclude=("locale",)),  # EN-US is not a name
     "thread-id": KindContext(exclude=("opaque_base64",)),  # an opaque id is not a secret
     "error-code": KindContext(exclude=("hresult",)),  # -2147467259 is not a phone number
-    "hashed-id": KindContext(no_digest_identity=True),
-    "timestamp": KindContext(drop=frozenset({"PHONE", "CARD_NUMBER"})),
-    "count": KindContext(drop=frozenset({"PHONE", "CARD_NUMBER"}), exclude=("hresult",)),
-    "duration": KindContext(drop=frozenset({"PHONE", "CARD_NUMBER"})),
+    # A known identity in a hashed id (as is or as an unsalted digest) is the
+    # hashed-identifier rule's finding, with a better explanation.
+    "hashed-id": KindContext(drop=frozenset({KNOWN_IDENTITY})),
 }
 
 COLUMNS = ("entity", "detector", "explanation", "matched")
-_DIGEST_FORM = re.compile(r"found as \S*\b(?:md5|sha1|sha256|sha512)\(")
 
 assert all(f in FILTERS for c in KIND_CONTEXT.values() for f in c.exclude)
 
@@ -124,9 +122,7 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     for column in _columns(rule, events, declared):
         spec = declared.get(column)
         context = KIND_CONTEXT.get(spec.kind, KindContext()) if spec else KindContext()
-        wanted = [
-            e for e in entities if e not in context.drop and e not in allow.get(column, ())
-        ]
+        wanted = [e for e in entities if e not in context.drop and e not in allow.get(column, ())]
         if not wanted:
             continue
         found = _detect_column(events[column], wanted, context, ignore, ctx)
@@ -143,9 +139,7 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     return pd.concat(parts) if parts else no_hits()
 
 
-def _columns(
-    rule: Rule, events: pd.DataFrame, declared: Mapping[str, FieldSpec]
-) -> list[str]:
+def _columns(rule: Rule, events: pd.DataFrame, declared: Mapping[str, FieldSpec]) -> list[str]:
     params = rule.params
     chosen = params.get("fields", rule.fields or "*")
     skip_kinds = set(params.get("exclude_kinds") or ())
@@ -199,13 +193,6 @@ def _detect_column(
     found = detect(text, entities, identities=ctx.identities, exclude=context.exclude)
     if found.empty:
         return found
-    if context.no_digest_identity:
-        digest = (found["entity"] == KNOWN_IDENTITY) & found["explanation"].str.contains(
-            _DIGEST_FORM, regex=True
-        )
-        if digest.any():
-            found = _redetect(found, digest, text, [e for e in entities if e != KNOWN_IDENTITY],
-                              context, (), ctx)
     if ignore:
         inside = ~found["entity"].isin(ignore)
         if inside.any():
@@ -222,28 +209,28 @@ def _redetect(
     ignore: tuple[str, ...],
     ctx: ScanContext,
 ) -> pd.DataFrame:
-    """Search the selected hit rows again (once per distinct value) with other settings.
+    """Search the selected hit rows again, once per distinct value, ignoring ``ignore``.
 
-    With ``ignore``, the matches of those entities are cut out of the value first, so
-    that ``contoso.com`` inside ``amos@contoso.com`` is not an organisation on its own.
+    The matches of the ``ignore`` entities are cut out of the value first, so that
+    ``contoso.com`` inside ``amos@contoso.com`` is not an organisation on its own; a match
+    that lies inside an encoded one (``amos%40contoso.com``) is dropped as well.
     """
     rows = np.asarray(rows, dtype=bool)
     again, keep = found[rows], found[~rows]
     codes, uniques = pd.factorize(text.loc[again.index])
     table = np.empty((len(uniques), len(COLUMNS)), dtype=object)
-    redone = np.zeros(len(uniques), dtype=bool)
     for i, value in enumerate(uniques):
-        plain = _cut(value, ignore) if ignore else value
-        if ignore and plain == value:
-            continue  # nothing cut out: the first search stands
-        redone[i] = True
+        plain = _cut(unquote(value) if "%" in value else value, ignore)
         match = detect_text(plain, entities, identities=ctx.identities, exclude=context.exclude)
-        if match is not None:
-            table[i] = (match.entity, match.detector, match.explanation, match.value)
-    unchanged = again[~redone[codes]]
+        if match is None:
+            continue
+        container = detect_text(plain, ignore)
+        if container is not None and match.value.casefold() in container.value.casefold():
+            continue
+        table[i] = (match.entity, match.detector, match.explanation, match.value)
     fresh = pd.DataFrame(table[codes], index=again.index, columns=list(COLUMNS))
-    fresh = fresh[redone[codes] & fresh["entity"].notna().to_numpy()]
-    return pd.concat([keep, unchanged, fresh]).sort_index()
+    fresh = fresh[fresh["entity"].notna().to_numpy()]
+    return pd.concat([keep, fresh]).sort_index()
 
 
 def _cut(value: str, entities: tuple[str, ...], rounds: int = 8) -> str:
