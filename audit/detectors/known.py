@@ -230,13 +230,18 @@ class KnownIdentities:
 
 
 def _outermost(hits: dict[tuple[int, int, int], Match]) -> list[Match]:
-    """Hits in text order, dropping one nested in a longer hit of the same identity."""
+    """Hits in text order, dropping one nested in a longer hit of the same identity, and an
+    organisation nested in a person's identity (the domain of a known e-mail is reported
+    as the e-mail, not as a second, organisation finding)."""
     out: list[Match] = []
-    spans: list[tuple[int, int, int]] = []
+    spans: list[tuple[int, int, int, str]] = []
     for start, stop, ident in sorted(hits, key=lambda k: (k[0], -k[1], k[2])):
-        if any(i == ident and s <= start and stop <= e for s, e, i in spans):
+        entity = hits[(start, stop, ident)].entity
+        if any(s <= start and stop <= e and (i == ident or (entity == KNOWN_ORGANIZATION
+                                                              and ent == KNOWN_IDENTITY))
+               for s, e, i, ent in spans):
             continue
-        spans.append((start, stop, ident))
+        spans.append((start, stop, ident, entity))
         out.append(hits[(start, stop, ident)])
     return out
 

@@ -5,8 +5,9 @@ Examples flagged::
     ORG_DOMAIN  "contoso.com", "FederationPartner=Microsoft.com", "contoso.onmicrosoft.com"
     TENANT_KEY  "tenantId=72f988bf-86f1-41af-91ab-2d7cd011db47", '"tid": "72f9..."'
 
-Not flagged: version strings (``10.0.2.15``), file names (``app.exe``,
-``crash.dmp``, ``setup.py``), .NET names (``System.IO``). A bare GUID is not a
+Not flagged: the domain of an e-mail address (that is the EMAIL), version
+strings (``10.0.2.15``), file names (``app.exe``, ``crash.dmp``, ``setup.py``),
+.NET names (``System.IO``). A bare GUID is not a
 TENANT_KEY (it is just a GUID); only a tenant-named assignment is.
 Why: census data must not identify the organisation; usage data may name it
 (``tenant``, FederationPartner), so rules choose where ORG_DOMAIN applies.
@@ -22,7 +23,7 @@ _LABEL = r"[A-Za-z0-9-]{1,63}"
 ORG_DOMAIN = PatternDetector(
     name="org-domain",
     entity="ORG_DOMAIN",
-    pattern=rf"(?<![\w.-]){_LABEL}(?:\.{_LABEL}){{1,8}}(?![\w@-]|\.\w)",
+    pattern=rf"(?<![\w.@-]){_LABEL}(?:\.{_LABEL}){{1,8}}(?![\w@-]|\.\w)",
     prefilter=r"[A-Za-z0-9-]\.[A-Za-z]{2}",
     explanation="ORG_DOMAIN via pattern; DNS labels and known top-level domain",
     validate=is_domain,

@@ -103,6 +103,12 @@ def test_other_kinds(known: KnownIdentities, text: str, form: str, entity: str) 
     assert (form, entity) in {(m.form, m.entity) for m in matches}
 
 
+def test_org_inside_a_known_email_is_not_reported_twice() -> None:
+    k = KnownIdentities([("email", "amos.marble@contoso.com"), ("tenant_domain", "contoso.com")])
+    assert [m.entity for m in k.find("amos.marble@contoso.com")] == [KNOWN_IDENTITY]
+    assert [m.entity for m in k.find("see contoso.com")] == [KNOWN_ORGANIZATION]
+
+
 def test_json_escaped_value() -> None:
     k = KnownIdentities([("display_name", "Zoë O\"Brien")])
     assert "json(display_name)" in forms(k, json.dumps({"n": "Zoë O\"Brien"}))
