@@ -113,6 +113,9 @@ def scan(options: ScanOptions) -> Report:
     for state in states.values():
         findings.extend(_finish(state, ctx, extras))
 
+    # A rule that could not decide on a later chunk decides nothing: drop its earlier findings.
+    undecided = {r for r, st in states.items() if st.status is Status.NOT_TESTED}
+    findings = [f for f in findings if f.rule not in undecided]
     findings.sort(key=lambda f: (order.get(f.source, len(order)), f.line, f.rule, f.field or ""))
     if options.baseline:
         from audit.baseline import apply_baseline, load_baseline

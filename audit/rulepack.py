@@ -357,7 +357,7 @@ def _build_category(
             description=g.get("description", ""),
         )
     rules = tuple(
-        _build_rule(raw, i, name, statements, fields, lines, path, kinds)
+        _build_rule(raw, i, name, statements, fields, gates, lines, path, kinds)
         for i, raw in enumerate(doc["rules"])
     )
     return Category(
@@ -399,6 +399,7 @@ def _build_rule(
     category: str,
     statements: Mapping[str, str],
     fields: Mapping[str, FieldSpec],
+    gates: Mapping[str, Gate],
     lines: Mapping[str, int],
     path: Path,
     kinds: Mapping[str, Any],
@@ -430,6 +431,10 @@ def _build_rule(
             line=_line_of(lines, pointer),
             pointer=pointer,
         )
+    if kind.validate is not None:
+        problem = kind.validate(params, gates, fields)
+        if problem:
+            raise fail(problem, "params")
     policy = raw.get("policy")
     if policy is not None and policy not in statements:
         raise fail(f"policy {policy!r} is not a statement of this file", "policy")

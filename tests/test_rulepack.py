@@ -147,3 +147,11 @@ def test_json_rule_files_are_accepted(tmp_path: Path) -> None:
 def test_missing_rule_directory(run_cli, tmp_path: Path) -> None:
     result = run_cli("rules", "validate", str(tmp_path / "none"))
     assert result.code == 2 and "does not exist" in result.err
+
+
+def test_consent_rule_naming_an_unknown_gate_fails_at_load(run_cli, tmp_path: Path) -> None:
+    folder, line = broken_pack(tmp_path, "params: {gate: org-tracing}", "params: {gate: org-trace}")
+    result = run_cli("rules", "validate", str(folder))
+    assert result.code == 2
+    assert "gate 'org-trace' is not a consent gate" in result.err
+    assert f"usage.yaml:{line}" in result.err

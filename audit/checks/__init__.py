@@ -23,6 +23,10 @@ A kind that reports more than findings (the consent timeline) passes
 end ``summarize(rule, stats_frames, ctx)`` returns a JSON-ready mapping whose
 list values are appended to the report's extras under the same keys.
 
+What only code can check about a rule's parameters (a consent gate that must
+exist in the same file) goes in ``validate(params, gates, fields)``, called when
+the rule file is loaded: it returns what is wrong, or None.
+
 Register a kind with :func:`check_kind`; the module must then be imported at
 the bottom of this file so that the registry is filled.
 """
@@ -52,6 +56,7 @@ class CheckKind:
     aggregate: bool = False
     finish: CheckFunc | None = None
     summarize: Callable[..., Mapping[str, Any]] | None = None
+    validate: Callable[..., str | None] | None = None
     doc: str = ""
 
 
@@ -71,6 +76,7 @@ def check_kind(
     params_schema: Mapping[str, Any] | None = None,
     finish: CheckFunc | None = None,
     summarize: Callable[..., Mapping[str, Any]] | None = None,
+    validate: Callable[..., str | None] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
@@ -88,6 +94,7 @@ def check_kind(
             aggregate=finish is not None,
             finish=finish,
             summarize=summarize,
+            validate=validate,
             doc=(func.__doc__ or "").strip(),
         )
         return func

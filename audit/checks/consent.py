@@ -220,7 +220,16 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     return {"consent_timeline": timeline}
 
 
-@check_kind("consent", needs=("ledger",), params_schema=PARAMS_SCHEMA, summarize=summarize)
+def validate_gate(params: Mapping[str, Any], gates: Mapping[str, Gate], fields: Any) -> str | None:
+    """At load time: the gate a consent rule names must be declared in its file."""
+    if params.get("gate") in gates:
+        return None
+    known = ", ".join(sorted(gates)) or "none"
+    return f"gate {params.get('gate')!r} is not a consent gate of this file (known: {known})"
+
+
+@check_kind("consent", needs=("ledger",), params_schema=PARAMS_SCHEMA, summarize=summarize,
+            validate=validate_gate)
 def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.DataFrame, Any]:
     """Events sent while the gate's setting did not hold its allowed value at event time."""
     gate = gate_of(rule, ctx)
