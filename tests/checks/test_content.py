@@ -1,0 +1,217 @@
+"""The forbidden-content check kind: entities, field kinds as context, allow, undeclared fields."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import audit
+import audit.checks.content as content
+from audit.checks import CHECK_KINDS
+from audit.context import ScanContext
+from audit.detectors import ENTITIES, load_identities
+from audit.errors import RuleFileError
+from audit.model import Stage
+from audit.rulepack import Rule
+
+ROOT = Path(__file__).resolve().parents[2]
+DIRECTORY = ROOT / "fixtures" / "directory.csv"
+PACK = audit.load_rule_pack()
+USER_ENTITIES = [
+    "EMAIL",
+    "SIP_URI",
+    "PHONE",
+    "IP_ADDRESS",
+    "MAC_ADDRESS",
+    "PERSON_NAME",
+    "KNOWN_IDENTITY",
+]
+
+
+def _rule(category: str = "census", **params: Any) -> Rule:
+    params.setdefault("entities", USER_ENTITIES)
+    return Rule(
+        id=f"{category}/test",
+        category=category,
+        kind="forbidden-content",
+        severity=audit.Severity.HIGH,
+        title="t",
+        message="{field}",
+        params=MappingProxyType(params),
+    )
+
+
+def _ctx(identities: bool = False) -> ScanContext:
+    return ScanContext(
+        stage=Stage.TRANSIT,
+        key=b"k" * 32,
+        rulepack=PACK,
+        identities=load_identities(str(DIRECTORY)) if identities else None,
+    )
+
+
+def _run(rows: list[dict[str, Any]], rule: Rule, identities: bool = False) -> pd.DataFrame:
+    events = pd.DataFrame(rows, index=pd.RangeIndex(10, 10 + len(rows)))
+    return CHECK_KINDS["forbidden-content"].func(rule, events, _ctx(identities))
+
+
+def _pairs(found: pd.DataFrame) -> set[tuple[int, str]]:
+    return set(zip(found.index, found["field"], strict=True))
+
+
+def test_finds_entities_in_declared_and_undeclared_fields() -> None:
+    found = _run(
+        [
+            {"DeviceModel": "Amos Marble's iPhone", "OSVersion": "8.3"},
+            {"DeviceModel": "iPhone", "Contact": "call +1 (425) 555-0123"},
+            {"DeviceModel": "iPhone"},
+        ],
+        _rule(),
+    )
+    assert _pairs(found) == {(10, "DeviceModel"), (11, "Contact")}
+    first = found.loc[10]
+    assert first["detector"] == "PERSON_NAME"
+    assert first["value"] == "Amos Marble's iPhone"
+    assert "Amos" not in first["explanation"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("OSVersion", "10.0.2.15"),
+        ("UserLanguage", "EN-US"),
+        ("UserLanguage", "en-GB"),
+    ],
+)
+def test_field_kind_gives_context(field: str, value: str) -> None:
+    assert _run([{field: value}], _rule()).empty
+
+
+def test_same_value_in_an_undeclared_field_is_found() -> None:
+    found = _run([{"OSVersion": "10.0.2.15", "LocalAddress": "10.0.2.15"}], _rule())
+    assert _pairs(found) == {(10, "LocalAddress")}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ConversationThreadID", "AdDO8hsJqilU93hQHC3OZaPR2saEA=="),
+        ("ErrorCode", "-2147467259"),
+        ("ErrorCode", "0x80004005"),
+    ],
+)
+def test_error_field_kinds_give_context(field: str, value: str) -> None:
+    rule = _rule("error", entities=["SECRET", "CARD_NUMBER", "PHONE"])
+    assert _run([{field: value}], rule).empty
+
+
+def test_allow_skips_an_entity_in_one_field_only() -> None:
+    rule = _rule("error", entities=["IP_ADDRESS"], allow={"ClientIP": ["IP_ADDRESS"]})
+    found = _run([{"ClientIP": "203.0.113.24", "ErrorLog": "connect to 203.0.113.24 failed"}], rule)
+    assert _pairs(found) == {(10, "ErrorLog")}
+
+
+def test_fields_skip_fields_and_exclude_kinds() -> None:
+    row = {"DeviceModel": "Amos Marble's iPhone", "AppName": "Teams for amos@contoso.com"}
+    assert _pairs(_run([row], _rule(fields=["AppName"]))) == {(10, "AppName")}
+    assert _pairs(_run([row], _rule(skip_fields=["AppName"]))) == {(10, "DeviceModel")}
+    assert _pairs(_run([row], _rule(exclude_kinds=["device-model"]))) == {(10, "AppName")}
+
+
+def test_one_hit_per_record_and_field_first_entity_wins() -> None:
+    found = _run([{"Note": "amos@contoso.com from 203.0.113.24"}], _rule())
+    assert len(found) == 1 and found.iloc[0]["detector"] == "EMAIL"
+
+
+def test_non_string_values_are_searched_as_text() -> None:
+    found = _run(
+        [{"Hosts": ["ok", "amos@contoso.com"], "Port": 443}, {"Hosts": None, "Port": 80}],
+        _rule(),
+    )
+    assert _pairs(found) == {(10, "Hosts")}
+
+
+def test_known_identities_only_with_a_directory() -> None:
+    rows = [{"Owner": "amosmarble"}]
+    assert _run(rows, _rule()).empty
+    found = _run(rows, _rule(), identities=True)
+    assert found.iloc[0]["detector"] == "KNOWN_IDENTITY"
+    assert "username found as username" in found.iloc[0]["explanation"]
+
+
+def test_known_identity_in_a_hashed_id_is_left_to_the_hashed_identifier_rule() -> None:
+    import hashlib
+
+    digest = hashlib.sha256(b"amos.marble@contoso.com").hexdigest()
+    assert _run([{"UserID": digest}, {"UserID": "amosmarble"}], _rule(), identities=True).empty
+    found = _run([{"UserID": "amos.marble@contoso.com"}], _rule(), identities=True)
+    assert found.iloc[0]["detector"] == "EMAIL"
+
+
+def test_ignore_inside_drops_the_domain_of_an_address() -> None:
+    rule = _rule(entities=["ORG_DOMAIN", "KNOWN_ORGANIZATION"], ignore_inside=["EMAIL", "SIP_URI"])
+    found = _run(
+        [
+            {"UserID": "amos.marble@contoso.com"},
+            {"UserID": "amos.marble%40contoso.com"},
+            {"Note": "amos@contoso.com works at fabrikam.com"},
+            {"Note": "Contoso Ltd"},
+        ],
+        rule,
+        identities=True,
+    )
+    assert _pairs(found) == {(12, "Note"), (13, "Note")}
+    assert found.loc[12, "value"] == "fabrikam.com"
+
+
+def test_detection_runs_once_per_column_not_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = content.detect
+
+    def counting(values: pd.Series, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        calls.append(len(values))
+        return real(values, *args, **kwargs)
+
+    monkeypatch.setattr(content, "detect", counting)
+    rows = [{"DeviceModel": f"iPhone {i % 3}", "OSVersion": "8.3"} for i in range(500)]
+    _run(rows, _rule())
+    assert calls == [500, 500]
+
+
+def test_params_schema_enumerates_the_detector_entities() -> None:
+    schema = CHECK_KINDS["forbidden-content"].params_schema
+    assert schema["properties"]["entities"]["items"]["enum"] == list(ENTITIES)
+
+
+def test_unknown_entity_in_a_rule_file_is_a_load_error(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    census = rules / "census.yaml"
+    census.write_text(
+        census.read_text("utf-8").replace("TENANT_KEY, KNOWN_ORGANIZATION", "TENANT_KEY, SSN"),
+        "utf-8",
+    )
+    with pytest.raises(RuleFileError) as err:
+        audit.load_rule_pack(str(rules))
+    assert "census.yaml" in str(err.value) and "SSN" in str(err.value)
+    assert err.value.line is not None
+
+
+def test_built_in_identity_rules_use_the_kind() -> None:
+    kinds = {r.id: r.kind for r in PACK.rules.values()}
+    for rule_id in (
+        "census/identifies-user",
+        "census/identifies-organization",
+        "usage/identifies-user",
+        "error/secret-in-error-data",
+    ):
+        assert kinds[rule_id] == "forbidden-content"
+    usage = PACK.rules["usage/identifies-user"].params["entities"]
+    assert not {"ORG_DOMAIN", "TENANT_KEY", "KNOWN_ORGANIZATION"} & set(usage)
+    secret = PACK.rules["error/secret-in-error-data"].params["entities"]
+    assert "IP_ADDRESS" not in secret and "SIP_URI" not in secret

@@ -1,0 +1,144 @@
+"""The identifier check kinds: hashed user ids, random device ids (per record and shared)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import audit
+from audit.checks.identifiers import user_id_problem
+from audit.detectors import load_identities
+
+ROOT = Path(__file__).resolve().parents[2]
+DIRECTORY = load_identities(str(ROOT / "fixtures" / "directory.csv"))
+EMAIL = "amos.marble@contoso.com"
+
+
+def _hex(alg: str, text: str) -> str:
+    return hashlib.new(alg, text.encode()).hexdigest()
+
+
+def _guid(hexdigest: str) -> str:
+    h = hexdigest
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        (EMAIL, "an e-mail address, not a hash"),
+        ("sip:amos.marble@contoso.com", "a SIP URI, not a hash"),
+        ("amosmarble", "plain text"),
+        ("Amos Marble", "a name"),
+        ("00000000-0000-0000-0000-000000000000", "nil GUID"),
+        ("C232AB00-9414-11EC-B3C8-9F6BDECED846", "version 1 GUID"),
+        ("1234abcd", "hex string shorter"),
+    ],
+)
+def test_not_a_hash_without_a_directory(value: str, why: str) -> None:
+    problem = user_id_problem(value)
+    assert problem is not None and why in problem[1]
+    assert value not in problem[1]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "E296D735-4F36-4E18-7C3B-52E1A02A0164",  # the practices' example
+        "5E872200-F546-4CCD-8F23-AF5F507AA2DD",
+        _hex("sha256", "salt:" + EMAIL),
+        _hex("sha256", EMAIL),  # linkable, but only a directory can tell
+        "7b9a1c52-3e44-4d6f-9a0b-2c6d8e1f4a37",
+    ],
+)
+def test_hash_shaped_values_pass_without_a_directory(value: str) -> None:
+    assert user_id_problem(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "form"),
+    [
+        (_hex("sha256", EMAIL), "unsalted sha256(email) of a known identity (an e-mail address"),
+        (_hex("sha1", "amos marble").upper(), "upper(sha1(lower(display_name)))"),
+        (_guid(_hex("md5", "amosmarble")), "unsalted guid(md5(username))"),
+        (_hex("md5", _hex("md5", EMAIL)), "unsalted md5(md5(email))"),
+        (_hex("sha512", "priya.k"), "unsalted sha512(username)"),
+        ("7b9a1c52-3e44-4d6f-9a0b-2c6d8e1f4a37", "a known directory object id"),
+        ("amosmarble", "a user name of the directory"),
+    ],
+)
+def test_linkable_with_a_directory(value: str, form: str) -> None:
+    problem = user_id_problem(value, DIRECTORY)
+    assert problem is not None
+    assert problem[0] == "known-identity"
+    assert form in problem[1], problem[1]
+    assert value not in problem[1]
+
+
+def test_salted_digest_passes_with_a_directory() -> None:
+    assert user_id_problem(_hex("sha256", "pepper|" + EMAIL), DIRECTORY) is None
+
+
+def _census(**fields: Any) -> dict[str, Any]:
+    event = {
+        "category": "census",
+        "time": "2026-03-02T10:00:00Z",
+        "AppName": "iPhoneSkype",
+        "DeviceModel": "iPhone",
+        "OSName": "iPhoneiOS",
+        "OSVersion": "8.3",
+        "UserLanguage": "EN-US",
+        "UserID": "E296D735-4F36-4E18-7C3B-52E1A02A0164",
+        "DeviceID": "5E872200-F546-4CCD-8F23-AF5F507AA2DD",
+    }
+    event.update(fields)
+    return event
+
+
+def _scan(tmp_path: Path, events: list[dict[str, Any]], **kwargs: Any) -> list[audit.Finding]:
+    dump = tmp_path / "dump.jsonl"
+    dump.write_text("".join(json.dumps(e) + "\n" for e in events), "utf-8")
+    report = audit.scan(inputs=str(dump), **kwargs)
+    return [f for f in report.findings if f.rule == "census/device-id-not-random"]
+
+
+def _users(n: int) -> list[str]:
+    return [_guid(_hex("sha256", f"u{i}")).upper() for i in range(n)]
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
+def test_shared_device_over_the_limit_across_chunks(tmp_path: Path, chunk_rows: int) -> None:
+    device = "6F9619FF-8B86-4011-B42D-00C04FC964FF"
+    users = _users(4)
+    events = [_census(DeviceID=device, UserID=u) for u in users]
+    events.insert(2, _census(DeviceID=device, UserID=users[0]))  # a repeat: same pair
+    found = _scan(tmp_path, events, chunk_rows=chunk_rows)
+    assert sorted(f.line for f in found) == [1, 2, 4, 5]
+    assert all("shared by 4 distinct UserIDs" in f.explanation for f in found)
+    assert all(device not in f.message and device not in (f.evidence or "") for f in found)
+
+
+def test_a_family_tablet_is_not_shared_too_widely(tmp_path: Path) -> None:
+    device = "0F8FAD5B-D9CB-469F-A165-70867728950E"
+    events = [_census(DeviceID=device, UserID=u) for u in _users(3)]
+    events.append(_census(DeviceID=device, UserID=None))
+    assert _scan(tmp_path, [{k: v for k, v in e.items() if v is not None} for e in events]) == []
+
+
+def test_per_record_problems_are_one_finding_each(tmp_path: Path) -> None:
+    events = [
+        _census(DeviceID="00000000-0000-0000-0000-000000000000"),
+        _census(DeviceID="00000000-0000-0000-0000-000000000000"),
+        _census(DeviceID="C232AB00-9414-11EC-B3C8-1A2B3C4D5E6F"),
+        _census(DeviceID="C02XK1JHJG5J"),
+        _census(DeviceID="5E872200-F546-4CCD-8F23-AF5F507AA2DD"),
+    ]
+    found = _scan(tmp_path, events, chunk_rows=2)
+    assert [(f.line, f.field) for f in found] == [(i, "DeviceID") for i in (1, 2, 3, 4)]
+    assert "nil GUID" in found[0].explanation
+    assert "MAC address" in found[2].explanation
+    assert "serial" in found[3].explanation
