@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from audit.model import (
 )
 from audit.normalize import Chunk, normalize_chunk
 from audit.options import ScanOptions
-from audit.readers import expand_inputs, read_records, reader_for, sha256_of
+from audit.readers import expand_inputs, read_batches, reader_for, sha256_of
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
 from audit.selectors import applicable
@@ -135,16 +134,21 @@ def scan(options: ScanOptions) -> Report:
 
 
 def iter_chunks(path: Path, pack: RulePack, chunk_rows: int) -> Iterator[Chunk]:
-    """Normalised chunks of one input file, ``chunk_rows`` records at a time."""
+    """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time."""
     reader, _ = reader_for(path)
-    records = read_records(path)
     start = 0
-    while True:
-        batch = list(islice(records, chunk_rows))
-        if not batch:
-            return
+    for batch in read_batches(path, chunk_rows, string_fields(pack)):
         yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start)
-        start += len(batch)
+        start += len(batch.frame)
+
+
+def string_fields(pack: RulePack) -> frozenset[str]:
+    """Fields every category declares as strings: readers must keep them as text."""
+    by_name: dict[str, set[str]] = {}
+    for category in pack.categories.values():
+        for spec in category.fields.values():
+            by_name.setdefault(spec.name, set()).add(spec.type)
+    return frozenset(name for name, types in by_name.items() if types == {"string"})
 
 
 def _decide_upfront(state: _RuleState, ctx: ScanContext) -> None:

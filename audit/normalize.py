@@ -8,13 +8,13 @@ The result keeps every record traceable: each row's label maps to its line in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from audit.readers import RawRecord
+from audit.readers import Batch
 from audit.rulepack import Category, RulePack
 
 _INTEGER = re.compile(r"-?\d+")
@@ -49,19 +49,12 @@ def flatten(
 
 
 def normalize_chunk(
-    records: Sequence[RawRecord], source: str, pack: RulePack, *, typed: bool, start: int = 0
+    batch: Batch, source: str, pack: RulePack, *, typed: bool, start: int = 0
 ) -> Chunk:
-    """Build the per-category frames of one chunk; row labels start at ``start``."""
-    rejected: list[tuple[int, str]] = []
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    for record in records:
-        if record.data is None:
-            rejected.append((record.line, record.error or "unreadable record"))
-        else:
-            rows.append(flatten(record.data))
-            lines.append(record.line)
-    frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(start, start + len(rows)))
+    """Route a batch's rows to their categories; row labels start at ``start``."""
+    frame = batch.frame
+    frame.index = pd.RangeIndex(start, start + len(frame))
+    rejected = list(batch.rejected)
     routed = pd.Series(False, index=frame.index)
     frames: dict[str, pd.DataFrame] = {}
     for category in pack.categories.values():
@@ -73,12 +66,11 @@ def normalize_chunk(
         routed |= mask
         events = frame.loc[mask].dropna(axis=1, how="all")
         frames[category.name] = events if typed else coerce_declared(events, category)
-    line_series = pd.Series(lines, index=frame.index, dtype="int64")
+    line_series = pd.Series(batch.lines, index=frame.index, dtype="int64")
     if not routed.all():
         unrouted = ~routed
-        for line, value in zip(
-            line_series[unrouted], _category_values(frame, pack, unrouted), strict=True
-        ):
+        for line, value in zip(line_series[unrouted], _category_values(frame, pack, unrouted),
+                               strict=True):
             rejected.append((int(line), value))
         line_series = line_series[routed]
     rejected.sort()

@@ -127,6 +127,11 @@ def _problems(spec: FieldSpec, values: pd.Series) -> pd.Series:
 
 def _type_ok(type_name: str, values: pd.Series) -> pd.Series:
     dtype = values.dtype
+    if dtype.kind == "O":
+        # One C pass answers the common case (every value of the expected type).
+        inferred = pd.api.types.infer_dtype(values, skipna=True)
+        if inferred == _INFERRED_OK.get(type_name):
+            return pd.Series(True, index=values.index)
     if type_name == "string":
         if pd.api.types.is_string_dtype(dtype) and dtype.kind != "O":
             return pd.Series(True, index=values.index)
@@ -148,6 +153,8 @@ def _type_ok(type_name: str, values: pd.Series) -> pd.Series:
         return pd.Series(True, index=values.index)
     return values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
 
+
+_INFERRED_OK = {"string": "string", "boolean": "boolean", "integer": "integer"}
 
 Check = tuple[Callable[[pd.Series], pd.Series], str]
 

@@ -1,7 +1,10 @@
-"""Readers: turn input files into a stream of raw records with their line numbers.
+"""Readers: turn input files into batches of flattened records with their line numbers.
 
 Each reader yields :class:`RawRecord` values lazily, so a dump of any size is
-read in constant memory. A record that cannot be parsed is yielded with an
+read in constant memory; :func:`read_batches` groups them into
+:class:`Batch` frames of at most ``chunk_rows`` records. A reader may also have
+a vectorised ``read_batches`` of its own (JSON Lines through pyarrow), which
+must give the same frames. A record that cannot be parsed comes with an
 ``error`` instead of data: the engine reports it as ``input/malformed-record``
 and goes on. A file that cannot be opened at all raises :class:`InputError`.
 """
@@ -13,10 +16,15 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from audit.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +37,38 @@ class RawRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """Up to ``chunk_rows`` records: usable ones flattened into a frame, the rest rejected.
+
+    ``lines[i]`` is the line of the frame's i-th row; rejected records keep theirs.
+    """
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    rejected: list[tuple[int, str]]
+
+    @property
+    def records(self) -> int:
+        return len(self.frame) + len(self.rejected)
+
+
+BatchFunc = Callable[[IO[bytes], int, frozenset[str]], Iterator[Batch]]
+
+
+@dataclass(frozen=True, slots=True)
 class Reader:
-    """A registered input format. ``typed`` is False where every value is text (CSV)."""
+    """A registered input format. ``typed`` is False where every value is text (CSV).
+
+    ``batches`` optionally reads whole batches at once; it receives the names of
+    the fields that rule packs declare as strings, so a typed reader does not
+    turn them into anything else (pyarrow would parse ISO times into timestamps).
+    """
 
     name: str
     suffixes: tuple[str, ...]
     read: Callable[[IO[bytes]], Iterator[RawRecord]]
     typed: bool = True
+    batches: BatchFunc | None = None
 
 
 READERS: dict[str, Reader] = {}
@@ -106,14 +139,47 @@ def sha256_of(path: Path) -> str:
 
 def read_records(path: Path) -> Iterator[RawRecord]:
     """Stream the records of one file; I/O and decompression errors become InputError."""
-    reader, compressed = reader_for(path)
+    reader, _ = reader_for(path)
+    yield from _guarded(path, reader.read)
+
+
+def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = frozenset()
+                 ) -> Iterator[Batch]:
+    """Stream one file as batches of at most ``chunk_rows`` records."""
+    reader, _ = reader_for(path)
+    if reader.batches is not None:
+        batches = reader.batches
+        yield from _guarded(path, lambda stream: batches(stream, chunk_rows, string_fields))
+        return
+    records = read_records(path)
+    while batch := list(islice(records, chunk_rows)):
+        yield batch_of(batch)
+
+
+def _guarded(path: Path, produce: Callable[[IO[bytes]], Iterator[Any]]) -> Iterator[Any]:
+    """Open (and decompress) a file for a producer; I/O errors become InputError."""
+    _, compressed = reader_for(path)
     try:
         with path.open("rb") as raw:
             stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw
-            yield from reader.read(stream)
+            yield from produce(stream)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"cannot read file: {what}", path=str(path)) from None
+
+
+def batch_of(records: list[RawRecord]) -> Batch:
+    """Flatten parsed records into a frame; keep the unusable ones as rejections."""
+    import numpy as np
+    import pandas as pd
+
+    from audit.normalize import flatten
+
+    rows = [flatten(r.data) for r in records if r.data is not None]
+    lines = np.fromiter((r.line for r in records if r.data is not None), dtype=np.int64,
+                        count=len(rows))
+    rejected = [(r.line, r.error or "unreadable record") for r in records if r.data is None]
+    return Batch(pd.DataFrame.from_records(rows) if rows else pd.DataFrame(), lines, rejected)
 
 
 def text_stream(stream: IO[bytes]) -> io.TextIOWrapper:

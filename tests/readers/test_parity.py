@@ -80,6 +80,7 @@ def test_expected_findings_on_jsonl(tmp_path: Path) -> None:
     got = {(rule, line, field) for rule, line, field, _ in findings(write("jsonl", tmp_path))}
     assert got == {
         ("census/undeclared-field", 2, "Email"),
+        ("census/identifies-user", 2, "Email"),
         ("usage/schema-violation", 3, "client"),
         ("usage/schema-violation", 4, "tenant"),
         ("error/schema-violation", 6, "time"),
@@ -132,3 +133,23 @@ def test_har_bodies_are_read(tmp_path: Path) -> None:
     path.write_text(json.dumps({"log": {"version": "1.2", "entries": entries}}), "utf-8")
     base = {(r, ln, fl, fp) for r, ln, fl, fp in findings(write("jsonl", tmp_path))}
     assert findings(path) == base
+
+
+def _report_without_times(**kwargs: Any) -> dict[str, Any]:
+    doc = audit.scan(**kwargs).to_dict()
+    for key in ("started", "finished", "duration_seconds"):
+        doc["run"].pop(key)
+    doc["run"]["parameters"].pop("chunk_rows")
+    return doc
+
+
+def test_arrow_fast_path_equals_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import LEDGER, SAMPLE
+
+    from audit.readers import jsonl
+
+    fast = _report_without_times(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=40)
+    monkeypatch.setattr(jsonl, "_arrow_frame", lambda *args: None)
+    slow = _report_without_times(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=40)
+    assert fast == slow
+    assert fast["findings"]
