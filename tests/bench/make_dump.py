@@ -53,7 +53,8 @@ def identities(n: int) -> list[tuple[str, str]]:
         user = USERS[i % len(USERS)] if i < len(USERS) else f"person{i:05d}"
         kind = ("email", "username", "display_name", "phone")[i % 4]
         value = {"email": f"{user}@{TENANTS[i % len(TENANTS)]}", "username": user,
-                 "display_name": f"Person{i:05d} Example", "phone": f"+1425555{i % 10000:04d}"}[kind]
+                 "display_name": f"Person{i:05d} Example",
+                 "phone": f"+1425555{i % 10000:04d}"}[kind]
         rows.append((kind, value))
     return rows
 
@@ -112,11 +113,10 @@ def event(rng: random.Random, violate: bool) -> dict:
 
 def ledger(rng: random.Random, records: int) -> list[tuple[str, str, str, str, str]]:
     """Org, pool and user switches; most users opted in, most pools enabled."""
-    rows = []
-    for pool in POOLS[:90]:
-        rows.append(("pool", pool, "MeetingUxEnableTelemetry", "true", "2026-01-01T00:00:00Z"))
-    for user in USERS:
-        rows.append(("user", user, "ErrorReportingOptIn", "true", "2026-01-01T00:00:00Z"))
+    rows = [("pool", pool, "MeetingUxEnableTelemetry", "true", "2026-01-01T00:00:00Z")
+            for pool in POOLS[:90]]
+    rows += [("user", user, "ErrorReportingOptIn", "true", "2026-01-01T00:00:00Z")
+             for user in USERS]
     while len(rows) < records:
         scope = rng.random()
         if scope < 0.5:

@@ -48,6 +48,13 @@ hex_guid = (
 v4_guid = st.binary(min_size=16, max_size=16).map(
     lambda b: str(uuid.UUID(bytes=hashlib.sha256(b"d" + b).digest()[:16], version=4)).upper()
 )
+user_and_device = st.binary(min_size=16, max_size=16).map(
+    lambda b: (
+        str(uuid.UUID(bytes=hashlib.sha256(b).digest()[:16])).upper(),
+        str(uuid.UUID(bytes=hashlib.sha256(b"d" + b).digest()[:16], version=4)).upper(),
+    )
+).filter(lambda pair: not (uuid.UUID(pair[0]).variant == uuid.RFC_4122
+                           and uuid.UUID(pair[0]).version == 1))
 versions = st.sampled_from(["8.3", "17.4.1", "10.0.2.15", "10.0.22631", "16.0.4483.1000", "14"])
 languages = st.sampled_from(["EN-US", "en-GB", "de-DE", "fr-FR", "ja-JP", "zh-Hans-CN"])
 models = st.sampled_from(["iPhone", "Surface Pro 9", "Latitude 7440", "MacBookPro18,3", "Pixel 8"])
@@ -67,8 +74,8 @@ def census_event(draw: st.DrawFn) -> dict[str, Any]:
         "OSName": "iPhoneiOS",
         "OSVersion": draw(versions),
         "UserLanguage": draw(languages),
-        "UserID": draw(hex_guid),
-        "DeviceID": draw(v4_guid),
+        # One device per user: a DeviceID shared by many users is a finding of its own.
+        **dict(zip(("UserID", "DeviceID"), draw(user_and_device), strict=True)),
         "SignInAttempts": attempts,
         "SignInFailures": draw(st.integers(0, attempts)),
     }
@@ -151,7 +158,8 @@ def _forms(kind: str, value: str) -> list[tuple[str, str]]:
     """(disguised text, the form named in the explanation)."""
     out = [
         (value, kind),
-        (urllib.parse.quote(value, safe=""), f"url({kind})"),
+        *([(urllib.parse.quote(value, safe=""), f"url({kind})")]
+          if urllib.parse.quote(value, safe="") != value else []),
         (base64.b64encode(value.encode()).decode(), f"base64({kind})"),
         (json.dumps({"v": value}), kind),
     ]
