@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a local cluster)"
     )
     scan.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="workers of the local dask cluster (default: one per core)",
+    )
+    scan.add_argument(
         "--chunk-rows",
         type=_positive,
         default=None,
@@ -190,8 +197,8 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from audit.renderers import write_reports
     from audit.renderers.terminal import render_terminal
 
-    if args.engine == "pandas" and args.scheduler:
-        raise UsageError("--scheduler needs --engine dask")
+    if args.engine == "pandas" and (args.scheduler or args.workers):
+        raise UsageError("--scheduler and --workers need --engine dask")
     options = ScanOptions(
         inputs=tuple(args.inputs),
         rules=args.rules,
@@ -206,6 +213,7 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
         engine=args.engine,
         scheduler=args.scheduler,
+        workers=args.workers,
         command=shlex.join([PROG, *argv]),
         quiet=args.quiet,
     )

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from audit import __version__
-from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
+from audit.checks import CHECK_KINDS, NEEDS_REASONS
 from audit.context import ScanContext
 from audit.errors import NotTested, UsageError
 from audit.fingerprint import fingerprint, mask, resolve_key
@@ -41,16 +41,32 @@ from audit.selectors import applicable
 
 
 @dataclass(slots=True)
-class _RuleState:
-    """What one rule accumulates over the chunks of a scan."""
+class RuleState:
+    """What one rule accumulates over the chunks of a scan (picklable, so a Dask
+    worker can return it and the driver can merge it)."""
 
-    rule: Rule
-    kind: CheckKind | None
     status: Status | None = None
     reason: str | None = None
     rows_seen: int = 0
     partials: list[pd.DataFrame] = field(default_factory=list)
     stats: list[pd.DataFrame] = field(default_factory=list)
+
+    def merge(self, other: RuleState) -> None:
+        """Fold another part's state in: an error outranks 'not tested' outranks a result."""
+        if other.status is not None and (self.status is None or other.status is Status.ERROR):
+            self.status, self.reason = other.status, other.reason
+        self.rows_seen += other.rows_seen
+        self.partials.extend(other.partials)
+        self.stats.extend(other.stats)
+
+
+@dataclass(slots=True)
+class FileResult:
+    """Everything one input file contributes: findings, its InputInfo, rule states."""
+
+    findings: list[Finding]
+    info: InputInfo
+    states: dict[str, RuleState]
 
 
 class _SafeFormat(dict[str, str]):
@@ -58,13 +74,11 @@ class _SafeFormat(dict[str, str]):
         return "{" + key + "}"
 
 
-def scan(options: ScanOptions) -> Report:
-    """Run a whole scan and return the report (nothing is written here)."""
-    started, clock = datetime.now(timezone.utc), time.perf_counter()
-    pack = load_rules(options.rules)
-    files, skipped = expand_inputs(list(options.inputs))
+def prepare(options: ScanOptions) -> ScanContext:
+    """Load the rule pack, ledger and identities named by the options."""
     if options.chunk_rows < 1:
         raise UsageError("chunk size must be at least 1")
+    pack = load_rules(options.rules)
     ledger = identities = None
     if options.ledger:
         from audit.ledger import load_ledger
@@ -74,7 +88,7 @@ def scan(options: ScanOptions) -> Report:
         from audit.detectors.known import load_identities
 
         identities = load_identities(options.identities)
-    ctx = ScanContext(
+    return ScanContext(
         stage=options.stage,
         key=resolve_key(options.key),
         show_evidence=options.show_evidence,
@@ -82,38 +96,57 @@ def scan(options: ScanOptions) -> Report:
         identities=identities,
         rulepack=pack,
     )
-    states = {rule.id: _RuleState(rule, CHECK_KINDS.get(rule.kind)) for rule in pack.rules.values()}
-    for state in states.values():
-        _decide_upfront(state, ctx)
+
+
+def initial_states(ctx: ScanContext) -> dict[str, RuleState]:
+    """Per rule: already decided (unknown kind, wrong stage, missing input) or open."""
+    states = {}
+    for rule in ctx.rulepack.rules.values():
+        state = RuleState()
+        kind = CHECK_KINDS.get(rule.kind)
+        if kind is None:
+            state.status, state.reason = Status.ERROR, f"unknown check kind {rule.kind!r}"
+        elif ctx.stage not in rule.stages:
+            stages = ", ".join(sorted(s.value for s in rule.stages))
+            state.status = Status.NOT_TESTED
+            state.reason = f"applies at stage {stages} only (this scan: {ctx.stage.value})"
+        else:
+            missing = [n for n in sorted(kind.needs) if not ctx.has(n)]
+            if missing:
+                state.status = Status.NOT_TESTED
+                state.reason = "; ".join(NEEDS_REASONS[n] for n in missing)
+        states[rule.id] = state
+    return states
+
+
+def scan(options: ScanOptions) -> Report:
+    """Run a whole scan and return the report (nothing is written here)."""
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
+    files, skipped = expand_inputs(list(options.inputs))
+    ctx = prepare(options)
+    pack = ctx.rulepack
+    states = initial_states(ctx)
+    if options.engine == "dask":
+        from audit.dask_runner import scan_files
+
+        results = scan_files(files, options, states)
+    else:
+        results = _scan_locally(files, ctx, states, options)
 
     findings: list[Finding] = []
     inputs: list[InputInfo] = []
-    order: dict[str, int] = {}
-    for path in files:
-        source = str(path)
-        order[source] = len(order)
-        records = rejected = 0
-        for chunk in iter_chunks(path, pack, options.chunk_rows):
-            records += chunk.audited + len(chunk.rejected)
-            rejected += len(chunk.rejected)
-            findings.extend(_malformed(chunk, ctx))
-            findings.extend(run_chunk(chunk, states, ctx))
-        reader, compressed = reader_for(path)
-        inputs.append(
-            InputInfo(
-                path=source,
-                format=reader.name + (".gz" if compressed else ""),
-                sha256=sha256_of(path),
-                records=records,
-                rejected=rejected,
-            )
-        )
+    for result in results:
+        findings.extend(result.findings)
+        inputs.append(result.info)
+        for rule_id, state in result.states.items():
+            states[rule_id].merge(state)
     extras: dict[str, Any] = {}
-    for state in states.values():
-        findings.extend(_finish(state, ctx, extras))
+    for rule_id, state in states.items():
+        findings.extend(_finish(pack.rules[rule_id], state, ctx, extras))
 
-    # A rule that could not decide on a later chunk decides nothing: drop its earlier findings.
+    # A rule that could not decide on some chunk decides nothing: drop its other findings.
     undecided = {r for r, st in states.items() if st.status is Status.NOT_TESTED}
+    order = {str(path): i for i, path in enumerate(files)}
     findings = [f for f in findings if f.rule not in undecided]
     findings.sort(key=lambda f: (order.get(f.source, len(order)), f.line, f.rule, f.field or ""))
     if options.baseline:
@@ -122,7 +155,7 @@ def scan(options: ScanOptions) -> Report:
         findings = list(apply_baseline(findings, load_baseline(options.baseline), date.today()))
     outcomes = _outcomes(pack, states, findings)
     summary = _summary(inputs, findings, options.fail_on)
-    run = _run_info(options, pack, inputs, skipped, identities, started, clock)
+    run = _run_info(options, pack, inputs, skipped, ctx.identities, started, clock)
     return Report(
         tool={"name": "telemetry-audit", "version": __version__},
         run=run,
@@ -131,6 +164,56 @@ def scan(options: ScanOptions) -> Report:
         findings=tuple(findings),
         extras=extras,
     )
+
+
+def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleState],
+                  options: ScanOptions) -> Iterator[FileResult]:
+    """The pandas engine: files one after another, chunks streamed, one progress bar."""
+    progress = _progress(options, files)
+    try:
+        for path in files:
+            yield scan_file(path, ctx, states, options.chunk_rows, progress.update)
+    finally:
+        progress.close()
+
+
+def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], chunk_rows: int,
+              advance: Any = None) -> FileResult:
+    """Scan one input file chunk by chunk: the unit of work of both engines."""
+    states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
+    findings: list[Finding] = []
+    records = rejected = 0
+    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows):
+        records += chunk.audited + len(chunk.rejected)
+        rejected += len(chunk.rejected)
+        findings.extend(_malformed(chunk, ctx))
+        findings.extend(run_chunk(chunk, states, ctx))
+        if advance is not None:
+            advance(chunk.audited + len(chunk.rejected))
+    reader, compressed = reader_for(path)
+    info = InputInfo(path=str(path), format=reader.name + (".gz" if compressed else ""),
+                     sha256=sha256_of(path), records=records, rejected=rejected)
+    return FileResult(findings, info, states)
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        """Nothing to show."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _progress(options: ScanOptions, files: list[Path]) -> Any:
+    """A records-per-second bar on a terminal; nothing when quiet or piped."""
+    import sys
+
+    if options.quiet or not sys.stderr.isatty():
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=None, unit=" records", unit_scale=True, desc="scanning", file=sys.stderr,
+                leave=False, dynamic_ncols=True)
 
 
 def iter_chunks(path: Path, pack: RulePack, chunk_rows: int) -> Iterator[Chunk]:
@@ -151,23 +234,7 @@ def string_fields(pack: RulePack) -> frozenset[str]:
     return frozenset(name for name, types in by_name.items() if types == {"string"})
 
 
-def _decide_upfront(state: _RuleState, ctx: ScanContext) -> None:
-    """Rules that cannot run at all on this scan: unknown kind, stage, missing inputs."""
-    rule = state.rule
-    if state.kind is None:
-        state.status, state.reason = Status.ERROR, f"unknown check kind {rule.kind!r}"
-    elif ctx.stage not in rule.stages:
-        stages = ", ".join(sorted(s.value for s in rule.stages))
-        state.status = Status.NOT_TESTED
-        state.reason = f"applies at stage {stages} only (this scan: {ctx.stage.value})"
-    else:
-        missing = [n for n in sorted(state.kind.needs) if not ctx.has(n)]
-        if missing:
-            state.status = Status.NOT_TESTED
-            state.reason = "; ".join(NEEDS_REASONS[n] for n in missing)
-
-
-def run_chunk(chunk: Chunk, states: dict[str, _RuleState], ctx: ScanContext) -> list[Finding]:
+def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> list[Finding]:
     """Run every runnable rule on the chunk's rows of its category."""
     found: list[Finding] = []
     for category, events in chunk.frames.items():
@@ -179,8 +246,7 @@ def run_chunk(chunk: Chunk, states: dict[str, _RuleState], ctx: ScanContext) -> 
             if rows.empty:
                 continue
             state.rows_seen += len(rows)
-            kind = state.kind
-            assert kind is not None
+            kind = CHECK_KINDS[rule.kind]
             try:
                 if kind.aggregate:
                     lines = chunk.lines[rows.index]
@@ -203,26 +269,27 @@ def run_chunk(chunk: Chunk, states: dict[str, _RuleState], ctx: ScanContext) -> 
     return found
 
 
-def _finish(state: _RuleState, ctx: ScanContext, extras: dict[str, Any]) -> list[Finding]:
+def _finish(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str, Any]
+            ) -> list[Finding]:
     """Cross-record kinds turn their partials into findings; summaries go to extras."""
-    kind = state.kind
+    kind = CHECK_KINDS.get(rule.kind)
     if kind is None or state.status is not None:
         return []
     try:
         if kind.summarize is not None:
-            for key, value in kind.summarize(state.rule, state.stats, ctx).items():
+            for key, value in kind.summarize(rule, state.stats, ctx).items():
                 extras.setdefault(key, []).extend(value)
         if not kind.aggregate or not state.partials:
             return []
         assert kind.finish is not None
-        result = kind.finish(state.rule, state.partials, ctx)
+        result = kind.finish(rule, state.partials, ctx)
     except NotTested as signal:
         state.status, state.reason = Status.NOT_TESTED, signal.reason
         return []
     except Exception as exc:
         state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
         return []
-    return list(_complete(state.rule, result, result["source"], result["line"], ctx))
+    return list(_complete(rule, result, result["source"], result["line"], ctx))
 
 
 def _complete(
@@ -299,7 +366,7 @@ def _malformed(chunk: Chunk, ctx: ScanContext) -> Iterable[Finding]:
 
 
 def _outcomes(
-    pack: RulePack, states: dict[str, _RuleState], findings: Sequence[Finding]
+    pack: RulePack, states: dict[str, RuleState], findings: Sequence[Finding]
 ) -> list[RuleOutcome]:
     counts = Counter(f.rule for f in findings if f.active)
     outcomes = []

@@ -28,5 +28,6 @@ class ScanOptions:
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     engine: str = "pandas"
     scheduler: str | None = None
+    workers: int | None = None
     command: str | None = None
     quiet: bool = False

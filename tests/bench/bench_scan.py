@@ -1,0 +1,104 @@
+"""Benchmark a full scan against parsing alone, at 1 and 5 million events.
+
+Run as a script (not collected by pytest)::
+
+    python tests/bench/bench_scan.py [--sizes 1000000 5000000] [--work DIR] [--json OUT]
+                                     [--engine pandas|dask --workers 1 2]
+
+For each size it generates a reference-format dump with ~5% violations (once,
+cached in ``--work``), then measures, each in a fresh process so peak memory is
+its own:
+
+- parse-only: pyarrow reading the file into a pandas DataFrame;
+- scan: ``audit.scan`` with the whole built-in pack, the ledger and 10,000
+  identities (report rendering excluded);
+
+and prints a table (seconds, ratio, events per second, peak RSS) and writes it
+as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tabulate import tabulate
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+PARSE = """
+import resource, sys, time
+import pyarrow.json as pj
+t = time.perf_counter()
+frame = pj.read_json(sys.argv[1]).to_pandas()
+seconds = time.perf_counter() - t
+print(seconds, len(frame), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+SCAN = """
+import resource, sys, time
+sys.path.insert(0, sys.argv[5])
+import audit
+t = time.perf_counter()
+report = audit.scan(inputs=sys.argv[1], ledger=sys.argv[2], identities=sys.argv[3],
+                    engine=sys.argv[4], scheduler=None, workers=int(sys.argv[6]), quiet=True)
+seconds = time.perf_counter() - t
+print(seconds, report.summary.records_read, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+      len(report.findings))
+"""
+
+
+def run(code: str, *args: str) -> list[float]:
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=False)
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    return [float(x) for x in done.stdout.split()]
+
+
+def dump_for(size: int, work: Path) -> Path:
+    path = work / f"events-{size}.jsonl"
+    if not path.exists():
+        subprocess.run([sys.executable, str(HERE / "make_dump.py"), str(work), "--events",
+                        str(size)], check=True)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/telemetry-audit-bench"))
+    parser.add_argument("--json", type=Path, default=HERE / "out" / "bench_scan.json")
+    parser.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for size in args.sizes:
+        dump = dump_for(size, args.work)
+        parse_s, parsed, parse_rss = run(PARSE, str(dump))
+        for workers in args.workers:
+            scan_s, read, scan_rss, findings = run(
+                SCAN, str(dump), str(args.work / "ledger.csv"), str(args.work / "directory.csv"),
+                args.engine, str(ROOT), str(workers))
+            assert int(parsed) == int(read) == size, (parsed, read, size)
+            rows.append({
+                "events": size, "engine": args.engine, "workers": workers,
+                "parse_s": round(parse_s, 2), "scan_s": round(scan_s, 2),
+                "ratio": round(scan_s / parse_s, 2), "events_per_s": round(size / scan_s),
+                "parse_peak_rss_mb": round(parse_rss / 1024), "scan_peak_rss_mb":
+                round(scan_rss / 1024), "findings": int(findings),
+            })
+            print(rows[-1], flush=True)
+    print(tabulate(rows, headers="keys"))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=2) + "\n", "utf-8")
+    print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
