@@ -1,0 +1,69 @@
+"""The Dask engine: the same per-file scan, run on a dask.distributed cluster.
+
+A file is one partition: each worker reads, normalises and checks whole files
+with exactly the code the pandas engine uses (:func:`audit.engine.scan_file`)
+and sends back findings, counts and the small per-rule state; the driver
+merges the states, so cross-record rules (a DeviceID shared by many users) see
+every partition's aggregate. With no ``--scheduler`` a local cluster is started
+with ``--workers`` processes (one per core by default).
+
+Workers must see the input files, the rule directory, ledger and identities at
+the same paths as the driver (a shared file system, or one machine).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from audit.errors import UsageError
+
+if TYPE_CHECKING:
+    from audit.context import ScanContext
+    from audit.engine import FileResult, RuleState
+    from audit.options import ScanOptions
+
+_CONTEXTS: dict[ScanOptions, ScanContext] = {}
+
+
+def _scan_one(path: str, options: ScanOptions, states: dict[str, RuleState]) -> FileResult:
+    """On a worker: load the context once per scan, then scan one file."""
+    from audit.engine import prepare, scan_file
+
+    ctx = _CONTEXTS.get(options)
+    if ctx is None:
+        _CONTEXTS.clear()
+        ctx = _CONTEXTS[options] = prepare(options)
+    return scan_file(Path(path), ctx, states, options.chunk_rows)
+
+
+def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, RuleState]
+               ) -> list[FileResult]:
+    """Scan every file on the cluster; results come back in input order."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise UsageError("--engine dask needs the dask extra: pip install "
+                         "'telemetry-audit[dask]'") from None
+    cluster = None
+    if options.scheduler:
+        try:
+            client = Client(options.scheduler, timeout="10s")
+        except OSError as exc:
+            raise UsageError(f"cannot reach the dask scheduler {options.scheduler}: {exc}"
+                             ) from None
+    else:
+        workers = options.workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = client.map(_scan_one, [str(f) for f in files], options=options,
+                             states=states, pure=False)
+        return list(client.gather(futures))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

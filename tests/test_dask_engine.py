@@ -1,0 +1,57 @@
+"""The Dask engine gives exactly the pandas engine's findings, on a real local cluster."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import CLEAN, DIRECTORY, LEDGER, SAMPLE
+
+import audit
+
+pytestmark = pytest.mark.slow
+
+
+def _without_times(report: audit.Report) -> dict[str, Any]:
+    doc = report.to_dict()
+    for key in ("started", "finished", "duration_seconds", "engine"):
+        doc["run"].pop(key)
+    return doc
+
+
+def test_dask_local_cluster_matches_pandas(tmp_path: Path) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    shutil.copy(SAMPLE, folder / "a-sample.jsonl")
+    shutil.copy(CLEAN, folder / "b-clean.jsonl")
+    # The sample again as Parquet, so a cross-file aggregate (the shared DeviceID) spans
+    # partitions of two formats.
+    import json
+
+    import pandas as pd
+
+    rows = [json.loads(line) for line in SAMPLE.read_text("utf-8").splitlines()
+            if line.startswith("{") and line.endswith("}")]
+    rows = [r for r in rows if not isinstance(r.get("SignInAttempts"), str)]  # one type a column
+    pd.DataFrame.from_records(rows).to_parquet(folder / "c-sample.parquet")
+
+    kwargs = {"inputs": str(folder), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
+    local = audit.scan(**kwargs)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster):
+        distributed = audit.scan(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
+    assert distributed.run["engine"] == "dask"
+    assert _without_times(distributed) == _without_times(local)
+    assert local.summary.findings_by_rule.get("census/device-id-not-random", 0) > 0
+    assert {i["path"] for i in local.run["inputs"]} == {str(p) for p in folder.iterdir()}
+
+
+def test_unreachable_scheduler_is_exit_2(run_cli) -> None:
+    result = run_cli("scan", str(CLEAN), "--engine", "dask", "--scheduler",
+                     "tcp://127.0.0.1:9", "--format", "json")
+    assert result.code == 2
+    assert "cannot reach the dask scheduler" in result.err
