@@ -186,3 +186,16 @@ def test_bad_baseline_is_exit_2(run_cli, tmp_path: Path) -> None:
     bad.write_text('{"version": 1, "entries": [{"rule": "x"}]}', "utf-8")
     result = run_cli("scan", str(CLEAN), "--baseline", str(bad), "--format", "json")
     assert result.code == 2 and str(bad) in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("args", [["--help"], ["rules", "list"], ["rules", "validate"]])
+def test_quick_commands_do_not_import_pandas_or_dask(args: list[str]) -> None:
+    code = (
+        "import sys\nfrom audit.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('pandas', 'numpy', 'dask', 'pyarrow') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=False)
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr

@@ -33,14 +33,20 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from audit.checks import check_kind, hits
 from audit.errors import NotTested, RuleFileError
 from audit.fingerprint import mask
+from audit.lazy import lazy
 from audit.model import Stage
 from audit.selectors import applicable
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy("numpy")
+    pd = lazy("pandas")
+
 
 if TYPE_CHECKING:
     from audit.context import ScanContext
@@ -64,8 +70,10 @@ STAT_COLUMNS = ("subject", "line", "events", "violations")
 SUBJECT_NOUNS = {"org": "organisation", "pool": "pool", "user": "user"}
 
 #: A hashed identifier: a hex digest (MD5 … SHA-512), a GUID, or base64 of a digest.
-_HEX_DIGEST = re.compile(r"(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}"
-                         r"|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})")
+_HEX_DIGEST = re.compile(
+    r"(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{56}|[0-9a-fA-F]{64}"
+    r"|[0-9a-fA-F]{96}|[0-9a-fA-F]{128})"
+)
 _GUID = re.compile(r"\{?[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\}?")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 _BASE64_LENGTHS = frozenset({22, 24, 27, 28, 43, 44, 86, 88})
@@ -81,9 +89,11 @@ def looks_hashed(value: str) -> bool:
         return True
     stripped = value.rstrip("=")
     return bool(
-        len(value) in _BASE64_LENGTHS and _BASE64.fullmatch(value)
+        len(value) in _BASE64_LENGTHS
+        and _BASE64.fullmatch(value)
         and any(c.isdigit() for c in stripped)
-        and any(c.islower() for c in stripped) and any(c.isupper() for c in stripped)
+        and any(c.islower() for c in stripped)
+        and any(c.isupper() for c in stripped)
     )
 
 
@@ -98,7 +108,8 @@ def gate_of(rule: Rule, ctx: ScanContext) -> Gate:
         raise RuleFileError(
             f"rule {rule.id}: gate {gate_id!r} is not a consent gate of category "
             f"{rule.category!r} (known: {known})",
-            path=rule.path, line=rule.line or None,
+            path=rule.path,
+            line=rule.line or None,
         )
     gate: Gate = gates[gate_id]
     return gate
@@ -149,7 +160,8 @@ def _explanations(gate: Gate, decided: pd.DataFrame) -> np.ndarray:
         -2: f"(default: no ledger record for this {noun})",
     }
     texts = [
-        f"{gate.setting} was {value} since {stamp} (ledger line {k}){required}" if k >= 0
+        f"{gate.setting} was {value} since {stamp} (ledger line {k}){required}"
+        if k >= 0
         else f"{gate.setting} was {value} {default_texts[int(k)]}{required}"
         for k, value, stamp in zip(uniques, values, stamps, strict=True)
     ]
@@ -157,12 +169,14 @@ def _explanations(gate: Gate, decided: pd.DataFrame) -> np.ndarray:
 
 
 def _empty_stats() -> pd.DataFrame:
-    return pd.DataFrame({
-        "subject": pd.Series(dtype=object),
-        "line": pd.Series(dtype=np.int64),
-        "events": pd.Series(dtype=np.int64),
-        "violations": pd.Series(dtype=np.int64),
-    })
+    return pd.DataFrame(
+        {
+            "subject": pd.Series(dtype=object),
+            "line": pd.Series(dtype=np.int64),
+            "events": pd.Series(dtype=np.int64),
+            "violations": pd.Series(dtype=np.int64),
+        }
+    )
 
 
 def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) -> dict[str, Any]:
@@ -177,32 +191,50 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     if not frames or ctx.ledger is None:
         return {"consent_timeline": []}
     gate = gate_of(rule, ctx)
-    counts = (pd.concat(frames, ignore_index=True)
-              .groupby(["subject", "line"], sort=False)[["events", "violations"]].sum())
+    counts = (
+        pd.concat(frames, ignore_index=True)
+        .groupby(["subject", "line"], sort=False)[["events", "violations"]]
+        .sum()
+    )
     per_subject = counts.groupby(level="subject")["violations"].sum()
     bad = sorted(per_subject.index[per_subject > 0])
     if not bad:
         return {"consent_timeline": []}
     records = ctx.ledger.records
-    mine = records[(records["scope"] == gate.scope) & (records["setting"] == gate.setting)
-                   & records["subject"].isin(bad)]
-    changes = pd.concat([
-        pd.DataFrame({"subject": bad, "value": gate.default, "line": -1}),
-        mine[["subject", "since", "value", "line"]],
-    ], ignore_index=True)
+    mine = records[
+        (records["scope"] == gate.scope)
+        & (records["setting"] == gate.setting)
+        & records["subject"].isin(bad)
+    ]
+    changes = pd.concat(
+        [
+            pd.DataFrame({"subject": bad, "value": gate.default, "line": -1}),
+            mine[["subject", "since", "value", "line"]],
+        ],
+        ignore_index=True,
+    )
     changes["line"] = changes["line"].astype(np.int64)
     changes = changes.merge(counts.reset_index(), on=["subject", "line"], how="left")
     changes[["events", "violations"]] = changes[["events", "violations"]].fillna(0).astype(int)
-    changes = changes.sort_values(["subject", "since", "line"], na_position="first",
-                                  kind="stable")
+    changes = changes.sort_values(["subject", "since", "line"], na_position="first", kind="stable")
     # One pass over plain lists, then cut at subject boundaries (rows are sorted by subject).
     stamps = _iso_all(changes["since"])
     rows = [
-        {"since": stamp, "value": bool(value), "ledger_line": int(line) if line >= 0 else None,
-         "events": int(events), "violations": int(violations)}
+        {
+            "since": stamp,
+            "value": bool(value),
+            "ledger_line": int(line) if line >= 0 else None,
+            "events": int(events),
+            "violations": int(violations),
+        }
         for stamp, value, line, events, violations in zip(
-            stamps, changes["value"].to_numpy(dtype=bool), changes["line"].to_numpy(),
-            changes["events"].to_numpy(), changes["violations"].to_numpy(), strict=True)
+            stamps,
+            changes["value"].to_numpy(dtype=bool),
+            changes["line"].to_numpy(),
+            changes["events"].to_numpy(),
+            changes["violations"].to_numpy(),
+            strict=True,
+        )
     ]
     subjects = changes["subject"].to_numpy(dtype=object)
     starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
@@ -228,8 +260,13 @@ def validate_gate(params: Mapping[str, Any], gates: Mapping[str, Gate], fields: 
     return f"gate {params.get('gate')!r} is not a consent gate of this file (known: {known})"
 
 
-@check_kind("consent", needs=("ledger",), params_schema=PARAMS_SCHEMA, summarize=summarize,
-            validate=validate_gate)
+@check_kind(
+    "consent",
+    needs=("ledger",),
+    params_schema=PARAMS_SCHEMA,
+    summarize=summarize,
+    validate=validate_gate,
+)
 def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.DataFrame, Any]:
     """Events sent while the gate's setting did not hold its allowed value at event time."""
     gate = gate_of(rule, ctx)
@@ -237,8 +274,9 @@ def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.Data
     rows = events[applicable(events, gate.when, gate.unless)]
     if rows.empty or gate.subject not in rows.columns:
         return hits([]), _empty_stats()
-    times = rows["time"] if "time" in rows.columns else pd.Series(None, index=rows.index,
-                                                                  dtype=object)
+    times = (
+        rows["time"] if "time" in rows.columns else pd.Series(None, index=rows.index, dtype=object)
+    )
     forced = ledger.in_force(gate.scope, gate.setting, rows[gate.subject], times, gate.default)
     if ctx.stage is Stage.STORED and gate.scope == "user":
         _stored_user_test(gate, ledger, forced)
@@ -248,13 +286,18 @@ def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.Data
     subjects = decided["subject"]
     violating = (decided["value"].astype(bool) != gate.allowed).to_numpy()
 
-    stats = pd.DataFrame({
-        "subject": subjects.to_numpy(dtype=object),
-        "line": decided["line"].fillna(-1).astype(np.int64).to_numpy(),
-        "violations": violating.astype(np.int64),
-    }).groupby(["subject", "line"], sort=False).agg(
-        events=("violations", "size"), violations=("violations", "sum")
-    ).reset_index()
+    stats = (
+        pd.DataFrame(
+            {
+                "subject": subjects.to_numpy(dtype=object),
+                "line": decided["line"].fillna(-1).astype(np.int64).to_numpy(),
+                "violations": violating.astype(np.int64),
+            }
+        )
+        .groupby(["subject", "line"], sort=False)
+        .agg(events=("violations", "size"), violations=("violations", "sum"))
+        .reset_index()
+    )
 
     bad = decided[violating]
     found = hits(

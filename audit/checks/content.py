@@ -31,11 +31,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import numpy as np
-import pandas as pd
-
 from audit.checks import check_kind, hits, no_hits
 from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, detect, detect_text
+from audit.lazy import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy("numpy")
+    pd = lazy("pandas")
+
 
 if TYPE_CHECKING:
     from audit.context import ScanContext

@@ -27,12 +27,18 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
 from audit.checks import check_kind, hits, no_hits
 from audit.detectors import is_hashed_id, random_guid_problem
 from audit.detectors.identifiers import parse_guid
+from audit.lazy import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy("numpy")
+    pd = lazy("pandas")
+
 
 if TYPE_CHECKING:
     from audit.context import ScanContext

@@ -15,10 +15,15 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from audit.checks import check_kind, hits, no_hits
+from audit.lazy import lazy
 from audit.selectors import select_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy("pandas")
+
 
 if TYPE_CHECKING:
     from audit.context import ScanContext
@@ -156,7 +161,7 @@ def _type_ok(type_name: str, values: pd.Series) -> pd.Series:
 
 _INFERRED_OK = {"string": "string", "boolean": "boolean", "integer": "integer"}
 
-Check = tuple[Callable[[pd.Series], pd.Series], str]
+Check = tuple[Callable[["pd.Series"], "pd.Series"], str]
 
 
 def _constraint_checks(spec: FieldSpec) -> list[Check]:

@@ -20,15 +20,22 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 import audit.detectors as _pkg
 from audit.detectors.base import MAX_VALUE_LEN, Match
 from audit.detectors.decode import DECODE_PREFILTER, expand
 from audit.detectors.filters import FILTERS, excluded_by
 from audit.detectors.known import KNOWN_IDENTITY, KNOWN_ORGANIZATION, KnownIdentities
+from audit.lazy import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy("numpy")
+    pd = lazy("pandas")
+
 
 KNOWN_ENTITIES = (KNOWN_IDENTITY, KNOWN_ORGANIZATION)
 COLUMNS = ["entity", "detector", "explanation", "matched"]
@@ -50,8 +57,13 @@ def _check_args(entities: Sequence[str], exclude: Sequence[str]) -> None:
         raise ValueError(f"unknown filter {', '.join(bad)}; expected one of {', '.join(FILTERS)}")
 
 
-def _find(entity: str, text: str, identities: KnownIdentities | None,
-          exclude: Sequence[str], known_cache: dict[str, list[Match]]) -> Match | None:
+def _find(
+    entity: str,
+    text: str,
+    identities: KnownIdentities | None,
+    exclude: Sequence[str],
+    known_cache: dict[str, list[Match]],
+) -> Match | None:
     if entity in KNOWN_ENTITIES:
         if identities is None:
             return None
@@ -73,8 +85,14 @@ def _find(entity: str, text: str, identities: KnownIdentities | None,
     return None
 
 
-def detect_text(text: str, entities: Sequence[str], *, identities: KnownIdentities | None = None,
-                decode: bool = True, exclude: Sequence[str] = ()) -> Match | None:
+def detect_text(
+    text: str,
+    entities: Sequence[str],
+    *,
+    identities: KnownIdentities | None = None,
+    decode: bool = True,
+    exclude: Sequence[str] = (),
+) -> Match | None:
     """The first match in `text`, trying `entities` in order (raw text, then decoded copies).
 
     `exclude` names filters (see `filters.FILTERS`): a value that is wholly,
@@ -84,8 +102,13 @@ def detect_text(text: str, entities: Sequence[str], *, identities: KnownIdentiti
     return _detect_one(text[:MAX_VALUE_LEN], tuple(entities), identities, decode, tuple(exclude))
 
 
-def _detect_one(text: str, entities: tuple[str, ...], identities: KnownIdentities | None,
-                decode: bool, exclude: tuple[str, ...]) -> Match | None:
+def _detect_one(
+    text: str,
+    entities: tuple[str, ...],
+    identities: KnownIdentities | None,
+    decode: bool,
+    exclude: tuple[str, ...],
+) -> Match | None:
     if exclude and excluded_by(text, exclude):
         return None
     decoded: list[tuple[str, str]] | None = None
@@ -142,9 +165,14 @@ def _prefilters(det: object) -> list[str]:
     return [det.prefilter]  # type: ignore[attr-defined]
 
 
-def detect(values: pd.Series, entities: Sequence[str], *,
-           identities: KnownIdentities | None = None, decode: bool = True,
-           exclude: Sequence[str] = ()) -> pd.DataFrame:
+def detect(
+    values: pd.Series,
+    entities: Sequence[str],
+    *,
+    identities: KnownIdentities | None = None,
+    decode: bool = True,
+    exclude: Sequence[str] = (),
+) -> pd.DataFrame:
     """Detect `entities` in a Series; one row per matching input label.
 
     Works on ``values.dropna()`` of any dtype (non-strings are converted with
@@ -191,8 +219,13 @@ def detect(values: pd.Series, entities: Sequence[str], *,
         if chosen is None:
             chosen = tuple(e for j, e in enumerate(ents) if bits >> j & 1)
             chosen_by_bits[bits] = chosen
-        found = _detect_one(uniques[i][:MAX_VALUE_LEN], chosen, identities,
-                            decodable is not None and bool(decodable[i]), excl)
+        found = _detect_one(
+            uniques[i][:MAX_VALUE_LEN],
+            chosen,
+            identities,
+            decodable is not None and bool(decodable[i]),
+            excl,
+        )
         if found is not None:
             hits[int(i)] = found
     if not hits:
@@ -206,6 +239,5 @@ def detect(values: pd.Series, entities: Sequence[str], *,
         lookup["explanation"][i] = m.explanation
         lookup["matched"][i] = m.value
     row_codes = codes[rows]
-    out = pd.DataFrame({col: lookup[col][row_codes] for col in COLUMNS},
-                       index=present.index[rows])
+    out = pd.DataFrame({col: lookup[col][row_codes] for col in COLUMNS}, index=present.index[rows])
     return out[~out.index.duplicated(keep="first")]
