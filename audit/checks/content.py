@@ -170,6 +170,10 @@ def _as_text(values: pd.Series) -> pd.Series:
         return present
     if inferred in ("integer", "boolean"):
         return present.astype(str)
+    if inferred == "floating" and pd.api.types.is_float_dtype(present.dtype):
+        whole = np.isfinite(present) & (present % 1 == 0)
+        if whole.all():  # counts in a column with gaps: 12.0 is written 12
+            return present.astype(np.int64).astype(str)
     return present.map(_text_of)
 
 

@@ -193,7 +193,11 @@ def _constraint_checks(spec: FieldSpec) -> list[Check]:
 
 
 def _full_match(values: pd.Series, pattern: str) -> pd.Series:
-    matched = values.astype(str).str.fullmatch(pattern, flags=re.ASCII)
+    """Vectorised full match: RE2 over Arrow strings, Python's re where RE2 cannot."""
+    try:
+        matched = values.astype("string[pyarrow]").str.fullmatch(pattern)
+    except Exception:  # a pattern RE2 does not support (pyarrow raises its own types)
+        matched = values.astype(str).str.fullmatch(pattern, flags=re.ASCII)
     return matched.fillna(False).astype(bool)
 
 

@@ -22,12 +22,15 @@ is confirmed by comparing the whole variant at that position.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from itertools import accumulate
+
 import base64
 import csv
 import hashlib
 import json
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -185,6 +188,23 @@ class KnownIdentities:
     def entities(self) -> frozenset[str]:
         """The entity names these identities can produce."""
         return frozenset(i.entity for i in self.identities)
+
+    def candidates(self, values: Sequence[str]) -> list[bool]:
+        """Which values may hold an identity: one automaton pass over all of them at once.
+
+        The values are joined with a separator no identity contains, searched as is and
+        case-folded in C, and each hit's end offset is mapped back to its value. Only the
+        candidates need :meth:`find`, which validates and names the form.
+        """
+        flags = [False] * len(values)
+        if self._automaton is None or not values:
+            return flags
+        for texts in (values, [v.casefold() for v in values]):
+            ends = list(accumulate(len(t) + 1 for t in texts))
+            haystack = "\x00".join(texts)
+            for end, _entries in self._automaton.iter(haystack):
+                flags[bisect_left(ends, end + 1)] = True
+        return flags
 
     def find(self, text: str) -> list[Match]:
         """Every identity variant in the first `MAX_VALUE_LEN` characters of `text`."""

@@ -38,6 +38,13 @@ else:
 
 
 KNOWN_ENTITIES = (KNOWN_IDENTITY, KNOWN_ORGANIZATION)
+#: A whole value that is a GUID (braces allowed), a hex digest of 128 to 512 bits, or an
+#: ISO 8601 time: none can hold an e-mail, phone, name or secret.
+OPAQUE_ID = (
+    r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$"
+    r"|^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128})$"
+    r"|^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
+)
 COLUMNS = ["entity", "detector", "explanation", "matched"]
 
 
@@ -195,15 +202,22 @@ def detect(
     series = _as_arrow(uniques)
     # Which entities may match each distinct value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
+    # GUIDs and hex digests hold no e-mail, phone, name or secret: only the directory
+    # (a GUID-shaped or hex digest of a known identity) can say anything about them.
+    opaque = _prefilter_mask(series, OPAQUE_ID)
+    known = None
     for entity in ents:
         if entity in KNOWN_ENTITIES:
-            masks[entity] = np.ones(len(uniques), dtype=bool)
+            if known is None:
+                assert identities is not None
+                known = np.asarray(identities.candidates(list(uniques)), dtype=bool)
+            masks[entity] = known
             continue
         mask = np.zeros(len(uniques), dtype=bool)
         for pattern in _prefilters(_pkg.DETECTORS[entity]):
             mask |= _prefilter_mask(series, pattern)
-        masks[entity] = mask
-    decodable = _prefilter_mask(series, DECODE_PREFILTER) if decode else None
+        masks[entity] = mask & ~opaque
+    decodable = _prefilter_mask(series, DECODE_PREFILTER) & ~opaque if decode else None
     hits: dict[int, Match] = {}
     excl = tuple(exclude)
     # Pack each value's candidate entities into one integer (bit j: ents[j]).
