@@ -148,6 +148,8 @@ def _type_ok(type_name: str, values: pd.Series) -> pd.Series:
     if type_name == "integer":
         if pd.api.types.is_integer_dtype(dtype):
             return pd.Series(True, index=values.index)
+        if pd.api.types.is_float_dtype(dtype):  # integers with gaps arrive as floats
+            return values % 1 == 0
         return values.map(
             lambda v: (
                 (isinstance(v, int) and not isinstance(v, bool))

@@ -107,4 +107,5 @@ def expand(text: str, max_depth: int = 2, max_len: int = 4096) -> list[tuple[str
 
 
 #: Cheap RE2-compatible test for values worth trying to decode.
-DECODE_PREFILTER = r"%[0-9A-Fa-f]{2}|[A-Za-z0-9+/_]{16}|\\u[0-9A-Fa-f]{4}|^\s*[\[{]"
+# Written without \s and \u escapes so that pandas can run it in RE2.
+DECODE_PREFILTER = r"%[0-9A-Fa-f]{2}|[A-Za-z0-9+/_]{16}|[\\]u[0-9A-Fa-f]{4}|^[ \t\r\n\f\v]*[\[{]"

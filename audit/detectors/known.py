@@ -22,9 +22,6 @@ is confirmed by comparing the whole variant at that position.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from itertools import accumulate
-
 import base64
 import csv
 import hashlib
@@ -32,12 +29,15 @@ import json
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import ahocorasick
 
 from audit.detectors.base import MAX_VALUE_LEN, Match
 from audit.errors import IdentitiesError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 KINDS = (
     "email", "upn", "sip", "username", "display_name", "object_id", "phone", "ip", "mac",
@@ -189,21 +189,34 @@ class KnownIdentities:
         """The entity names these identities can produce."""
         return frozenset(i.entity for i in self.identities)
 
-    def candidates(self, values: Sequence[str]) -> list[bool]:
+    def candidates(self, values: Sequence[str]) -> np.ndarray:
         """Which values may hold an identity: one automaton pass over all of them at once.
 
         The values are joined with a separator no identity contains, searched as is and
         case-folded in C, and each hit's end offset is mapped back to its value. Only the
         candidates need :meth:`find`, which validates and names the form.
         """
-        flags = [False] * len(values)
-        if self._automaton is None or not values:
+        import numpy as np
+
+        flags = np.zeros(len(values), dtype=bool)
+        if self._automaton is None or not len(values):
             return flags
-        for texts in (values, [v.casefold() for v in values]):
-            ends = list(accumulate(len(t) + 1 for t in texts))
-            haystack = "\x00".join(texts)
-            for end, _entries in self._automaton.iter(haystack):
-                flags[bisect_left(ends, end + 1)] = True
+        ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) + 1)
+        haystack = "\x00".join(values)
+        folded = haystack.casefold()
+        for text, offsets in ((haystack, ends), (folded, None)):
+            if offsets is None:
+                if folded == haystack:
+                    break
+                if len(folded) == len(haystack):
+                    offsets = ends
+                else:  # casefolding changed lengths: fold value by value
+                    texts = [v.casefold() for v in values]
+                    text = "\x00".join(texts)
+                    offsets = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64,
+                                                    count=len(texts)) + 1)
+            hit_ends = np.fromiter((end for end, _ in self._automaton.iter(text)), dtype=np.int64)
+            flags[np.searchsorted(offsets, hit_ends + 1)] = True
         return flags
 
     def find(self, text: str) -> list[Match]:

@@ -39,6 +39,16 @@ def guid_hash(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def _people(count: int) -> list[tuple[str, str]]:
+    """(hashed UserID, DeviceID) of a stable population: devices repeat across events."""
+    rng = random.Random(12345)
+    return [(guid_hash(rng), str(uuid.UUID(bytes=rng.randbytes(16), version=4)).upper())
+            for _ in range(count)]
+
+
+PEOPLE = _people(50_000)
+
+
 def stamp(rng: random.Random) -> str:
     day = rng.randrange(0, 300)
     month, mday = divmod(day, 28)
@@ -65,8 +75,7 @@ def event(rng: random.Random, violate: bool) -> dict:
         app, model, os_name, version = rng.choice(DEVICES)
         e = {"category": "census", "time": stamp(rng), "AppName": app, "DeviceModel": model,
              "OSName": os_name, "OSVersion": version, "UserLanguage": rng.choice(LANGS),
-             "UserID": guid_hash(rng), "DeviceID": str(uuid.UUID(bytes=rng.randbytes(16),
-                                                                  version=4)).upper(),
+             **dict(zip(("UserID", "DeviceID"), rng.choice(PEOPLE), strict=True)),
              "SignInAttempts": rng.randint(1, 5), "SignInFailures": rng.randint(0, 1)}
         if violate:
             choice = rng.randrange(5)
@@ -120,11 +129,12 @@ def ledger(rng: random.Random, records: int) -> list[tuple[str, str, str, str, s
     while len(rows) < records:
         scope = rng.random()
         if scope < 0.5:
+            # A few organisations switch tracing off for a while, a few users opt out.
             rows.append(("org", rng.choice(TENANTS), "DisableAutomaticSendTracing",
-                         rng.choice(["false", "false", "false", "true"]), stamp(rng)))
+                         "true" if rng.random() < 0.01 else "false", stamp(rng)))
         else:
             rows.append(("user", rng.choice(USERS), "ErrorReportingOptIn",
-                         rng.choice(["true", "true", "false"]), stamp(rng)))
+                         "false" if rng.random() < 0.01 else "true", stamp(rng)))
     # One record per subject/setting/time: later duplicates would conflict.
     seen: dict[tuple[str, str, str, str], tuple] = {}
     for row in rows:
