@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from audit.model import Stage
@@ -22,6 +22,9 @@ class ScanContext:
     ledger: Any = None
     identities: Any = None
     rulepack: Any = None
+    #: Per-scan caches of checks, e.g. detection results per (rule, column), so a value
+    #: repeated across chunks is examined once. Bounded by the checks that fill it.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None

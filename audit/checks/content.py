@@ -131,7 +131,8 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         wanted = [e for e in entities if e not in context.drop and e not in allow.get(column, ())]
         if not wanted:
             continue
-        found = _detect_column(events[column], wanted, context, ignore, ctx)
+        memo = ctx.memo.setdefault(("forbidden-content", rule.id, column), {})
+        found = _detect_column(events[column], wanted, context, ignore, ctx, memo)
         if len(found):
             parts.append(
                 hits(
@@ -196,11 +197,13 @@ def _detect_column(
     context: KindContext,
     ignore: tuple[str, ...],
     ctx: ScanContext,
+    memo: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     text = _as_text(values)
     if text.empty:
         return detect(text, entities)
-    found = detect(text, entities, identities=ctx.identities, exclude=context.exclude)
+    found = detect(text, entities, identities=ctx.identities, exclude=context.exclude,
+                   memo=memo)
     if found.empty:
         return found
     if ignore:

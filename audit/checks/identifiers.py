@@ -92,6 +92,9 @@ _KIND_NOUNS = {
     "org_name": "an organisation name",
     "tenant_domain": "a tenant domain",
 }
+#: Values remembered per rule across chunks (telemetry ids repeat); bounded memory.
+MEMO_LIMIT = 500_000
+
 _DIGESTS = ("md5(", "sha1(", "sha256(", "sha512(")
 _FOUND = re.compile(r": (?P<kind>[a-z_]+) found as \S+(?: \(identities line (?P<line>\d+)\))?")
 
@@ -173,8 +176,14 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     codes, uniques = pd.factorize(values)
     table = np.empty((len(uniques), 3), dtype=object)
     bad = np.zeros(len(uniques), dtype=bool)
+    memo = ctx.memo.setdefault(("hashed-identifier", rule.id), {})
     for i, value in enumerate(uniques):
-        problem = user_id_problem(value, ctx.identities)
+        if value in memo:
+            problem = memo[value]
+        else:
+            problem = user_id_problem(value, ctx.identities)
+            if len(memo) < MEMO_LIMIT:
+                memo[value] = problem
         if problem is not None:
             table[i], bad[i] = problem, True
     rows = bad[codes]
@@ -207,7 +216,16 @@ def collect_devices(
     if devices.empty:
         return pd.DataFrame(columns=PARTIAL_COLUMNS)
     codes, uniques = pd.factorize(devices)
-    problems = np.array([random_guid_problem(v) for v in uniques], dtype=object)
+    memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
+    problems = np.empty(len(uniques), dtype=object)
+    for i, value in enumerate(uniques):
+        if value not in memo:
+            problem = random_guid_problem(value)
+            if len(memo) >= MEMO_LIMIT:
+                problems[i] = problem
+                continue
+            memo[value] = problem
+        problems[i] = memo[value]
     users = (
         _text(events[user_field]).reindex(devices.index)
         if user_field in events.columns

@@ -38,13 +38,15 @@ else:
 
 
 KNOWN_ENTITIES = (KNOWN_IDENTITY, KNOWN_ORGANIZATION)
-#: A whole value that is a GUID (braces allowed), a hex digest of 128 to 512 bits, or an
-#: ISO 8601 time: none can hold an e-mail, phone, name or secret.
+MEMO_LIMIT = 500_000
+#: A whole value that is a GUID (braces allowed) or a hex digest of 128 to 512 bits: it
+#: holds no e-mail, phone, name or secret, though it may be a digest of a known identity.
 OPAQUE_ID = (
     r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$"
     r"|^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128})$"
-    r"|^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 )
+#: A whole value that is an ISO 8601 date-time: nothing in it to find at all.
+ISO_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 COLUMNS = ["entity", "detector", "explanation", "matched"]
 
 
@@ -179,6 +181,7 @@ def detect(
     identities: KnownIdentities | None = None,
     decode: bool = True,
     exclude: Sequence[str] = (),
+    memo: dict[str, Match | None] | None = None,
 ) -> pd.DataFrame:
     """Detect `entities` in a Series; one row per matching input label.
 
@@ -190,6 +193,10 @@ def detect(
     and KNOWN_ORGANIZATION are skipped when `identities` is None. `exclude`
     names false-positive filters for the field's context, e.g.
     ``("version",)`` for OSVersion.
+
+    ``memo`` carries results across calls with the same arguments (the chunks of
+    one column in a scan): a value seen before is not examined again. It stops
+    growing at `MEMO_LIMIT` values, so memory stays bounded.
     """
     _check_args(entities, exclude)
     ents = tuple(e for e in entities if e not in KNOWN_ENTITIES or identities is not None)
@@ -199,6 +206,52 @@ def detect(
     text = _as_text(present)
     codes, uniques = pd.factorize(text)
     uniques = np.asarray(uniques, dtype=object)
+    # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
+    times = _prefilter_mask(_as_arrow(uniques), ISO_TIME)
+    if times.any():
+        keep = np.flatnonzero(~times)
+        remap = np.full(len(uniques), -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        codes, uniques = remap[codes], uniques[keep]
+    if memo is None:
+        hits = _detect_uniques(uniques, ents, identities, decode, tuple(exclude))
+    else:
+        seen = np.fromiter((u in memo for u in uniques), dtype=bool, count=len(uniques))
+        todo = np.flatnonzero(~seen)
+        fresh = _detect_uniques(uniques[todo], ents, identities, decode, tuple(exclude))
+        hits = {int(todo[j]): m for j, m in fresh.items()}
+        if len(memo) < MEMO_LIMIT:
+            memo.update(dict.fromkeys(uniques[todo].tolist()))
+            memo.update({uniques[i]: m for i, m in hits.items()})
+        for i in np.flatnonzero(seen):
+            found = memo[uniques[i]]
+            if found is not None:
+                hits[int(i)] = found
+    if not hits:
+        return _empty(values.index)
+    hit_codes = np.fromiter(hits, dtype=np.int64)
+    rows = np.flatnonzero(np.isin(codes, hit_codes))
+    lookup = {col: np.empty(len(uniques), dtype=object) for col in COLUMNS}
+    for i, m in hits.items():
+        lookup["entity"][i] = m.entity
+        lookup["detector"][i] = m.detector
+        lookup["explanation"][i] = m.explanation
+        lookup["matched"][i] = m.value
+    row_codes = codes[rows]
+    out = pd.DataFrame({col: lookup[col][row_codes] for col in COLUMNS}, index=present.index[rows])
+    return out[~out.index.duplicated(keep="first")]
+
+
+def _detect_uniques(
+    uniques: np.ndarray,
+    ents: tuple[str, ...],
+    identities: KnownIdentities | None,
+    decode: bool,
+    excl: tuple[str, ...],
+) -> dict[int, Match]:
+    """The first match of each distinct value (by position), prefiltered column-wise."""
+    if not len(uniques):
+        return {}
     series = _as_arrow(uniques)
     # Which entities may match each distinct value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
@@ -219,7 +272,6 @@ def detect(
         masks[entity] = mask & ~opaque
     decodable = _prefilter_mask(series, DECODE_PREFILTER) & ~opaque if decode else None
     hits: dict[int, Match] = {}
-    excl = tuple(exclude)
     # Pack each value's candidate entities into one integer (bit j: ents[j]).
     packed = np.zeros(len(uniques), dtype=np.int64)
     for j, entity in enumerate(ents):
@@ -242,16 +294,4 @@ def detect(
         )
         if found is not None:
             hits[int(i)] = found
-    if not hits:
-        return _empty(values.index)
-    hit_codes = np.fromiter(hits, dtype=np.int64)
-    rows = np.flatnonzero(np.isin(codes, hit_codes))
-    lookup = {col: np.empty(len(uniques), dtype=object) for col in COLUMNS}
-    for i, m in hits.items():
-        lookup["entity"][i] = m.entity
-        lookup["detector"][i] = m.detector
-        lookup["explanation"][i] = m.explanation
-        lookup["matched"][i] = m.value
-    row_codes = codes[rows]
-    out = pd.DataFrame({col: lookup[col][row_codes] for col in COLUMNS}, index=present.index[rows])
-    return out[~out.index.duplicated(keep="first")]
+    return hits
