@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from audit import __version__
-from audit.checks import CHECK_KINDS, NEEDS_REASONS
+from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
 from audit.context import ScanContext
 from audit.errors import NotTested, UsageError
 from audit.fingerprint import fingerprint, mask, resolve_key
@@ -140,6 +140,10 @@ def scan(options: ScanOptions) -> Report:
         inputs.append(result.info)
         for rule_id, state in result.states.items():
             states[rule_id].merge(state)
+            kind = CHECK_KINDS.get(pack.rules[rule_id].kind)
+            if kind is not None:
+                states[rule_id].partials = _compacted(kind, states[rule_id].partials)
+                states[rule_id].stats = _compacted(kind, states[rule_id].stats)
     extras: dict[str, Any] = {}
     for rule_id, state in states.items():
         findings.extend(_finish(pack.rules[rule_id], state, ctx, extras))
@@ -252,11 +256,13 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> l
                     lines = chunk.lines[rows.index]
                     meta = pd.DataFrame({"source": chunk.source, "line": lines}, index=rows.index)
                     state.partials.append(kind.func(rule, rows, meta, ctx))
+                    state.partials = _compacted(kind, state.partials)
                     continue
                 result = kind.func(rule, rows, ctx)
                 if kind.summarize is not None:
                     result, stats = result
                     state.stats.append(stats)
+                    state.stats = _compacted(kind, state.stats)
             except NotTested as signal:
                 state.status, state.reason = Status.NOT_TESTED, signal.reason
                 continue
@@ -267,6 +273,16 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> l
                 sources = pd.Series(chunk.source, index=result.index)
                 found.extend(_complete(rule, result, sources, chunk.lines[result.index], ctx))
     return found
+
+
+COMPACT_AFTER = 8
+
+
+def _compacted(kind: CheckKind, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Fold a kind's accumulated frames once enough have gathered (bounded state)."""
+    if kind.compact is None or len(frames) <= COMPACT_AFTER:
+        return frames
+    return kind.compact(frames)
 
 
 def _finish(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str, Any]
@@ -305,17 +321,25 @@ def _complete(
         result["explanation"],
         strict=True,
     )
+    # Findings of one rule repeat their texts: build each message once and share the
+    # strings, which keeps a dump with a million findings in a fraction of the memory.
+    texts: dict[tuple[Any, ...], tuple[str, Any, Any, Any]] = {}
     for source, line, field_name, value, detector, explanation in columns:
         text = _as_text(value)
-        message = rule.message.format_map(
-            _SafeFormat(
-                field=field_name or "-",
-                explanation=explanation or "",
-                detector=detector or "",
-                rule=rule.id,
-                category=rule.category,
+        shared = texts.get((field_name, detector, explanation))
+        if shared is None:
+            message = rule.message.format_map(
+                _SafeFormat(
+                    field=field_name or "-",
+                    explanation=explanation or "",
+                    detector=detector or "",
+                    rule=rule.id,
+                    category=rule.category,
+                )
             )
-        )
+            shared = texts[(field_name, detector, explanation)] = (
+                message, field_name, detector, explanation)
+        message, field_name, detector, explanation = shared
         yield Finding(
             rule=rule.id,
             category=rule.category,

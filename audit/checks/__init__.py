@@ -23,6 +23,11 @@ A kind that reports more than findings (the consent timeline) passes
 end ``summarize(rule, stats_frames, ctx)`` returns a JSON-ready mapping whose
 list values are appended to the report's extras under the same keys.
 
+Per-chunk partials or stats pile up over a long scan; a kind gives
+``compact(frames) -> frames`` to fold them (drop repeated pairs, sum counts),
+and the engine calls it whenever more than a few have gathered, so the state
+stays as small as its distinct keys.
+
 What only code can check about a rule's parameters (a consent gate that must
 exist in the same file) goes in ``validate(params, gates, fields)``, called when
 the rule file is loaded: it returns what is wrong, or None.
@@ -57,6 +62,7 @@ class CheckKind:
     finish: CheckFunc | None = None
     summarize: Callable[..., Mapping[str, Any]] | None = None
     validate: Callable[..., str | None] | None = None
+    compact: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None
     doc: str = ""
 
 
@@ -77,6 +83,7 @@ def check_kind(
     finish: CheckFunc | None = None,
     summarize: Callable[..., Mapping[str, Any]] | None = None,
     validate: Callable[..., str | None] | None = None,
+    compact: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
@@ -95,6 +102,7 @@ def check_kind(
             finish=finish,
             summarize=summarize,
             validate=validate,
+            compact=compact,
             doc=(func.__doc__ or "").strip(),
         )
         return func

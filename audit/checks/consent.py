@@ -252,6 +252,16 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     return {"consent_timeline": timeline}
 
 
+def compact_stats(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Sum per-chunk counts by (subject, ledger line): one row per state a subject was in."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return []
+    joined = pd.concat(frames, ignore_index=True)
+    summed = joined.groupby(["subject", "line"], sort=False)[["events", "violations"]].sum()
+    return [summed.reset_index()]
+
+
 def validate_gate(params: Mapping[str, Any], gates: Mapping[str, Gate], fields: Any) -> str | None:
     """At load time: the gate a consent rule names must be declared in its file."""
     if params.get("gate") in gates:
@@ -262,6 +272,7 @@ def validate_gate(params: Mapping[str, Any], gates: Mapping[str, Gate], fields: 
 
 @check_kind(
     "consent",
+    compact=compact_stats,
     needs=("ledger",),
     params_schema=PARAMS_SCHEMA,
     summarize=summarize,

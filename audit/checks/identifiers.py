@@ -286,4 +286,15 @@ def finish_devices(rule: Rule, partials: list[pd.DataFrame], ctx: ScanContext) -
     return pd.concat(out, ignore_index=True)
 
 
-check_kind("random-device-id", params_schema=DEVICE_PARAMS, finish=finish_devices)(collect_devices)
+def compact_devices(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Keep every flagged record, and each (device, user) pair at its first line only."""
+    frame = pd.concat(frames, ignore_index=True)
+    flagged = frame[frame["problem"].notna()]
+    pairs = frame[frame["problem"].isna()].drop_duplicates(["device", "user"], keep="first")
+    return [pd.concat([flagged, pairs], ignore_index=True)]
+
+
+check_kind(
+    "random-device-id", params_schema=DEVICE_PARAMS, finish=finish_devices,
+    compact=compact_devices,
+)(collect_devices)

@@ -11,7 +11,9 @@ its own:
 
 - parse-only: pyarrow reading the file into a pandas DataFrame;
 - scan: ``audit.scan`` with the whole built-in pack, the ledger and 10,000
-  identities (report rendering excluded);
+  identities (report rendering excluded); with ``--engine dask`` the dump is cut
+  into ``--split`` files (the partitions) and scanned on a local cluster of each
+  ``--workers`` count (peak RSS is then the driver's only);
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
 as JSON.
@@ -44,8 +46,9 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[5])
 import audit
 t = time.perf_counter()
+workers = int(sys.argv[6]) if sys.argv[4] == "dask" else None
 report = audit.scan(inputs=sys.argv[1], ledger=sys.argv[2], identities=sys.argv[3],
-                    engine=sys.argv[4], scheduler=None, workers=int(sys.argv[6]), quiet=True)
+                    engine=sys.argv[4], workers=workers, quiet=True)
 seconds = time.perf_counter() - t
 print(seconds, report.summary.records_read, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       len(report.findings))
@@ -68,6 +71,25 @@ def dump_for(size: int, work: Path) -> Path:
     return path
 
 
+def split_for(dump: Path, parts: int) -> Path:
+    """The dump cut into ``parts`` JSON Lines files in a folder: the Dask partitions."""
+    folder = dump.with_name(f"{dump.stem}-x{parts}")
+    if folder.exists():
+        return folder
+    folder.mkdir()
+    lines = sum(1 for _ in dump.open("rb"))
+    per = -(-lines // parts)
+    with dump.open("rb") as source:
+        for k in range(parts):
+            with (folder / f"part-{k:03d}.jsonl").open("wb") as out:
+                for _ in range(per):
+                    line = source.readline()
+                    if not line:
+                        break
+                    out.write(line)
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
@@ -75,16 +97,19 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=HERE / "out" / "bench_scan.json")
     parser.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--split", type=int, default=8,
+                        help="with --engine dask: files the dump is cut into (partitions)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in args.sizes:
         dump = dump_for(size, args.work)
         parse_s, parsed, parse_rss = run(PARSE, str(dump))
+        target = split_for(dump, args.split) if args.engine == "dask" else dump
         for workers in args.workers:
             scan_s, read, scan_rss, findings = run(
-                SCAN, str(dump), str(args.work / "ledger.csv"), str(args.work / "directory.csv"),
-                args.engine, str(ROOT), str(workers))
+                SCAN, str(target), str(args.work / "ledger.csv"),
+                str(args.work / "directory.csv"), args.engine, str(ROOT), str(workers))
             assert int(parsed) == int(read) == size, (parsed, read, size)
             rows.append({
                 "events": size, "engine": args.engine, "workers": workers,
