@@ -159,7 +159,8 @@ def main() -> None:
     with (args.out / "ledger.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["scope", "subject", "setting", "value", "since"])
-        writer.writerows(ledger(rng, args.ledger_records))
+        # Its own generator: the ledger is the same whatever the number of events.
+        writer.writerows(ledger(random.Random(args.seed + 1), args.ledger_records))
     with (args.out / "directory.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["kind", "value"])
