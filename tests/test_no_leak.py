@@ -16,23 +16,18 @@ import json
 from pathlib import Path
 
 import pytest
+from support import CLEAN, DIRECTORY, LEDGER, RULES, SAMPLE
 
 from audit.cli import main
 from audit.renderers import RENDERERS
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "fixtures"
-SAMPLE = FIXTURES / "dumps" / "sample.jsonl"
-CLEAN = FIXTURES / "dumps" / "clean.jsonl"
-LEDGER = FIXTURES / "policy.csv"
-DIRECTORY = FIXTURES / "directory.csv"
 MIN_LEN = 6
 USER_SCOPE_RULES = {"error/no-opt-in"}
 
 
 def _public_text() -> str:
     """The rule pack's own text (statements quote the practices, e.g. "such as contoso.com")."""
-    return "\n".join(p.read_text("utf-8") for p in sorted((ROOT / "rules").glob("*.yaml")))
+    return "\n".join(p.read_text("utf-8") for p in sorted(RULES.glob("*.yaml")))
 
 
 def _org_subjects() -> set[str]:

@@ -43,15 +43,13 @@ from audit.selectors import applicable
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-else:
-    np = lazy("numpy")
-    pd = lazy("pandas")
 
-
-if TYPE_CHECKING:
     from audit.context import ScanContext
     from audit.ledger import Ledger
     from audit.rulepack import Gate, Rule
+else:
+    np = lazy("numpy")
+    pd = lazy("pandas")
 
 PARAMS_SCHEMA: Mapping[str, Any] = {
     "type": "object",

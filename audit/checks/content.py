@@ -38,14 +38,12 @@ from audit.lazy import lazy
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from audit.context import ScanContext
+    from audit.rulepack import FieldSpec, Rule
 else:
     np = lazy("numpy")
     pd = lazy("pandas")
-
-
-if TYPE_CHECKING:
-    from audit.context import ScanContext
-    from audit.rulepack import FieldSpec, Rule
 
 _ENTITY_LIST = {"type": "array", "items": {"enum": list(ENTITIES)}, "uniqueItems": True}
 

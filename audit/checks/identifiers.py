@@ -35,14 +35,12 @@ from audit.lazy import lazy
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from audit.context import ScanContext
+    from audit.rulepack import Rule
 else:
     np = lazy("numpy")
     pd = lazy("pandas")
-
-
-if TYPE_CHECKING:
-    from audit.context import ScanContext
-    from audit.rulepack import Rule
 
 HASHED_PARAMS: Mapping[str, Any] = {
     "type": "object",

@@ -21,13 +21,11 @@ from audit.selectors import select_rows
 
 if TYPE_CHECKING:
     import pandas as pd
-else:
-    pd = lazy("pandas")
 
-
-if TYPE_CHECKING:
     from audit.context import ScanContext
     from audit.rulepack import FieldSpec, Rule
+else:
+    pd = lazy("pandas")
 
 GUID_RE = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 #: ISO 8601 date-time with a time zone (Z or offset); fractions of a second allowed.

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import make_event
 
 import audit
 from audit.checks.identifiers import user_id_problem
@@ -84,19 +85,7 @@ def test_salted_digest_passes_with_a_directory() -> None:
 
 
 def _census(**fields: Any) -> dict[str, Any]:
-    event = {
-        "category": "census",
-        "time": "2026-03-02T10:00:00Z",
-        "AppName": "iPhoneSkype",
-        "DeviceModel": "iPhone",
-        "OSName": "iPhoneiOS",
-        "OSVersion": "8.3",
-        "UserLanguage": "EN-US",
-        "UserID": "E296D735-4F36-4E18-7C3B-52E1A02A0164",
-        "DeviceID": "5E872200-F546-4CCD-8F23-AF5F507AA2DD",
-    }
-    event.update(fields)
-    return event
+    return make_event("census", **fields)
 
 
 def _scan(tmp_path: Path, events: list[dict[str, Any]], **kwargs: Any) -> list[audit.Finding]:
