@@ -116,6 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a local cluster)"
     )
     scan.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="pandas engine: scan in N processes, large JSON Lines files cut into parts "
+        "(default 1)",
+    )
+    scan.add_argument(
         "--workers",
         type=_positive,
         default=None,
@@ -214,6 +222,7 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         engine=args.engine,
         scheduler=args.scheduler,
         workers=args.workers,
+        jobs=args.jobs,
         command=shlex.join([PROG, *argv]),
         quiet=args.quiet,
     )

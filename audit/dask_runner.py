@@ -1,6 +1,7 @@
 """The Dask engine: the same per-file scan, run on a dask.distributed cluster.
 
-A file is one partition: each worker reads, normalises and checks whole files
+A file is one partition (a large JSON Lines file is cut at line ends into one
+part per worker): each worker reads, normalises and checks its part
 with exactly the code the pandas engine uses (:func:`audit.engine.scan_file`)
 and sends back findings, counts and the small per-rule state; the driver
 merges the states, so cross-record rules (a DeviceID shared by many users) see
@@ -22,26 +23,29 @@ from audit.errors import UsageError
 
 if TYPE_CHECKING:
     from audit.context import ScanContext
-    from audit.engine import FileResult, RuleState
+    from audit.engine import FileResult, RuleState, Unit
     from audit.options import ScanOptions
 
 _CONTEXTS: dict[ScanOptions, ScanContext] = {}
 
 
-def _scan_one(path: str, options: ScanOptions, states: dict[str, RuleState]) -> FileResult:
-    """On a worker: load the context once per scan, then scan one file."""
+def _scan_one(unit: Unit, options: ScanOptions, states: dict[str, RuleState]) -> FileResult:
+    """On a worker: load the context once per scan, then scan one file or part."""
     from audit.engine import prepare, scan_file
 
     ctx = _CONTEXTS.get(options)
     if ctx is None:
         _CONTEXTS.clear()
         ctx = _CONTEXTS[options] = prepare(options)
-    return scan_file(Path(path), ctx, states, options.chunk_rows)
+    return scan_file(Path(unit[0]), ctx, states, options.chunk_rows, None, unit[1])
 
 
 def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, RuleState]
-               ) -> list[FileResult]:
-    """Scan every file on the cluster; results come back in input order."""
+               ) -> tuple[list[Unit], list[FileResult]]:
+    """Scan every file (large JSON Lines files cut into one part per worker) on the
+    cluster; the units and their results come back in input order."""
+    from audit.engine import plan
+
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -60,9 +64,10 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
                                dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = client.map(_scan_one, [str(f) for f in files], options=options,
-                             states=states, pure=False)
-        return list(client.gather(futures))
+        workers = len(client.scheduler_info().get("workers", {})) or 1
+        units = plan(list(files), workers)
+        futures = client.map(_scan_one, units, options=options, states=states, pure=False)
+        return units, list(client.gather(futures))
     finally:
         client.close()
         if cluster is not None:

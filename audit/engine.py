@@ -11,7 +11,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from audit.model import (
 )
 from audit.normalize import Chunk, normalize_chunk
 from audit.options import ScanOptions
-from audit.readers import expand_inputs, read_batches, reader_for, sha256_of
+from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_of, split
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
 from audit.selectors import applicable
@@ -129,7 +129,7 @@ def scan(options: ScanOptions) -> Report:
     if options.engine == "dask":
         from audit.dask_runner import scan_files
 
-        results = scan_files(files, options, states)
+        results = merge_parts(*scan_files(files, options, states))
     else:
         results = _scan_locally(files, ctx, states, options)
 
@@ -170,24 +170,89 @@ def scan(options: ScanOptions) -> Report:
     )
 
 
+Unit = tuple[Path, "Part | None"]
+#: Files smaller than this are not worth cutting into parts.
+SPLIT_MIN_BYTES = 1 << 26
+
+
+def plan(files: list[Path], parts: int) -> list[Unit]:
+    """Units of work: whole files, and large line-based files cut into ``parts`` ranges."""
+    units: list[Unit] = []
+    for path in files:
+        cut = split(path, parts, SPLIT_MIN_BYTES) if parts > 1 else None
+        if cut:
+            units.extend((path, part) for part in cut)
+        else:
+            units.append((path, None))
+    return units
+
+
 def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleState],
                   options: ScanOptions) -> Iterator[FileResult]:
-    """The pandas engine: files one after another, chunks streamed, one progress bar."""
+    """The pandas engine: chunks streamed, one progress bar; with ``jobs`` > 1 the units
+    run in that many forked processes, which share the loaded context copy-on-write."""
     progress = _progress(options, files)
+    units = plan(files, options.jobs)
     try:
-        for path in files:
-            yield scan_file(path, ctx, states, options.chunk_rows, progress.update)
+        if options.jobs <= 1 or len(units) == 1:
+            results = (scan_file(path, ctx, states, options.chunk_rows, progress.update, part)
+                       for path, part in units)
+            yield from merge_parts(units, results)
+            return
+        import multiprocessing
+
+        global _FORKED
+        _FORKED = (ctx, states, options.chunk_rows)
+        with multiprocessing.get_context("fork").Pool(options.jobs) as pool:
+            def counted() -> Iterator[FileResult]:
+                for result in pool.imap(_scan_forked, units):
+                    progress.update(result.info.records)
+                    yield result
+
+            yield from merge_parts(units, counted())
+        _FORKED = None
     finally:
         progress.close()
 
 
+_FORKED: tuple[ScanContext, dict[str, RuleState], int] | None = None
+
+
+def _scan_forked(unit: Unit) -> FileResult:
+    """In a forked worker: scan one unit with the parent's context."""
+    assert _FORKED is not None
+    ctx, states, chunk_rows = _FORKED
+    return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1])
+
+
+def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[FileResult]:
+    """One result per file: the parts of a cut file folded together, in order."""
+    current: FileResult | None = None
+    for (path, part), result in zip(units, results, strict=True):
+        if current is not None and current.info.path == str(path) and part is not None \
+                and part.start > 0:
+            current.findings.extend(result.findings)
+            for rule_id, state in result.states.items():
+                current.states[rule_id].merge(state)
+            current.info = replace(current.info, records=current.info.records
+                                   + result.info.records, rejected=current.info.rejected
+                                   + result.info.rejected)
+            continue
+        if current is not None:
+            yield current
+        current = result
+    if current is not None:
+        yield current
+
+
 def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], chunk_rows: int,
-              advance: Any = None) -> FileResult:
-    """Scan one input file chunk by chunk: the unit of work of both engines."""
+              advance: Any = None, part: Part | None = None) -> FileResult:
+    """Scan one input file (or one part of it) chunk by chunk: the unit of work of both
+    engines."""
     states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
     findings: list[Finding] = []
     records = rejected = 0
-    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows):
+    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         findings.extend(_malformed(chunk, ctx))
@@ -195,8 +260,9 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
     reader, compressed = reader_for(path)
+    digest = sha256_of(path) if part is None or part.start == 0 else ""
     info = InputInfo(path=str(path), format=reader.name + (".gz" if compressed else ""),
-                     sha256=sha256_of(path), records=records, rejected=rejected)
+                     sha256=digest, records=records, rejected=rejected)
     return FileResult(findings, info, states)
 
 
@@ -220,11 +286,12 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
                 leave=False, dynamic_ncols=True)
 
 
-def iter_chunks(path: Path, pack: RulePack, chunk_rows: int) -> Iterator[Chunk]:
+def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None
+                ) -> Iterator[Chunk]:
     """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time."""
     reader, _ = reader_for(path)
     start = 0
-    for batch in read_batches(path, chunk_rows, string_fields(pack)):
+    for batch in read_batches(path, chunk_rows, string_fields(pack), part):
         yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start)
         start += len(batch.frame)
 
@@ -487,5 +554,6 @@ def _run_info(
             "baseline": options.baseline,
             "show_evidence": options.show_evidence,
             "chunk_rows": options.chunk_rows,
+            "jobs": options.jobs,
         },
     }

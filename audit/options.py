@@ -29,5 +29,6 @@ class ScanOptions:
     engine: str = "pandas"
     scheduler: str | None = None
     workers: int | None = None
+    jobs: int = 1
     command: str | None = None
     quiet: bool = False

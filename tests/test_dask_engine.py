@@ -21,8 +21,11 @@ def _without_times(report: audit.Report) -> dict[str, Any]:
     return doc
 
 
-def test_dask_local_cluster_matches_pandas(tmp_path: Path) -> None:
+def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                           ) -> None:
     from dask.distributed import Client, LocalCluster
+
+    from audit import engine
 
     folder = tmp_path / "dumps"
     folder.mkdir()
@@ -44,8 +47,13 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path) -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster):
         distributed = audit.scan(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
+        # Each JSON Lines file cut into one part per worker: still the same report.
+        monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+        assert len(engine.plan(sorted(folder.iterdir()), 2)) == 5
+        parted = audit.scan(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
     assert distributed.run["engine"] == "dask"
     assert _without_times(distributed) == _without_times(local)
+    assert _without_times(parted) == _without_times(local)
     assert local.summary.findings_by_rule.get("census/device-id-not-random", 0) > 0
     assert {i["path"] for i in local.run["inputs"]} == {str(p) for p in folder.iterdir()}
 

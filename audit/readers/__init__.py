@@ -52,7 +52,16 @@ class Batch:
         return len(self.frame) + len(self.rejected)
 
 
-BatchFunc = Callable[[IO[bytes], int, frozenset[str]], Iterator[Batch]]
+BatchFunc = Callable[..., Iterator[Batch]]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A byte range of a file that starts and ends at line boundaries, with its first line."""
+
+    start: int
+    stop: int
+    first_line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,7 @@ class Reader:
     read: Callable[[IO[bytes]], Iterator[RawRecord]]
     typed: bool = True
     batches: BatchFunc | None = None
+    splittable: bool = False  # line-based: a byte range cut at line ends reads on its own
 
 
 READERS: dict[str, Reader] = {}
@@ -143,10 +153,16 @@ def read_records(path: Path) -> Iterator[RawRecord]:
     yield from _guarded(path, reader.read)
 
 
-def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = frozenset()
-                 ) -> Iterator[Batch]:
-    """Stream one file as batches of at most ``chunk_rows`` records."""
+def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = frozenset(),
+                 part: Part | None = None) -> Iterator[Batch]:
+    """Stream one file (or one part of it) as batches of at most ``chunk_rows`` records."""
     reader, _ = reader_for(path)
+    if part is not None:
+        assert reader.batches is not None and reader.splittable
+        batches = reader.batches
+        yield from _guarded(path, lambda stream: batches(
+            _Slice(stream, part), chunk_rows, string_fields, part.first_line))
+        return
     if reader.batches is not None:
         batches = reader.batches
         yield from _guarded(path, lambda stream: batches(stream, chunk_rows, string_fields))
@@ -154,6 +170,54 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
     records = read_records(path)
     while batch := list(islice(records, chunk_rows)):
         yield batch_of(batch)
+
+
+def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None:
+    """Cut a line-based, uncompressed file into about ``parts`` byte ranges at line ends.
+
+    None when the file cannot be cut (compressed, not line-based) or is too small to be
+    worth it. Counting the lines before each cut is one fast pass over the bytes.
+    """
+    reader, compressed = reader_for(path)
+    size = path.stat().st_size
+    if parts < 2 or compressed or not reader.splittable or size < min_bytes:
+        return None
+    targets = [size * k // parts for k in range(1, parts)]
+    cuts, lines_before = [0], [0]
+    lines = position = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            while targets and targets[0] < position + len(block):
+                at = block.find(b"\n", max(targets[0] - position, 0))
+                if at < 0:
+                    break  # the line ends in a later block
+                targets.pop(0)
+                cuts.append(position + at + 1)
+                lines_before.append(lines + block.count(b"\n", 0, at + 1))
+            lines += block.count(b"\n")
+            position += len(block)
+    bounds = [*cuts, size]
+    return [Part(bounds[i], bounds[i + 1], lines_before[i] + 1)
+            for i in range(len(cuts)) if bounds[i + 1] > bounds[i]]
+
+
+class _Slice(io.RawIOBase):
+    """The bytes of one part of a stream, read without copying the rest."""
+
+    def __init__(self, stream: IO[bytes], part: Part) -> None:
+        stream.seek(part.start)
+        self._stream, self._left = stream, part.stop - part.start
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._stream.read(size)
+        self._left -= len(data)
+        return data
 
 
 def _guarded(path: Path, produce: Callable[[IO[bytes]], Iterator[Any]]) -> Iterator[Any]:

@@ -48,10 +48,13 @@ def parse_line(number: int, raw: bytes) -> RawRecord:
     return RawRecord(number, data)
 
 
-def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str]
-                 ) -> Iterator[Batch]:
-    """Batches of ``chunk_rows`` lines (blank ones included), parsed by pyarrow when it can."""
-    first_line = 1
+def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
+                 first_line: int = 1) -> Iterator[Batch]:
+    """Batches of ``chunk_rows`` lines (blank ones included), parsed by pyarrow when it can.
+
+    ``first_line`` is the line number of the stream's first line (a byte range of a
+    file starts further down).
+    """
     pending = b""
     while True:
         block = stream.read(READ_BLOCK)
@@ -141,4 +144,4 @@ def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str]
     return frame.dropna(axis=1, how="all")
 
 
-register(Reader("jsonl", (".jsonl", ".ndjson"), read, batches=read_batches))
+register(Reader("jsonl", (".jsonl", ".ndjson"), read, batches=read_batches, splittable=True))

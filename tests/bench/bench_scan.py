@@ -11,7 +11,8 @@ its own:
 
 - parse-only: pyarrow reading the file into a pandas DataFrame;
 - scan: ``audit.scan`` with the whole built-in pack, the ledger and 10,000
-  identities (report rendering excluded); with ``--engine dask`` the dump is cut
+  identities (report rendering excluded), in 1 and 2 processes (``--jobs``: the
+  file is cut at line ends into parts); with ``--engine dask`` the dump is cut
   into ``--split`` files (the partitions) and scanned on a local cluster of each
   ``--workers`` count (peak RSS is then the driver's only);
 
@@ -46,9 +47,10 @@ import resource, sys, time
 sys.path.insert(0, sys.argv[5])
 import audit
 t = time.perf_counter()
-workers = int(sys.argv[6]) if sys.argv[4] == "dask" else None
+n = int(sys.argv[6])
+extra = {"workers": n} if sys.argv[4] == "dask" else {"jobs": n}
 report = audit.scan(inputs=sys.argv[1], ledger=sys.argv[2], identities=sys.argv[3],
-                    engine=sys.argv[4], workers=workers, quiet=True)
+                    engine=sys.argv[4], quiet=True, **extra)
 seconds = time.perf_counter() - t
 print(seconds, report.summary.records_read, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
       len(report.findings))
@@ -96,7 +98,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/telemetry-audit-bench"))
     parser.add_argument("--json", type=Path, default=HERE / "out" / "bench_scan.json")
     parser.add_argument("--engine", default="pandas", choices=["pandas", "dask"])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="processes: --jobs of the pandas engine, or dask workers")
     parser.add_argument("--split", type=int, default=8,
                         help="with --engine dask: files the dump is cut into (partitions)")
     args = parser.parse_args()

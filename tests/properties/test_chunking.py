@@ -18,6 +18,7 @@ def report_without_times(chunk_rows: int) -> dict[str, Any]:
     for key in ("started", "finished", "duration_seconds"):
         doc["run"].pop(key)
     doc["run"]["parameters"].pop("chunk_rows")
+    doc["run"]["parameters"].pop("jobs")
     return doc
 
 

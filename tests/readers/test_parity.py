@@ -140,6 +140,7 @@ def _report_without_times(**kwargs: Any) -> dict[str, Any]:
     for key in ("started", "finished", "duration_seconds"):
         doc["run"].pop(key)
     doc["run"]["parameters"].pop("chunk_rows")
+    doc["run"]["parameters"].pop("jobs")
     return doc
 
 
@@ -153,3 +154,17 @@ def test_arrow_fast_path_equals_line_by_line(monkeypatch: pytest.MonkeyPatch) ->
     slow = _report_without_times(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=40)
     assert fast == slow
     assert fast["findings"]
+
+
+def test_parts_in_processes_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import DIRECTORY, LEDGER, SAMPLE
+
+    from audit import engine
+
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    units = engine.plan([SAMPLE], 3)
+    assert len(units) == 3 and units[1][1] is not None and units[1][1].first_line > 1
+    kwargs = {"inputs": str(SAMPLE), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
+    one = _report_without_times(**kwargs)
+    three = _report_without_times(**kwargs, jobs=3)
+    assert three == one
