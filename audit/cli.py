@@ -82,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--ledger", metavar="FILE", help="policy and consent ledger (CSV or JSONL)")
     scan.add_argument("--identities", metavar="FILE", help="known identities (CSV kind,value)")
     scan.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help="field mapping (YAML) for events not in the reference format",
+    )
+    scan.add_argument(
         "--stage",
         choices=[s.value for s in Stage],
         default=Stage.TRANSIT.value,
@@ -212,6 +217,7 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         rules=args.rules,
         ledger=args.ledger,
         identities=args.identities,
+        mapping=args.mapping,
         stage=Stage(args.stage),
         fail_on=args.fail_on,
         baseline=args.baseline,

@@ -22,6 +22,7 @@ class ScanContext:
     ledger: Any = None
     identities: Any = None
     rulepack: Any = None
+    mapping: Any = None  # audit.mapping.FieldMapping for non-reference event formats
     #: Per-scan caches of checks, e.g. detection results per (rule, column), so a value
     #: repeated across chunks is examined once. Bounded by the checks that fill it.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)

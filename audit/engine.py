@@ -88,6 +88,11 @@ def prepare(options: ScanOptions) -> ScanContext:
         from audit.detectors.known import load_identities
 
         identities = load_identities(options.identities)
+    mapping = None
+    if options.mapping:
+        from audit.mapping import load_mapping
+
+        mapping = load_mapping(options.mapping)
     return ScanContext(
         stage=options.stage,
         key=resolve_key(options.key),
@@ -95,6 +100,7 @@ def prepare(options: ScanOptions) -> ScanContext:
         ledger=ledger,
         identities=identities,
         rulepack=pack,
+        mapping=mapping,
     )
 
 
@@ -252,7 +258,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
     findings: list[Finding] = []
     records = rejected = 0
-    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part):
+    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         findings.extend(_malformed(chunk, ctx))
@@ -286,13 +292,14 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
                 leave=False, dynamic_ncols=True)
 
 
-def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None
-                ) -> Iterator[Chunk]:
+def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None,
+                mapping: Any = None) -> Iterator[Chunk]:
     """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time."""
     reader, _ = reader_for(path)
     start = 0
     for batch in read_batches(path, chunk_rows, string_fields(pack), part):
-        yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start)
+        yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start,
+                              mapping=mapping)
         start += len(batch.frame)
 
 
@@ -547,6 +554,7 @@ def _run_info(
         "inputs": [i.to_dict() for i in inputs],
         "skipped_files": list(skipped),
         "ledger": _digest_of(options.ledger),
+        "mapping": _digest_of(options.mapping),
         "identities": identities_info,
         "parameters": {
             "fail_on": options.fail_on.value,

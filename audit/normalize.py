@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit.mapping import FieldMapping
 from audit.readers import Batch
 from audit.rulepack import Category, RulePack
 
@@ -49,10 +50,12 @@ def flatten(
 
 
 def normalize_chunk(
-    batch: Batch, source: str, pack: RulePack, *, typed: bool, start: int = 0
+    batch: Batch, source: str, pack: RulePack, *, typed: bool, start: int = 0,
+    mapping: FieldMapping | None = None,
 ) -> Chunk:
-    """Route a batch's rows to their categories; row labels start at ``start``."""
-    frame = batch.frame
+    """Route a batch's rows to their categories (after the field mapping, if any);
+    row labels start at ``start``."""
+    frame = batch.frame if mapping is None else mapping.apply(batch.frame)
     frame.index = pd.RangeIndex(start, start + len(frame))
     rejected = list(batch.rejected)
     routed = pd.Series(False, index=frame.index)

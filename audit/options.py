@@ -18,6 +18,7 @@ class ScanOptions:
     rules: str | None = None
     ledger: str | None = None
     identities: str | None = None
+    mapping: str | None = None
     stage: Stage = Stage.TRANSIT
     fail_on: Severity = Severity.HIGH
     baseline: str | None = None

@@ -1,0 +1,122 @@
+"""Declarative field mapping: audit other event formats without code changes.
+
+A mapping file (YAML or JSON) renames flattened source fields to the reference
+format's names and may set constant fields, for example for a nested
+common-schema envelope::
+
+    fields:                      # reference name: dotted source path
+      category: data.kind
+      time: time
+      UserID: ext.user.localId
+      DeviceID: ext.device.localId
+    constants:                   # fields every event gets (when absent)
+      client: desktop
+    ignore: [ver, iKey]          # envelope bookkeeping, not audited (listed in the report)
+
+Source fields that the mapping does not name are kept under their own names,
+so anything unexpected is still reported as an undeclared field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+import yaml
+
+from audit.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 1},
+        },
+        "constants": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "number", "boolean"]},
+        },
+        "ignore": {"type": "array", "items": {"type": "string", "minLength": 1}},
+    },
+}
+
+
+class MappingError(UsageError):
+    """A mapping file that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMapping:
+    """Renames (source → reference name) and constants, applied to every chunk."""
+
+    renames: Mapping[str, str]
+    constants: Mapping[str, Any]
+    ignore: tuple[str, ...]
+    path: str
+
+    def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with mapped names; a reference field already present is replaced."""
+        dropped = [c for c in self.ignore if c in frame.columns]
+        if dropped:
+            frame = frame.drop(columns=dropped)
+        present = {src: dst for src, dst in self.renames.items() if src in frame.columns}
+        if present:
+            frame = frame.drop(columns=[d for d in present.values()
+                                        if d in frame.columns and d not in present])
+            frame = frame.rename(columns=present)
+        for name, value in self.constants.items():
+            if name not in frame.columns:
+                frame[name] = value
+            else:
+                frame[name] = frame[name].where(frame[name].notna(), value)
+        return frame
+
+
+def load_mapping(path: str) -> FieldMapping:
+    """Read and validate a mapping file; errors name the file and line."""
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read mapping: {exc.strerror}", path=path) from None
+    except UnicodeDecodeError:
+        raise MappingError("mapping is not UTF-8 text", path=path) from None
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise MappingError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path,
+                           line=mark.line + 1 if mark else None) from None
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA)
+                                             .iter_errors(doc))
+    if error is not None:
+        pointer = "".join(f"/{p}" for p in error.absolute_path) or "/"
+        raise MappingError(error.message, path=path, line=_line_of(text, error.absolute_path),
+                           pointer=pointer)
+    renames: dict[str, str] = {}
+    for target, source in (doc.get("fields") or {}).items():
+        if source in renames:
+            raise MappingError(f"source field {source!r} is mapped twice "
+                               f"({renames[source]!r} and {target!r})", path=path,
+                               line=_line_of(text, ["fields", target]))
+        renames[source] = target
+    return FieldMapping(renames, dict(doc.get("constants") or {}),
+                        tuple(doc.get("ignore") or ()), path)
+
+
+def _line_of(text: str, parts: Any) -> int | None:
+    """Line of the deepest key of ``parts`` found in a block-style YAML text."""
+    keys = [str(p) for p in parts]
+    if not keys:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith(f"{keys[-1]}:"):
+            return number
+    return None

@@ -1,0 +1,62 @@
+"""A declarative field mapping audits a nested envelope format without code changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import DIRECTORY, FIXTURES
+
+import audit
+
+DUMP = FIXTURES / "dumps" / "common-schema.jsonl"
+MAPPING = FIXTURES / "mappings" / "common-schema.yaml"
+
+
+def test_mapped_envelope_is_audited_like_the_reference_format() -> None:
+    report = audit.scan(inputs=str(DUMP), mapping=str(MAPPING), identities=str(DIRECTORY))
+    assert {(f.rule, f.line, f.field) for f in report.findings} == {
+        ("census/unhashed-user-id", 2, "UserID"),
+        ("census/identifies-user", 2, "UserID"),
+        ("census/identifies-user", 3, "DeviceModel"),
+        # Unmapped source fields keep their dotted names and are still reported.
+        ("census/undeclared-field", 4, "data.tenantName"),
+        ("census/identifies-organization", 4, "data.tenantName"),
+    }
+    assert report.run["mapping"]["path"] == str(MAPPING)
+
+
+def test_without_the_mapping_nothing_is_routed() -> None:
+    report = audit.scan(inputs=str(DUMP))
+    assert report.summary.records_rejected == 4
+    assert {f.rule for f in report.findings} == {"input/malformed-record"}
+
+
+def test_constants_fill_absent_fields(tmp_path: Path) -> None:
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(MAPPING.read_text("utf-8").replace("  category: data.category\n", "")
+                       + "constants:\n  category: census\n", "utf-8")
+    report = audit.scan(inputs=str(DUMP), mapping=str(mapping))
+    assert report.summary.records_audited == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "needle", "line"),
+    [
+        ("fields:\n  UserID: [ext\n", "invalid YAML", 3),
+        ("fields:\n  UserID: ext.user.localId\ncolour: red\n", "Additional properties", None),
+        ("fields:\n  UserID: ext.user.localId\n  DeviceID: ext.user.localId\n",
+         "mapped twice", 3),
+        ("fields:\n  UserID: 7\n", "is not of type 'string'", 2),
+    ],
+)
+def test_bad_mapping_is_exit_2(run_cli, tmp_path: Path, text: str, needle: str,
+                               line: int | None) -> None:
+    mapping = tmp_path / "bad.yaml"
+    mapping.write_text(text, "utf-8")
+    result = run_cli("scan", str(DUMP), "--mapping", str(mapping), "--format", "json")
+    assert result.code == 2
+    assert needle in result.err and str(mapping) in result.err
+    assert "Traceback" not in result.err
+    if line is not None:
+        assert f"{mapping}:{line}" in result.err
