@@ -14,7 +14,9 @@ its own:
   identities (report rendering excluded), in 1 and 2 processes (``--jobs``: the
   file is cut at line ends into parts); with ``--engine dask`` the dump is cut
   into ``--split`` files (the partitions) and scanned on a local cluster of each
-  ``--workers`` count (peak RSS is then the driver's only);
+  ``--workers`` count. Peak RSS is the scanning process's; with ``--jobs`` the
+  largest worker process is reported beside it (local Dask workers are not
+  children and are not measured);
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
 as JSON.
@@ -53,7 +55,7 @@ report = audit.scan(inputs=sys.argv[1], ledger=sys.argv[2], identities=sys.argv[
                     engine=sys.argv[4], quiet=True, **extra)
 seconds = time.perf_counter() - t
 print(seconds, report.summary.records_read, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-      len(report.findings))
+      len(report.findings), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 
 
@@ -110,7 +112,7 @@ def main() -> None:
         parse_s, parsed, parse_rss = run(PARSE, str(dump))
         target = split_for(dump, args.split) if args.engine == "dask" else dump
         for workers in args.workers:
-            scan_s, read, scan_rss, findings = run(
+            scan_s, read, scan_rss, findings, child_rss = run(
                 SCAN, str(target), str(args.work / "ledger.csv"),
                 str(args.work / "directory.csv"), args.engine, str(ROOT), str(workers))
             assert int(parsed) == int(read) == size, (parsed, read, size)
@@ -119,7 +121,8 @@ def main() -> None:
                 "parse_s": round(parse_s, 2), "scan_s": round(scan_s, 2),
                 "ratio": round(scan_s / parse_s, 2), "events_per_s": round(size / scan_s),
                 "parse_peak_rss_mb": round(parse_rss / 1024), "scan_peak_rss_mb":
-                round(scan_rss / 1024), "findings": int(findings),
+                round(scan_rss / 1024), "largest_child_rss_mb": round(child_rss / 1024),
+                "findings": int(findings),
             })
             print(rows[-1], flush=True)
     print(tabulate(rows, headers="keys"))
