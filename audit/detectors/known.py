@@ -192,32 +192,35 @@ class KnownIdentities:
     def candidates(self, values: Sequence[str]) -> np.ndarray:
         """Which values may hold an identity: one automaton pass over all of them at once.
 
-        The values are joined with a separator no identity contains, searched as is and
-        case-folded in C, and each hit's end offset is mapped back to its value. Only the
-        candidates need :meth:`find`, which validates and names the form.
+        The values are joined with a separator no identity contains and searched in C;
+        each hit's end offset is mapped back to its value. A second, case-folded pass
+        covers the values that folding changes (an upper-case digest or GUID of a known
+        identity is found there). Only the candidates need :meth:`find`, which validates
+        and names the form.
         """
         import numpy as np
 
         flags = np.zeros(len(values), dtype=bool)
         if self._automaton is None or not len(values):
             return flags
-        ends = np.cumsum(np.fromiter(map(len, values), dtype=np.int64, count=len(values)) + 1)
-        haystack = "\x00".join(values)
-        folded = haystack.casefold()
-        for text, offsets in ((haystack, ends), (folded, None)):
-            if offsets is None:
-                if folded == haystack:
-                    break
-                if len(folded) == len(haystack):
-                    offsets = ends
-                else:  # casefolding changed lengths: fold value by value
-                    texts = [v.casefold() for v in values]
-                    text = "\x00".join(texts)
-                    offsets = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64,
-                                                    count=len(texts)) + 1)
-            hit_ends = np.fromiter((end for end, _ in self._automaton.iter(text)), dtype=np.int64)
-            flags[np.searchsorted(offsets, hit_ends + 1)] = True
+        positions = np.arange(len(values))
+        self._mark(values, positions, flags)
+        folded = [v.casefold() for v in values]
+        changed = [i for i, v in enumerate(values) if folded[i] != v]
+        if changed:
+            self._mark([folded[i] for i in changed], positions[changed], flags)
         return flags
+
+    def _mark(self, texts: Sequence[str], positions: np.ndarray, flags: np.ndarray) -> None:
+        """Set ``flags[positions[j]]`` for every text j the automaton hits."""
+        import numpy as np
+
+        ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+        haystack = "\x00".join(texts)
+        hit_ends = np.fromiter((end for end, _ in self._automaton.iter(haystack)),
+                               dtype=np.int64)
+        if len(hit_ends):
+            flags[positions[np.searchsorted(ends, hit_ends + 1)]] = True
 
     def find(self, text: str) -> list[Match]:
         """Every identity variant in the first `MAX_VALUE_LEN` characters of `text`."""

@@ -20,7 +20,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import audit.detectors as _pkg
 from audit.detectors.base import MAX_VALUE_LEN, Match
@@ -32,9 +32,13 @@ from audit.lazy import lazy
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 else:
     np = lazy("numpy")
     pd = lazy("pandas")
+    pa = lazy("pyarrow")
+    pc = lazy("pyarrow.compute")
 
 
 KNOWN_ENTITIES = (KNOWN_IDENTITY, KNOWN_ORGANIZATION)
@@ -148,21 +152,25 @@ def _as_text(values: pd.Series) -> pd.Series:
     return values.map(lambda v: v if isinstance(v, str) else str(v))
 
 
-def _as_arrow(uniques: np.ndarray) -> pd.Series:
-    """Distinct values as Arrow strings (RE2, vectorised) when pyarrow is available."""
-    try:
-        return pd.Series(uniques, dtype="string[pyarrow]")
-    except (ImportError, TypeError, ValueError):
-        return pd.Series(uniques, dtype=object)
+def _as_arrow(uniques: np.ndarray) -> Any:
+    """Distinct values as one Arrow string array, for RE2 (vectorised) prefilters."""
+    return pa.array(uniques, type=pa.large_string(), from_pandas=True)
 
 
-def _prefilter_mask(series: pd.Series, pattern: str) -> np.ndarray:
-    """Vectorised `str.contains` of one prefilter over the distinct values."""
+def _prefilter_mask(values: Any, pattern: str) -> np.ndarray:
+    """Vectorised regex search of one prefilter over the distinct values.
+
+    pyarrow's RE2 runs it straight (pandas' ``str.contains`` would re-parse the
+    pattern on every call to decide whether RE2 can); a pattern RE2 refuses falls
+    back to Python's ``re`` value by value.
+    """
     try:
-        mask = series.str.contains(pattern, regex=True)
-    except Exception:  # an engine without support for the pattern: fall back to `re`
-        mask = series.astype(object).str.contains(pattern, regex=True)
-    return mask.fillna(False).to_numpy(dtype=bool)
+        found = pc.match_substring_regex(values, pattern)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        compiled = _compiled(pattern)
+        return np.fromiter((bool(compiled.search(v)) for v in values.to_pylist()),
+                           dtype=bool, count=len(values))
+    return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
 def _prefilters(det: object) -> list[str]:
@@ -252,7 +260,7 @@ def _detect_uniques(
     """The first match of each distinct value (by position), prefiltered column-wise."""
     if not len(uniques):
         return {}
-    series = _as_arrow(uniques)
+    series = _as_arrow(uniques)  # one Arrow array for every prefilter below
     # Which entities may match each distinct value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
     # GUIDs and hex digests hold no e-mail, phone, name or secret: only the directory
@@ -263,7 +271,7 @@ def _detect_uniques(
         if entity in KNOWN_ENTITIES:
             if known is None:
                 assert identities is not None
-                known = np.asarray(identities.candidates(list(uniques)), dtype=bool)
+                known = identities.candidates(list(uniques))
             masks[entity] = known
             continue
         mask = np.zeros(len(uniques), dtype=bool)

@@ -170,3 +170,26 @@ def test_ten_thousand_identities_build_and_search() -> None:
     assert len(k) == 10_000
     text = f"uid={h('sha256', 'user9999.name@contoso.com')}"
     assert [m.form for m in k.find(text)] == ["sha256(email)"]
+
+
+def test_upper_case_digests_and_ids_are_found_through_detect() -> None:
+    """The vectorised candidate pass must not lose what only the case-folded pass finds."""
+    import hashlib
+
+    import pandas as pd
+
+    from audit.detectors import detect
+
+    ids = KnownIdentities([("email", "amos.marble@contoso.com"), ("username", "amosmarble"),
+                           ("object_id", "7b9a1c52-3e44-4d6f-9a0b-2c6d8e1f4a37")])
+    sha1 = hashlib.sha1(b"amosmarble").hexdigest()
+    values = pd.Series([
+        "7B9A1C52-3E44-4D6F-9A0B-2C6D8E1F4A37",
+        hashlib.md5(b"amos.marble@contoso.com").hexdigest().upper(),
+        f"{sha1[:8]}-{sha1[8:12]}-{sha1[12:16]}-{sha1[16:20]}-{sha1[20:32]}".upper(),
+        "AMOSMARBLE",
+        "E296D735-4F36-4E18-7C3B-52E1A02A0164",
+    ])
+    found = detect(values, ["KNOWN_IDENTITY"], identities=ids)
+    assert list(found.index) == [0, 1, 2, 3]
+    assert "upper(md5(email))" in found.loc[1, "explanation"]
