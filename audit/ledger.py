@@ -81,6 +81,9 @@ class Ledger:
     records: pd.DataFrame
     defaults: Mapping[tuple[str, str], bool]
     _by_setting: Mapping[tuple[str, str], pd.DataFrame] = field(repr=False)
+    #: Per (scope, setting): the distinct subjects and the right side of the as-of join,
+    #: built once at load instead of for every chunk.
+    _joins: Mapping[tuple[str, str], tuple[pd.Index, pd.DataFrame]] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -113,8 +116,7 @@ class Ledger:
         n = len(subjects)
         keys = subject_keys(scope, subjects)
         when = event_times(times)
-        table = self._by_setting.get((scope, setting))
-        known = pd.Index(table["subject"].unique()) if table is not None else pd.Index([])
+        known, right = self._joins.get((scope, setting), (pd.Index([]), None))
         code = known.get_indexer(keys) if len(known) else np.full(n, -1, dtype=np.intp)
         decidable = keys.notna().to_numpy() & when.notna().to_numpy()
 
@@ -124,18 +126,12 @@ class Ledger:
         has_line = np.zeros(n, dtype=bool)
 
         matched = np.flatnonzero(decidable & (code >= 0))
-        if len(matched) and table is not None:
+        if len(matched) and right is not None:
             left = pd.DataFrame({
                 "code": code[matched],
                 "time": _naive(when)[matched],
                 "pos": matched,
             }).sort_values("time", kind="stable")
-            right = pd.DataFrame({
-                "code": known.get_indexer(table["subject"]),
-                "since": _naive(table["since"]),
-                "value": table["value"].to_numpy(),
-                "line": table["line"].to_numpy(),
-            })
             joined = pd.merge_asof(
                 left, right, left_on="time", right_on="since", by="code",
                 direction="backward", allow_exact_matches=True,
@@ -227,7 +223,20 @@ def load_ledger(path: str | Path, pack: RulePack) -> Ledger:
         records=records,
         defaults=defaults,
         _by_setting=by_setting,
+        _joins=MappingProxyType({key: _join_side(t) for key, t in by_setting.items()}),
     )
+
+
+def _join_side(table: pd.DataFrame) -> tuple[pd.Index, pd.DataFrame]:
+    """The distinct subjects of one setting and its records coded for ``merge_asof``."""
+    known = pd.Index(table["subject"].unique())
+    right = pd.DataFrame({
+        "code": known.get_indexer(table["subject"]),
+        "since": _naive(table["since"]),
+        "value": table["value"].to_numpy(),
+        "line": table["line"].to_numpy(),
+    })
+    return known, right
 
 
 def _read_bytes(path: Path) -> bytes:
