@@ -143,7 +143,8 @@ def _detect_one(
 
 
 def _empty(index: pd.Index) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS}, index=index[:0])
+    empty = np.empty(0, dtype=object)  # plain arrays: most columns match nothing, build cheaply
+    return pd.DataFrame(dict.fromkeys(COLUMNS, empty), index=index[:0], copy=False)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
