@@ -29,10 +29,9 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 from audit.checks import check_kind, hits, no_hits
-from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, detect, detect_text
+from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, detect
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -80,12 +79,6 @@ PARAMS_SCHEMA: Mapping[str, Any] = {
             "type": "array",
             "items": {"type": "string", "minLength": 1},
         },
-        "ignore_inside": {
-            "description": "Entities whose matches are removed before searching, e.g. "
-            "[EMAIL, SIP_URI] so that the domain of an e-mail address is not "
-            "also reported as an organisation.",
-            **_ENTITY_LIST,
-        },
     },
 }
 
@@ -109,8 +102,6 @@ KIND_CONTEXT: Mapping[str, KindContext] = {
     "hashed-id": KindContext(drop=frozenset({KNOWN_IDENTITY})),
 }
 
-COLUMNS = ("entity", "detector", "explanation", "matched")
-
 assert all(f in FILTERS for c in KIND_CONTEXT.values() for f in c.exclude)
 
 
@@ -121,7 +112,6 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     entities: list[str] = list(params["entities"])
     declared = ctx.rulepack.categories[rule.category].fields
     allow: Mapping[str, Sequence[str]] = params.get("allow") or {}
-    ignore = tuple(params.get("ignore_inside") or ())
     parts = []
     for column in _columns(rule, events, declared):
         spec = declared.get(column)
@@ -130,7 +120,7 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         if not wanted:
             continue
         memo = ctx.memo.setdefault(("forbidden-content", rule.id, column), {})
-        found = _detect_column(events[column], wanted, context, ignore, ctx, memo)
+        found = _detect_column(events[column], wanted, context, ctx, memo)
         if len(found):
             parts.append(
                 hits(
@@ -193,62 +183,12 @@ def _detect_column(
     values: pd.Series,
     entities: list[str],
     context: KindContext,
-    ignore: tuple[str, ...],
     ctx: ScanContext,
     memo: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     text = _as_text(values)
     if text.empty:
         return detect(text, entities)
-    found = detect(text, entities, identities=ctx.identities, exclude=context.exclude,
-                   memo=memo)
-    if found.empty:
-        return found
-    if ignore:
-        inside = ~found["entity"].isin(ignore)
-        if inside.any():
-            found = _redetect(found, inside.to_numpy(), text, entities, context, ignore, ctx)
-    return found
+    return detect(text, entities, identities=ctx.identities, exclude=context.exclude,
+                  memo=memo)
 
-
-def _redetect(
-    found: pd.DataFrame,
-    rows: Any,
-    text: pd.Series,
-    entities: list[str],
-    context: KindContext,
-    ignore: tuple[str, ...],
-    ctx: ScanContext,
-) -> pd.DataFrame:
-    """Search the selected hit rows again, once per distinct value, ignoring ``ignore``.
-
-    The matches of the ``ignore`` entities are cut out of the value first, so that
-    ``contoso.com`` inside ``amos@contoso.com`` is not an organisation on its own; a match
-    that lies inside an encoded one (``amos%40contoso.com``) is dropped as well.
-    """
-    rows = np.asarray(rows, dtype=bool)
-    again, keep = found[rows], found[~rows]
-    codes, uniques = pd.factorize(text.loc[again.index])
-    table = np.empty((len(uniques), len(COLUMNS)), dtype=object)
-    for i, value in enumerate(uniques):
-        plain = _cut(unquote(value) if "%" in value else value, ignore)
-        match = detect_text(plain, entities, identities=ctx.identities, exclude=context.exclude)
-        if match is None:
-            continue
-        container = detect_text(plain, ignore)
-        if container is not None and match.value.casefold() in container.value.casefold():
-            continue
-        table[i] = (match.entity, match.detector, match.explanation, match.value)
-    fresh = pd.DataFrame(table[codes], index=again.index, columns=list(COLUMNS))
-    fresh = fresh[fresh["entity"].notna().to_numpy()]
-    return pd.concat([keep, fresh]).sort_index()
-
-
-def _cut(value: str, entities: tuple[str, ...], rounds: int = 8) -> str:
-    """``value`` with the matches of ``entities`` replaced by a space (at most ``rounds``)."""
-    for _ in range(rounds):
-        match = detect_text(value, entities, decode=False)
-        if match is None or not match.value or match.value not in value:
-            break
-        value = value.replace(match.value, " ")
-    return value

@@ -244,12 +244,21 @@ class KnownIdentities:
                     stop = start + len(var.full)
                     if not _bounded(haystack, start, stop):
                         continue
+                    if self._in_address(var, haystack, start):
+                        continue
                     key = (start, stop, var.ident)
                     if key in hits:
                         continue
                     raw = text[start:stop] if (original or aligned) else None
                     hits[key] = self._match(var, raw)
         return _outermost(hits)
+
+    def _in_address(self, var: _Variant, text: str, start: int) -> bool:
+        """An organisation's domain right after ``@`` (or ``%40``) is the domain part of an
+        e-mail or SIP address: that address is the finding, not a second organisation."""
+        if self.identities[var.ident].entity != KNOWN_ORGANIZATION:
+            return False
+        return text.endswith("@", 0, start) or text.endswith("%40", 0, start)
 
     def _match(self, var: _Variant, raw: str | None) -> Match:
         ident = self.identities[var.ident]

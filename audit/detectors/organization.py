@@ -23,7 +23,8 @@ _LABEL = r"[A-Za-z0-9-]{1,63}"
 ORG_DOMAIN = PatternDetector(
     name="org-domain",
     entity="ORG_DOMAIN",
-    pattern=rf"(?<![\w.@-]){_LABEL}(?:\.{_LABEL}){{1,8}}(?![\w@-]|\.\w)",
+    # Not after "@" or "%" (the "%40" of a URL-encoded address): that domain is the address's.
+    pattern=rf"(?<![\w.@%-]){_LABEL}(?:\.{_LABEL}){{1,8}}(?![\w@-]|\.\w)",
     prefilter=r"[A-Za-z0-9-]\.[A-Za-z]{2}",
     explanation="ORG_DOMAIN via pattern; DNS labels and known top-level domain",
     validate=is_domain,

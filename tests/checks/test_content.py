@@ -153,8 +153,8 @@ def test_known_identity_in_a_hashed_id_is_left_to_the_hashed_identifier_rule() -
     assert found.iloc[0]["detector"] == "EMAIL"
 
 
-def test_ignore_inside_drops_the_domain_of_an_address() -> None:
-    rule = _rule(entities=["ORG_DOMAIN", "KNOWN_ORGANIZATION"], ignore_inside=["EMAIL", "SIP_URI"])
+def test_the_domain_of_an_address_is_not_an_organisation() -> None:
+    rule = _rule(entities=["ORG_DOMAIN", "KNOWN_ORGANIZATION"])
     found = _run(
         [
             {"UserID": "amos.marble@contoso.com"},

@@ -193,3 +193,10 @@ def test_upper_case_digests_and_ids_are_found_through_detect() -> None:
     found = detect(values, ["KNOWN_IDENTITY"], identities=ids)
     assert list(found.index) == [0, 1, 2, 3]
     assert "upper(md5(email))" in found.loc[1, "explanation"]
+
+
+def test_known_domain_inside_an_address_is_not_an_organisation() -> None:
+    ids = KnownIdentities([("tenant_domain", "contoso.com")])
+    assert [m.value for m in ids.find("partner contoso.com")] == ["contoso.com"]
+    assert ids.find("sip:someone@contoso.com") == []
+    assert ids.find("someone%40contoso.com") == []

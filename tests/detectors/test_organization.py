@@ -29,7 +29,7 @@ def test_domain_found(text: str, expected: str) -> None:
     "text",
     ["10.0.2.15", "16.0.4483.1000", "8.3", "app.exe", "crash.dmp", "setup.py", "readme.md",
      "System.IO.FileNotFoundException", "System.IO", "iPhoneSkype", "e.g", "-bad-.com",
-     "libfoo.so", "amos@contoso.com"],
+     "libfoo.so", "amos@contoso.com", "amos.marble%40contoso.com"],
 )
 def test_domain_not_found(text: str) -> None:
     assert ORG_DOMAIN.find(text) == []
