@@ -22,14 +22,11 @@ Both decide once per distinct value, never once per record.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
 from audit.detectors import is_hashed_id, random_guid_problem
-from audit.detectors.identifiers import parse_guid
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -74,8 +71,6 @@ _NOT_HASHED = {
     "an e-mail address": "an e-mail address, not a hash",
     "a SIP/tel URI": "a SIP URI, not a hash",
 }
-_GREGORIAN = datetime(1582, 10, 15, tzinfo=timezone.utc)
-_EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
 _KIND_NOUNS = {
     "email": "an e-mail address",
     "upn": "a user principal name",
@@ -125,31 +120,9 @@ def user_id_problem(value: str, identities: Any = None) -> tuple[str, str, str] 
             why = f"{noun} of the directory (found as {form}{where}), not a hash"
         return "known-identity", why, matched
     hashed, why = is_hashed_id(value)
-    if hashed or _digest_shaped_as_time_guid(value):
+    if hashed:
         return None
     return "hashed-id", _NOT_HASHED.get(why, why), value
-
-
-def _digest_shaped_as_time_guid(value: str) -> bool:
-    """A GUID-shaped digest whose random bits happen to read as a version 1, 2 or 6 GUID.
-
-    One digest in 16 of those that carry RFC 4122 variant bits has each of these version
-    nibbles. A real time-based GUID holds a plausible time (1990 to next year); a digest
-    holds a random one (1582 to 5236), and version 2 (DCE security) is not used in practice.
-    """
-    guid = parse_guid(value)
-    if guid is None or guid.variant != uuid.RFC_4122 or guid.version not in (1, 2, 6):
-        return False
-    if guid.version == 2:
-        return True
-    if guid.version == 1:
-        ticks = guid.time
-    else:  # version 6: the same 60-bit time, most significant bits first
-        h = guid.hex
-        ticks = int(h[0:12] + h[13:16], 16)
-    when = _GREGORIAN + timedelta(microseconds=ticks // 10)
-    now = datetime.now(timezone.utc)
-    return not (_EARLIEST <= when <= now + timedelta(days=366))
 
 
 def _known(value: str, identities: Any) -> tuple[str, str, str, str] | None:

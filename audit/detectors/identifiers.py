@@ -127,6 +127,12 @@ def is_hashed_id(value: str) -> tuple[bool, str]:
         if ver == 4:
             return True, "random GUID (version 4): consistent with a random pseudonym"
         if ver in (1, 2, 6):
+            guid = parse_guid(v)
+            if guid is not None and not _plausible_time(guid):
+                return True, (
+                    f"GUID-shaped 128-bit value whose version {ver} bits hold no plausible "
+                    "time: consistent with a hash"
+                )
             return False, f"version {ver} GUID: embeds a MAC address and a time, not a hash"
         return True, f"GUID version {ver}: opaque 128-bit value, consistent with a pseudonym"
     if info.hex_bits is not None:
@@ -142,6 +148,25 @@ def is_hashed_id(value: str) -> tuple[bool, str]:
     if _HEX.fullmatch(v) or re.fullmatch(r"[0-9A-Fa-f-]{1,200}", v):
         return False, "hex string shorter than or not shaped as a 128-bit digest"
     return False, "plain text, not a GUID or a digest of >= 128 bits"
+
+
+def _plausible_time(guid: uuid.UUID) -> bool:
+    """Whether a time-based GUID holds a time a clock could have given (1990 to next year).
+
+    One digest in 16 of those with RFC 4122 variant bits reads as version 1, 2 or 6;
+    its "time" is random (1582 to 5236), while a real time-based GUID's is recent.
+    Version 2 (DCE security) is not used in practice, so it is never plausible.
+    """
+    if guid.version == 2:
+        return False
+    if guid.version == 6:  # the same 60-bit time, most significant bits first
+        h = guid.hex
+        ticks = int(h[0:12] + h[13:16], 16)
+    else:
+        ticks = guid.time
+    when = _GREGORIAN_OFFSET + timedelta(microseconds=ticks // 10)
+    now = datetime.now(timezone.utc)
+    return datetime(1990, 1, 1, tzinfo=timezone.utc) <= when <= now + timedelta(days=366)
 
 
 def guid_v1_details(value: str) -> tuple[str, datetime] | None:

@@ -108,3 +108,13 @@ def test_v1_details_extract_mac_but_reason_does_not() -> None:
     reason = random_guid_problem(V1) or ""
     assert "00:c0" not in reason and "c04fd430c8" not in reason
     assert guid_v1_details(PRACTICES_DEVICE_ID) is None
+
+
+def test_digest_whose_bits_read_as_a_time_guid_is_a_hash() -> None:
+    """A salted digest shown as a GUID may carry v1/v2/v6 bits by chance; its 'time' is
+    not one a clock gives, so it is consistent with a hash. A real v1 GUID is not."""
+    digest_v1 = "A1B2C3D4-E5F6-1A2B-9C3D-4E5F6A7B8C9D"  # version 1 bits, time in year 4000+
+    hashed, reason = is_hashed_id(digest_v1)
+    assert hashed and "no plausible time" in reason
+    assert is_hashed_id("A1B2C3D4-E5F6-2A2B-9C3D-4E5F6A7B8C9D")[0]  # version 2
+    assert not is_hashed_id(V1)[0]
