@@ -276,14 +276,10 @@ def _read_report(path: str) -> dict[str, Any]:
     """A report.json from disk; unreadable or non-report files are exit 2."""
     import json
 
+    from audit.marked import read_text
+
     try:
-        text = Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read report: {exc.strerror}", path=path) from None
-    except UnicodeDecodeError:
-        raise InputError("report is not UTF-8 text", path=path) from None
-    try:
-        doc = json.loads(text)
+        doc = json.loads(read_text(path, InputError, "report"))
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):

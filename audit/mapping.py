@@ -21,12 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import yaml
-
+from audit import marked
 from audit.errors import UsageError
 
 if TYPE_CHECKING:
@@ -81,42 +78,18 @@ class FieldMapping:
 
 
 def load_mapping(path: str) -> FieldMapping:
-    """Read and validate a mapping file; errors name the file and line."""
-    try:
-        text = Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise MappingError(f"cannot read mapping: {exc.strerror}", path=path) from None
-    except UnicodeDecodeError:
-        raise MappingError("mapping is not UTF-8 text", path=path) from None
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise MappingError(f"invalid YAML: {getattr(exc, 'problem', exc)}", path=path,
-                           line=mark.line + 1 if mark else None) from None
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA)
-                                             .iter_errors(doc))
-    if error is not None:
-        pointer = "".join(f"/{p}" for p in error.absolute_path) or "/"
-        raise MappingError(error.message, path=path, line=_line_of(text, error.absolute_path),
-                           pointer=pointer)
+    """Read and validate a mapping file; errors name the file, line and pointer."""
+    doc, lines = marked.load(marked.read_text(path, MappingError, "mapping"), path,
+                             MappingError)
+    doc = doc if doc is not None else {}
+    marked.check(SCHEMA, doc, lines, path, MappingError)
     renames: dict[str, str] = {}
     for target, source in (doc.get("fields") or {}).items():
         if source in renames:
+            at = f"/fields/{marked.escape(target)}"
             raise MappingError(f"source field {source!r} is mapped twice "
                                f"({renames[source]!r} and {target!r})", path=path,
-                               line=_line_of(text, ["fields", target]))
+                               line=marked.line_of(lines, at), pointer=at)
         renames[source] = target
     return FieldMapping(renames, dict(doc.get("constants") or {}),
                         tuple(doc.get("ignore") or ()), path)
-
-
-def _line_of(text: str, parts: Any) -> int | None:
-    """Line of the deepest key of ``parts`` found in a block-style YAML text."""
-    keys = [str(p) for p in parts]
-    if not keys:
-        return None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip().startswith(f"{keys[-1]}:"):
-            return number
-    return None

@@ -19,9 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-import yaml
-
+from audit import marked
 from audit.errors import RuleFileError
 from audit.model import Severity, Stage
 
@@ -170,7 +168,7 @@ def load(directory: str | Path | None = None) -> RulePack:
     from audit.checks import CHECK_KINDS  # the registry, not pandas
 
     root = Path(directory) if directory is not None else builtin_dir()
-    validator = jsonschema.Draft202012Validator(meta_schema())
+    schema = meta_schema()
     categories: dict[str, Category] = {}
     rules: dict[str, Rule] = {MALFORMED_RULE.id: MALFORMED_RULE}
     files: list[tuple[str, str]] = []
@@ -180,7 +178,7 @@ def load(directory: str | Path | None = None) -> RulePack:
         files.append((str(path), hashlib.sha256(raw).hexdigest()))
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
         doc, lines = _parse(path, raw)
-        _validate(validator, doc, lines, path)
+        marked.check(schema, doc, lines, str(path), RuleFileError)
         category = _build_category(doc, lines, path, CHECK_KINDS)
         if category.name in categories:
             raise RuleFileError(
@@ -214,91 +212,12 @@ def load(directory: str | Path | None = None) -> RulePack:
 
 
 def _parse(path: Path, raw: bytes) -> tuple[Any, dict[str, int]]:
-    """Parse YAML or JSON; return the data and a JSON pointer → 1-based line map."""
+    """Parse a rule file (YAML, or strict JSON by suffix) with its line marks."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RuleFileError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
-    if path.suffix == ".json":
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RuleFileError(
-                f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno
-            ) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise RuleFileError(
-            f"invalid YAML: {problem}", path=str(path), line=mark.line + 1 if mark else None
-        ) from None
-    lines: dict[str, int] = {}
-    if node is not None:
-        _mark_lines(node, "", lines, path)
-    return data, lines
-
-
-def _mark_lines(node: yaml.Node, pointer: str, lines: dict[str, int], path: Path) -> None:
-    lines.setdefault(pointer, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                raise RuleFileError(
-                    f"duplicate key {key!r}",
-                    path=str(path),
-                    line=key_node.start_mark.line + 1,
-                    pointer=pointer or "/",
-                )
-            seen.add(key)
-            child = f"{pointer}/{_escape(key)}"
-            lines[child] = key_node.start_mark.line + 1
-            _mark_lines(value_node, child, lines, path)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _mark_lines(item, f"{pointer}/{i}", lines, path)
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def _pointer(parts: Any) -> str:
-    return "".join(f"/{_escape(str(p))}" for p in parts)
-
-
-def _line_of(lines: Mapping[str, int], pointer: str) -> int | None:
-    """The line of ``pointer``, or of its nearest ancestor that has one."""
-    while True:
-        if pointer in lines:
-            return lines[pointer]
-        if not pointer:
-            return None
-        pointer = pointer.rsplit("/", 1)[0]
-
-
-def _validate(
-    validator: jsonschema.Draft202012Validator, doc: Any, lines: Mapping[str, int], path: Path
-) -> None:
-    error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
-    if error is None:
-        return
-    parts = list(error.absolute_path)
-    message = error.message
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
-        if extra:
-            parts.append(extra[0])
-            message = f"unknown key {extra[0]!r} (allowed: {', '.join(sorted(allowed))})"
-    pointer = _pointer(parts)
-    raise RuleFileError(
-        message, path=str(path), line=_line_of(lines, pointer), pointer=pointer or "/"
-    )
+    return marked.load(text, str(path), RuleFileError, json_only=path.suffix == ".json")
 
 
 # -- building the frozen values -----------------------------------------------
@@ -328,7 +247,7 @@ def _build_category(
                 format=spec.get("format"),
                 enum=tuple(spec["enum"]) if "enum" in spec else None,
                 pattern=_checked_pattern(
-                    spec.get("pattern"), path, lines, f"/fields/{_escape(fname)}"
+                    spec.get("pattern"), path, lines, f"/fields/{marked.escape(fname)}"
                 ),
                 minimum=spec.get("minimum"),
                 maximum=spec.get("maximum"),
@@ -342,7 +261,7 @@ def _build_category(
             raise RuleFileError(
                 f"duplicate consent gate id {g['id']!r}",
                 path=str(path),
-                line=_line_of(lines, f"/consent/{i}/id"),
+                line=marked.line_of(lines, f"/consent/{i}/id"),
                 pointer=f"/consent/{i}/id",
             )
         gates[g["id"]] = Gate(
@@ -387,7 +306,7 @@ def _checked_pattern(
         raise RuleFileError(
             f"invalid regular expression: {exc}",
             path=str(path),
-            line=_line_of(lines, at + "/pattern"),
+            line=marked.line_of(lines, at + "/pattern"),
             pointer=at + "/pattern",
         ) from None
     return pattern
@@ -408,7 +327,7 @@ def _build_rule(
 
     def fail(what: str, key: str) -> RuleFileError:
         return RuleFileError(
-            what, path=str(path), line=_line_of(lines, f"{at}/{key}"), pointer=f"{at}/{key}"
+            what, path=str(path), line=marked.line_of(lines, f"{at}/{key}"), pointer=f"{at}/{key}"
         )
 
     rule_id = raw["id"]
@@ -420,17 +339,8 @@ def _build_rule(
             f"unknown check kind {raw['kind']!r} (known: {', '.join(sorted(kinds))})", "kind"
         )
     params = raw.get("params") or {}
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(kind.params_schema).iter_errors(params)
-    )
-    if error is not None:
-        pointer = f"{at}/params{_pointer(error.absolute_path)}"
-        raise RuleFileError(
-            f"invalid params for kind {kind.name!r}: {error.message}",
-            path=str(path),
-            line=_line_of(lines, pointer),
-            pointer=pointer,
-        )
+    marked.check(kind.params_schema, params, lines, str(path), RuleFileError,
+                 at=f"{at}/params", prefix=f"invalid params for kind {kind.name!r}: ")
     if kind.validate is not None:
         problem = kind.validate(params, gates, fields)
         if problem:
@@ -457,7 +367,7 @@ def _build_rule(
         stages=frozenset(Stage(s) for s in raw.get("stages") or [s.value for s in Stage]),
         params=MappingProxyType(dict(params)),
         path=str(path),
-        line=_line_of(lines, at) or 0,
+        line=marked.line_of(lines, at) or 0,
     )
 
 
