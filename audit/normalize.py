@@ -102,7 +102,10 @@ def coerce_declared(events: pd.DataFrame, category: Category) -> pd.DataFrame:
         if spec.type == "string" or spec.name not in events.columns:
             continue
         column = events[spec.name]
-        text = column.map(lambda v: v if isinstance(v, str) else None).dropna()
+        if pd.api.types.infer_dtype(column, skipna=True) == "string":
+            text = column.dropna()  # the CSV case: every value is text
+        else:
+            text = column.map(lambda v: v if isinstance(v, str) else None).dropna()
         if text.empty:
             continue
         if spec.type == "integer":

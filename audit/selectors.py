@@ -26,9 +26,12 @@ def select_rows(events: pd.DataFrame, selector: Mapping[str, tuple[Any, ...]]) -
         column = events[field]
         matched = column.isin(list(allowed))
         if not all(isinstance(x, str) for x in allowed) and column.dtype == object:
-            # True == 1 in Python: a boolean selector must not match the number 1.
+            # True == 1 in Python: a boolean selector must not match the number 1. One C
+            # pass settles the usual column (all booleans); only a mixed one is typed per row.
             types = {type(x) for x in allowed}
-            matched &= column.map(type).isin(types)
+            inferred = pd.api.types.infer_dtype(column, skipna=True)
+            if not (types == {bool} and inferred == "boolean"):
+                matched &= column.map(type).isin(types)
         mask &= matched
     return mask
 
