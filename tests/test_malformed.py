@@ -85,3 +85,39 @@ def test_truncated_gzip_is_an_input_error(run_cli, tmp_path: Path) -> None:
     path.write_bytes(gzip.compress((GOOD + "\n").encode() * 100)[:-20])
     result = run_cli("scan", str(path))
     assert result.code == 2 and str(path) in result.err and "Traceback" not in result.err
+
+
+def test_duplicate_keys_are_rejected_not_silently_collapsed(tmp_path: Path) -> None:
+    """A second UserID must not hide the first: the record is rejected, naming the key."""
+    dup = GOOD[:-1] + ', "UserID": "amos.marble@contoso.com"}'
+    nested = '{"category": "census", "ext": {"id": 1, "id": 2}}'
+    path = tmp_path / "dups.jsonl"
+    path.write_text("\n".join([GOOD, dup, nested, GOOD]) + "\n", "utf-8")
+    report = audit.scan(inputs=str(path))
+    rejected = {f.line: f.explanation for f in report.findings
+                if f.rule == "input/malformed-record"}
+    assert rejected == {2: "duplicate key 'UserID'", 3: "duplicate key 'id'"}
+    array = tmp_path / "dups.json"
+    array.write_text(f"[{GOOD}, {dup}]", "utf-8")
+    assert [(f.line, f.explanation) for f in audit.scan(inputs=str(array)).findings] == [
+        (2, "duplicate key 'UserID'")]
+
+
+def test_csv_with_a_repeated_column_is_exit_2(run_cli, tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("category,UserID,UserID\ncensus,a,b\n", "utf-8")
+    result = run_cli("scan", str(path), "--format", "json")
+    assert result.code == 2
+    assert f"{path}:1: duplicate column 'UserID'" in result.err
+
+
+def test_har_body_with_a_duplicate_key_rejects_its_events(tmp_path: Path) -> None:
+    body = "[" + GOOD + ", " + GOOD[:-1] + ', "UserID": "x"}]'
+    har = {"log": {"entries": [{"request": {"method": "POST", "postData": {
+        "mimeType": "application/json", "text": body}}}]}}
+    path = tmp_path / "capture.har"
+    path.write_text(json.dumps(har), "utf-8")
+    report = audit.scan(inputs=str(path))
+    assert report.summary.records_read == 2 and report.summary.records_rejected == 2
+    assert {f.explanation for f in report.findings} == {
+        "duplicate key 'UserID' in the request body"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -227,6 +228,8 @@ def _guarded(path: Path, produce: Callable[[IO[bytes]], Iterator[Any]]) -> Itera
         with path.open("rb") as raw:
             stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw
             yield from produce(stream)
+    except UnusableFile as exc:
+        raise InputError(exc.what, path=str(path), line=exc.line) from None
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise InputError(f"cannot read file: {what}", path=str(path)) from None
@@ -249,6 +252,48 @@ def batch_of(records: list[RawRecord]) -> Batch:
 def text_stream(stream: IO[bytes]) -> io.TextIOWrapper:
     """Text view that keeps undecodable bytes as surrogates, so a bad byte is one bad record."""
     return io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+
+
+class UnusableFile(Exception):
+    """A whole file that cannot be read record by record (e.g. a broken CSV header)."""
+
+    def __init__(self, what: str, line: int | None = None) -> None:
+        self.what, self.line = what, line
+        super().__init__(what)
+
+
+class StrictJSON:
+    """JSON decoding that reports a duplicate key instead of silently keeping the last.
+
+    ``{"UserID": "amos@contoso.com", "UserID": "E296D735-..."}`` would otherwise be
+    audited as if it carried only the hash: a record with a duplicate key (at any
+    depth) is rejected, saying which key.
+    """
+
+    def __init__(self) -> None:
+        self._duplicates: list[str] = []
+        self.decoder = json.JSONDecoder(object_pairs_hook=self._pairs)
+
+    def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            self._duplicates.append(next(k for k, _ in pairs if k in seen or seen.add(k)))
+        return obj
+
+    def raw_decode(self, text: str, position: int = 0) -> tuple[Any, int, str | None]:
+        """(value, end, first duplicate key or None); JSONDecodeError as usual."""
+        self._duplicates.clear()
+        value, end = self.decoder.raw_decode(text, position)
+        return value, end, self._duplicates[0] if self._duplicates else None
+
+    def loads(self, text: str) -> tuple[Any, str | None]:
+        """(value, first duplicate key or None) of a whole JSON text."""
+        start = len(text) - len(text.lstrip())
+        value, end, duplicate = self.raw_decode(text, start)
+        if text[end:].strip():
+            raise json.JSONDecodeError("Extra data", text, end)
+        return value, duplicate
 
 
 def has_surrogates(text: str) -> bool:

@@ -10,7 +10,14 @@ import csv
 from collections.abc import Iterator
 from typing import IO
 
-from audit.readers import RawRecord, Reader, has_surrogates, register, text_stream
+from audit.readers import (
+    RawRecord,
+    Reader,
+    UnusableFile,
+    has_surrogates,
+    register,
+    text_stream,
+)
 
 
 def read(stream: IO[bytes]) -> Iterator[RawRecord]:
@@ -33,6 +40,9 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
             if any(has_surrogates(c) for c in row):
                 yield RawRecord(line, error="invalid UTF-8 in the header")
                 return
+            repeated = sorted({name for name in row if row.count(name) > 1})
+            if repeated:  # one value per name would be silently dropped from every row
+                raise UnusableFile(f"duplicate column {repeated[0]!r} in the header", line)
             header = row
             continue
         if len(row) != len(header):

@@ -13,9 +13,10 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any
 
-from audit.readers import RawRecord, Reader, register
+from audit.readers import RawRecord, Reader, StrictJSON, register
 
 POST_METHODS = frozenset({"POST", "PUT"})
+_JSON = StrictJSON()
 
 
 def read(stream: IO[bytes]) -> Iterator[RawRecord]:
@@ -52,15 +53,20 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
 
 
 def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
-    """The events of one body; strings are errors. Non-JSON bodies are not telemetry."""
+    """The events of one body; strings are errors. Non-JSON bodies are not telemetry.
+
+    A duplicate key cannot be pinned to one event of a batched body, so every event
+    of that body is rejected rather than one silently audited with a value dropped.
+    """
     try:
-        data = json.loads(body)
+        data, duplicate = _JSON.loads(body)
     except json.JSONDecodeError:
         lines = [line for line in body.splitlines() if line.strip()]
-        parsed = []
+        parsed: list[Any] = []
         for line in lines:
             try:
-                parsed.append(json.loads(line))
+                value, dup = _JSON.loads(line)
+                parsed.append(f"duplicate key {dup!r}" if dup is not None else value)
             except json.JSONDecodeError as exc:
                 parsed.append(f"invalid JSON in request body: {exc.msg}")
         if looks_json or any(not isinstance(p, str) for p in parsed):
@@ -70,7 +76,12 @@ def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
         data = data["events"]
     items = data if isinstance(data, list) else [data]
     for item in items:
-        yield item if isinstance(item, dict) else f"not a JSON object (found {type(item).__name__})"
+        if duplicate is not None:
+            yield f"duplicate key {duplicate!r} in the request body"
+        elif isinstance(item, dict):
+            yield item
+        else:
+            yield f"not a JSON object (found {type(item).__name__})"
 
 
 register(Reader("har", (".har",), read))

@@ -15,12 +15,13 @@ import json
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from audit.readers import Batch, RawRecord, Reader, batch_of, register
+from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, register
 
 if TYPE_CHECKING:
     import pandas as pd
 
-READ_BLOCK = 1 << 24  # bytes read at a time; batches are cut at line ends
+READ_BLOCK = 1 << 24
+_JSON = StrictJSON()  # bytes read at a time; batches are cut at line ends
 _WHITESPACE = (32, 9, 10, 13)
 
 
@@ -38,13 +39,15 @@ def parse_line(number: int, raw: bytes) -> RawRecord:
     except UnicodeDecodeError as exc:
         return RawRecord(number, error=f"invalid UTF-8 at byte {exc.start}")
     try:
-        data = json.loads(text.rstrip("\r\n"))
+        data, duplicate = _JSON.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         return RawRecord(number, error=f"invalid JSON: {exc.msg} (column {exc.colno})")
     except RecursionError:
         return RawRecord(number, error="invalid JSON: nested too deeply")
     if not isinstance(data, dict):
         return RawRecord(number, error=f"not a JSON object (found {type(data).__name__})")
+    if duplicate is not None:
+        return RawRecord(number, error=f"duplicate key {duplicate!r}")
     return RawRecord(number, data)
 
 
