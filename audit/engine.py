@@ -24,6 +24,7 @@ from audit.context import ScanContext
 from audit.errors import NotTested, UsageError
 from audit.fingerprint import fingerprint, mask, resolve_key
 from audit.model import (
+    BaselineStatus,
     Finding,
     InputInfo,
     Report,
@@ -67,6 +68,9 @@ class FileResult:
     findings: list[Finding]
     info: InputInfo
     states: dict[str, RuleState]
+    #: day (YYYY-MM-DD of the event time) -> [events, findings of per-record rules]
+    days: Counter[str] = field(default_factory=Counter)
+    findings_by_day: Counter[str] = field(default_factory=Counter)
 
 
 class _SafeFormat(dict[str, str]):
@@ -141,16 +145,22 @@ def scan(options: ScanOptions) -> Report:
 
     findings: list[Finding] = []
     inputs: list[InputInfo] = []
+    days: Counter[str] = Counter()
+    findings_by_day: Counter[str] = Counter()
     for result in results:
         findings.extend(result.findings)
         inputs.append(result.info)
+        days.update(result.days)
+        findings_by_day.update(result.findings_by_day)
         for rule_id, state in result.states.items():
             states[rule_id].merge(state)
             kind = CHECK_KINDS.get(pack.rules[rule_id].kind)
             if kind is not None:
                 states[rule_id].partials = _compacted(kind, states[rule_id].partials)
                 states[rule_id].stats = _compacted(kind, states[rule_id].stats)
-    extras: dict[str, Any] = {}
+    extras: dict[str, Any] = {"events_over_time": [
+        {"time": day, "events": days[day], "findings": findings_by_day[day]}
+        for day in sorted(days)]}
     for rule_id, state in states.items():
         findings.extend(_finish(pack.rules[rule_id], state, ctx, extras))
 
@@ -162,7 +172,13 @@ def scan(options: ScanOptions) -> Report:
     if options.baseline:
         from audit.baseline import apply_baseline, load_baseline
 
-        findings = list(apply_baseline(findings, load_baseline(options.baseline), date.today()))
+        baseline = load_baseline(options.baseline)
+        findings = list(apply_baseline(findings, baseline, date.today()))
+        # Why each accepted finding is accepted, for SARIF suppressions and the HTML.
+        reasons = baseline.reasons()
+        extras["baseline_reasons"] = {
+            f.fingerprint: reasons[f.fingerprint] for f in findings
+            if f.baseline is not BaselineStatus.ACTIVE and f.fingerprint in reasons}
     outcomes = _outcomes(pack, states, findings)
     summary = _summary(inputs, findings, options.fail_on)
     run = _run_info(options, pack, inputs, skipped, ctx.identities, started, clock)
@@ -238,6 +254,8 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
         if current is not None and current.info.path == str(path) and part is not None \
                 and part.start > 0:
             current.findings.extend(result.findings)
+            current.days.update(result.days)
+            current.findings_by_day.update(result.findings_by_day)
             for rule_id, state in result.states.items():
                 current.states[rule_id].merge(state)
             current.info = replace(current.info, records=current.info.records
@@ -257,19 +275,48 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     engines."""
     states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
     findings: list[Finding] = []
+    days: Counter[str] = Counter()
+    findings_by_day: Counter[str] = Counter()
     records = rejected = 0
     for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         findings.extend(_malformed(chunk, ctx))
-        findings.extend(run_chunk(chunk, states, ctx))
+        found = run_chunk(chunk, states, ctx)
+        findings.extend(found)
+        _count_days(chunk, found, days, findings_by_day)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
     reader, compressed = reader_for(path)
     digest = sha256_of(path) if part is None or part.start == 0 else ""
     info = InputInfo(path=str(path), format=reader.name + (".gz" if compressed else ""),
                      sha256=digest, records=records, rejected=rejected)
-    return FileResult(findings, info, states)
+    return FileResult(findings, info, states, days, findings_by_day)
+
+
+def _count_days(chunk: Chunk, found: list[Finding], days: Counter[str],
+                findings_by_day: Counter[str]) -> None:
+    """Events and findings per day of event time, for the report's time chart."""
+    by_line = []
+    for events in chunk.frames.values():
+        if "time" not in events.columns:
+            continue
+        when = pd.to_datetime(events["time"].astype(str), format="ISO8601", utc=True,
+                              errors="coerce").dropna().dt.floor("D")
+        days.update(_day_counts(when))
+        by_line.append(pd.Series(when.to_numpy(), index=chunk.lines[when.index].to_numpy()))
+    if found and by_line:
+        day_of_line = pd.concat(by_line)
+        lines = [f.line for f in found]
+        findings_by_day.update(_day_counts(day_of_line.reindex(lines).dropna()))
+
+
+def _day_counts(days: pd.Series) -> dict[str, int]:
+    if days.empty:
+        return {}
+    counts = days.value_counts()
+    labels = pd.DatetimeIndex(counts.index).strftime("%Y-%m-%d")
+    return dict(zip(labels, counts.tolist(), strict=True))
 
 
 class _NoProgress:

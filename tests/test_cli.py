@@ -135,6 +135,9 @@ def test_baseline_gates_new_and_expired_findings(run_cli, tmp_path: Path) -> Non
     )
     assert accepted.code == 0, accepted.out
     assert {f["baseline"] for f in accepted.report["findings"]} == {"suppressed"}
+    reasons = accepted.report["baseline_reasons"]
+    assert set(reasons) == {f["fingerprint"] for f in accepted.report["findings"]}
+    assert all("accepted for release 2.0 (owner release-eng" in r for r in reasons.values())
 
     doc = json.loads(baseline.read_text("utf-8"))
     for entry in doc["entries"]:
@@ -199,3 +202,12 @@ def test_quick_commands_do_not_import_pandas_or_dask(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           check=False)
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+def test_events_and_findings_over_time(run_cli) -> None:
+    result = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json,html")
+    series = result.report["events_over_time"]
+    assert [p["time"] for p in series] == sorted(p["time"] for p in series)
+    assert sum(p["events"] for p in series) == result.report["summary"]["records_audited"]
+    assert 0 < sum(p["findings"] for p in series) <= len(result.report["findings"])
+    assert "Events and findings over time" in (result.out_dir / "report.html").read_text()
