@@ -64,7 +64,6 @@ PARAMS_SCHEMA: Mapping[str, Any] = {
     },
 }
 
-STAT_COLUMNS = ("subject", "line", "events", "violations")
 SUBJECT_NOUNS = {"org": "organisation", "pool": "pool", "user": "user"}
 
 #: A hashed identifier: a hex digest (MD5 … SHA-512), a GUID, or base64 of a digest.

@@ -20,7 +20,6 @@ practices allow IPs and SIP URIs in error data, never credentials.
 from __future__ import annotations
 
 import json
-import re
 
 from audit.detectors.base import CompositeDetector, PatternDetector
 from audit.detectors.filters import b64decode_loose
@@ -144,6 +143,3 @@ URL_CREDENTIALS = PatternDetector(
 PARTS = (BEARER, JWT, PASSWORD, AWS_KEY, AZURE_KEY, AZURE_SAS, PRIVATE_KEY, URL_CREDENTIALS)
 
 SECRET = CompositeDetector(name="secret", entity="SECRET", parts=PARTS)
-
-# Kept for readers of this module: compiled once, used by tests of the prefilters.
-PREFILTER = re.compile(SECRET.prefilter)

@@ -35,7 +35,6 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[A-Za-z]{2,24}")
 _SIP = re.compile(r"(?i)(?:sips?|tel):\S{1,256}")
 _DIGEST_BITS = {32: 128, 40: 160, 64: 256, 128: 512}
 
-NIL_GUID = "00000000-0000-0000-0000-000000000000"
 _GREGORIAN_OFFSET = datetime(1582, 10, 15, tzinfo=timezone.utc)
 
 
