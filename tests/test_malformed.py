@@ -8,6 +8,7 @@ from pathlib import Path
 from support import make_event
 
 import audit
+from audit.readers import StrictJSON
 
 GOOD = json.dumps(make_event("census"))
 CORPUS: list[tuple[bytes, str | None]] = [
@@ -121,3 +122,32 @@ def test_har_body_with_a_duplicate_key_rejects_its_events(tmp_path: Path) -> Non
     assert report.summary.records_read == 2 and report.summary.records_rejected == 2
     assert {f.explanation for f in report.findings} == {
         "duplicate key 'UserID' in the request body"}
+
+
+def test_lone_surrogate_escapes_are_rejected_in_every_json_format(run_cli, tmp_path: Path
+                                                                   ) -> None:
+    """``"\\ud800"`` is valid JSON but not Unicode: no report could hold it, so the record
+    is rejected at its line (keys and values, nested in lists and objects alike)."""
+    lone = StrictJSON.LONE_SURROGATE
+    bad = [GOOD[:-1] + ', "DeviceModel2": "x\\ud800y"}',
+           GOOD[:-1] + ', "Bad\\udc00Key": 1}',
+           GOOD[:-1] + ', "ext": {"tags": [["ok", "\\udfff"]]}}']
+    pair = GOOD[:-1] + ', "Note": "\\ud83d\\ude00"}'  # a valid pair is an emoji, not a surrogate
+    path = tmp_path / "lone.jsonl"
+    path.write_text("\n".join([GOOD, *bad, pair]) + "\n", "utf-8")
+    result = run_cli("scan", str(path), "--show-evidence", "--format", "json,sarif,html,junit,md")
+    assert result.code in (0, 1), result.err
+    report = json.loads((result.out_dir / "report.json").read_text("utf-8"))
+    assert {(f["line"], f["explanation"]) for f in report["findings"]
+            if f["rule"] == "input/malformed-record"} == {(2, lone), (3, lone), (4, lone)}
+    assert report["summary"]["records_audited"] == 2
+    array = tmp_path / "lone.json"
+    array.write_text(f"[{GOOD}, {bad[0]}]", "utf-8")
+    assert [(f.line, f.explanation) for f in audit.scan(inputs=str(array)).findings] == [
+        (2, lone)]
+    har = {"log": {"entries": [{"request": {"method": "POST", "postData": {
+        "mimeType": "application/json", "text": f"[{GOOD}, {bad[2]}]"}}}]}}
+    capture = tmp_path / "capture.har"
+    capture.write_text(json.dumps(har), "utf-8")
+    assert {f.explanation for f in audit.scan(inputs=str(capture)).findings} == {
+        f"{lone} in the request body"}

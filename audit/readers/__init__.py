@@ -263,37 +263,51 @@ class UnusableFile(Exception):
 
 
 class StrictJSON:
-    """JSON decoding that reports a duplicate key instead of silently keeping the last.
+    """JSON decoding that reports what it would otherwise let pass silently.
 
-    ``{"UserID": "amos@contoso.com", "UserID": "E296D735-..."}`` would otherwise be
-    audited as if it carried only the hash: a record with a duplicate key (at any
-    depth) is rejected, saying which key.
+    ``{"UserID": "amos@contoso.com", "UserID": "E296D735-..."}`` would be audited
+    as if it carried only the hash, and ``"\\ud800"`` decodes to a lone surrogate,
+    which is not Unicode text and cannot be written to any report: a record with a
+    duplicate key or a lone surrogate (at any depth) is rejected, saying which.
     """
 
+    LONE_SURROGATE = "a \\u escape that is a lone surrogate (not valid Unicode)"
+
     def __init__(self) -> None:
-        self._duplicates: list[str] = []
+        self._problems: list[str] = []
         self.decoder = json.JSONDecoder(object_pairs_hook=self._pairs)
 
     def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
             seen: set[str] = set()
-            self._duplicates.append(next(k for k, _ in pairs if k in seen or seen.add(k)))
+            key = next(k for k, _ in pairs if k in seen or seen.add(k))
+            self._problems.append(f"duplicate key {key!r}")
+        if any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in pairs):
+            self._problems.append(self.LONE_SURROGATE)
         return obj
 
     def raw_decode(self, text: str, position: int = 0) -> tuple[Any, int, str | None]:
-        """(value, end, first duplicate key or None); JSONDecodeError as usual."""
-        self._duplicates.clear()
+        """(value, end, first problem or None); JSONDecodeError as usual."""
+        self._problems.clear()
         value, end = self.decoder.raw_decode(text, position)
-        return value, end, self._duplicates[0] if self._duplicates else None
+        return value, end, self._problems[0] if self._problems else None
 
     def loads(self, text: str) -> tuple[Any, str | None]:
-        """(value, first duplicate key or None) of a whole JSON text."""
+        """(value, first problem or None) of a whole JSON text."""
         start = len(text) - len(text.lstrip())
-        value, end, duplicate = self.raw_decode(text, start)
+        value, end, problem = self.raw_decode(text, start)
         if text[end:].strip():
             raise json.JSONDecodeError("Extra data", text, end)
-        return value, duplicate
+        return value, problem
+
+
+def _lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and has_surrogates(value)
+    if isinstance(value, list):
+        return any(_lone_surrogate(v) for v in value)
+    return False
 
 
 def has_surrogates(text: str) -> bool:

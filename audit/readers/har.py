@@ -55,18 +55,19 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
 def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
     """The events of one body; strings are errors. Non-JSON bodies are not telemetry.
 
-    A duplicate key cannot be pinned to one event of a batched body, so every event
-    of that body is rejected rather than one silently audited with a value dropped.
+    A duplicate key (or a lone surrogate) cannot be pinned to one event of a batched
+    body, so every event of that body is rejected rather than one silently audited
+    with a value dropped.
     """
     try:
-        data, duplicate = _JSON.loads(body)
+        data, problem = _JSON.loads(body)
     except json.JSONDecodeError:
         lines = [line for line in body.splitlines() if line.strip()]
         parsed: list[Any] = []
         for line in lines:
             try:
-                value, dup = _JSON.loads(line)
-                parsed.append(f"duplicate key {dup!r}" if dup is not None else value)
+                value, line_problem = _JSON.loads(line)
+                parsed.append(line_problem if line_problem is not None else value)
             except json.JSONDecodeError as exc:
                 parsed.append(f"invalid JSON in request body: {exc.msg}")
         if looks_json or any(not isinstance(p, str) for p in parsed):
@@ -76,8 +77,8 @@ def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
         data = data["events"]
     items = data if isinstance(data, list) else [data]
     for item in items:
-        if duplicate is not None:
-            yield f"duplicate key {duplicate!r} in the request body"
+        if problem is not None:
+            yield f"{problem} in the request body"
         elif isinstance(item, dict):
             yield item
         else:

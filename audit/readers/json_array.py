@@ -72,7 +72,7 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
         index += 1
         while True:
             try:
-                value, end, duplicate = _DECODER.raw_decode(buffer, position)
+                value, end, problem = _DECODER.raw_decode(buffer, position)
             except json.JSONDecodeError as exc:
                 if fill():
                     continue  # the element may end in the next block
@@ -88,8 +88,8 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
         expect_value = False
         if not isinstance(value, dict):
             yield RawRecord(index, error=f"not a JSON object (found {type(value).__name__})")
-        elif duplicate is not None:
-            yield RawRecord(index, error=f"duplicate key {duplicate!r}")
+        elif problem is not None:
+            yield RawRecord(index, error=problem)
         elif has_surrogates(buffer[start:end]):
             yield RawRecord(index, error="invalid UTF-8")
         else:

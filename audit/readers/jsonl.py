@@ -39,15 +39,15 @@ def parse_line(number: int, raw: bytes) -> RawRecord:
     except UnicodeDecodeError as exc:
         return RawRecord(number, error=f"invalid UTF-8 at byte {exc.start}")
     try:
-        data, duplicate = _JSON.loads(text.rstrip("\r\n"))
+        data, problem = _JSON.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         return RawRecord(number, error=f"invalid JSON: {exc.msg} (column {exc.colno})")
     except RecursionError:
         return RawRecord(number, error="invalid JSON: nested too deeply")
     if not isinstance(data, dict):
         return RawRecord(number, error=f"not a JSON object (found {type(data).__name__})")
-    if duplicate is not None:
-        return RawRecord(number, error=f"duplicate key {duplicate!r}")
+    if problem is not None:
+        return RawRecord(number, error=problem)
     return RawRecord(number, data)
 
 
