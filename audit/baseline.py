@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -144,14 +144,15 @@ def load_baseline(path: str | Path) -> Baseline:
     return parse_baseline(doc, path=where)
 
 
-def apply_baseline(findings: Sequence[Finding], baseline: Baseline | None,
-                   today: date) -> tuple[Finding, ...]:
+def apply_baseline(findings: Iterable[Finding], baseline: Baseline | None,
+                   today: date) -> Iterator[Finding]:
     """New findings marked ``suppressed`` (accepted, in date) or ``expired``
-    (accepted, past expiry: active again). Unmatched findings are ``active``."""
+    (accepted, past expiry: active again). Unmatched findings are ``active``.
+    Lazy, so a scan's findings stream through it."""
     if baseline is None or not baseline.entries:
-        return tuple(findings)
+        yield from findings
+        return
     index = _index(baseline)
-    out = []
     for finding in findings:
         entry = index.get((finding.rule, finding.fingerprint))
         if entry is None:
@@ -160,9 +161,8 @@ def apply_baseline(findings: Sequence[Finding], baseline: Baseline | None,
             status = BaselineStatus.EXPIRED
         else:
             status = BaselineStatus.SUPPRESSED
-        out.append(finding if finding.baseline is status
-                   else dataclasses.replace(finding, baseline=status))
-    return tuple(out)
+        yield (finding if finding.baseline is status
+               else dataclasses.replace(finding, baseline=status))
 
 
 def _as_date(value: date | str) -> date:

@@ -7,6 +7,7 @@ memory does not grow with the dump.
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from collections import Counter
@@ -22,6 +23,15 @@ from audit import __version__
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
 from audit.context import ScanContext
 from audit.errors import NotTested, UsageError
+from audit.finding_store import (
+    FindingStore,
+    Run,
+    RunSpool,
+    RunWriter,
+    ScratchDir,
+    StoreWriter,
+    report_order,
+)
 from audit.fingerprint import fingerprint, mask, resolve_key
 from audit.model import (
     BaselineStatus,
@@ -63,9 +73,10 @@ class RuleState:
 
 @dataclass(slots=True)
 class FileResult:
-    """Everything one input file contributes: findings, its InputInfo, rule states."""
+    """Everything one input file (or part) contributes: its findings as sorted runs, its
+    InputInfo, rule states."""
 
-    findings: list[Finding]
+    runs: list[Run]
     info: InputInfo
     states: dict[str, RuleState]
     #: day (YYYY-MM-DD of the event time) -> [events, findings of per-record rules]
@@ -136,60 +147,105 @@ def scan(options: ScanOptions) -> Report:
     ctx = prepare(options)
     pack = ctx.rulepack
     states = initial_states(ctx)
-    if options.engine == "dask":
-        from audit.dask_runner import scan_files
+    scratch = ScratchDir()
+    spool = RunSpool(scratch)
+    try:
+        if options.engine == "dask":
+            from audit.dask_runner import scan_files
 
-        results = merge_parts(*scan_files(files, options, states))
-    else:
-        results = _scan_locally(files, ctx, states, options)
+            results = merge_parts(*scan_files(files, options, states))
+        else:
+            results = _scan_locally(files, ctx, states, options, scratch.path)
 
-    findings: list[Finding] = []
-    inputs: list[InputInfo] = []
-    days: Counter[str] = Counter()
-    findings_by_day: Counter[str] = Counter()
-    for result in results:
-        findings.extend(result.findings)
-        inputs.append(result.info)
-        days.update(result.days)
-        findings_by_day.update(result.findings_by_day)
-        for rule_id, state in result.states.items():
-            states[rule_id].merge(state)
-            kind = CHECK_KINDS.get(pack.rules[rule_id].kind)
-            if kind is not None:
-                states[rule_id].partials = _compacted(kind, states[rule_id].partials)
-                states[rule_id].stats = _compacted(kind, states[rule_id].stats)
-    extras: dict[str, Any] = {"events_over_time": [
-        {"time": day, "events": days[day], "findings": findings_by_day[day]}
-        for day in sorted(days)]}
-    for rule_id, state in states.items():
-        findings.extend(_finish(pack.rules[rule_id], state, ctx, extras))
-
-    # A rule that could not decide on some chunk decides nothing: drop its other findings.
-    undecided = {r for r, st in states.items() if st.status is Status.NOT_TESTED}
-    order = {str(path): i for i, path in enumerate(files)}
-    findings = [f for f in findings if f.rule not in undecided]
-    findings.sort(key=lambda f: (order.get(f.source, len(order)), f.line, f.rule, f.field or ""))
-    if options.baseline:
-        from audit.baseline import apply_baseline, load_baseline
-
-        baseline = load_baseline(options.baseline)
-        findings = list(apply_baseline(findings, baseline, date.today()))
-        # Why each accepted finding is accepted, for SARIF suppressions and the HTML.
-        reasons = baseline.reasons()
-        extras["baseline_reasons"] = {
-            f.fingerprint: reasons[f.fingerprint] for f in findings
-            if f.baseline is not BaselineStatus.ACTIVE and f.fingerprint in reasons}
-    outcomes = _outcomes(pack, states, findings)
-    summary = _summary(inputs, findings, options.fail_on)
+        inputs: list[InputInfo] = []
+        days: Counter[str] = Counter()
+        findings_by_day: Counter[str] = Counter()
+        for result in results:
+            spool.add(result.info.path, result.runs)
+            inputs.append(result.info)
+            days.update(result.days)
+            findings_by_day.update(result.findings_by_day)
+            for rule_id, state in result.states.items():
+                states[rule_id].merge(state)
+                kind = CHECK_KINDS.get(pack.rules[rule_id].kind)
+                if kind is not None:
+                    states[rule_id].partials = _compacted(kind, states[rule_id].partials)
+                    states[rule_id].stats = _compacted(kind, states[rule_id].stats)
+        extras: dict[str, Any] = {"events_over_time": [
+            {"time": day, "events": days[day], "findings": findings_by_day[day]}
+            for day in sorted(days)]}
+        finished: list[Finding] = []
+        for rule_id, state in states.items():
+            finished.extend(_finish(pack.rules[rule_id], state, ctx, extras))
+        findings, tally = _collect(files, spool, finished, states, options, scratch, extras)
+    except BaseException:
+        scratch.remove()
+        raise
+    finally:
+        spool.close()
+    outcomes = _outcomes(pack, states, tally)
+    summary = _summary(inputs, tally, options.fail_on)
     run = _run_info(options, pack, inputs, skipped, ctx.identities, started, clock)
     return Report(
         tool={"name": "telemetry-audit", "version": __version__},
         run=run,
         summary=summary,
         outcomes=tuple(outcomes),
-        findings=tuple(findings),
+        findings=findings,
         extras=extras,
     )
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts of the final findings, taken as they stream into the store."""
+
+    total: int = 0
+    active_by_rule: Counter[str] = field(default_factory=Counter)
+    active_by_severity: Counter[Severity] = field(default_factory=Counter)
+    expired: int = 0
+
+    def add(self, finding: Finding) -> None:
+        self.total += 1
+        if finding.active:
+            self.active_by_rule[finding.rule] += 1
+            self.active_by_severity[finding.severity] += 1
+        if finding.baseline is BaselineStatus.EXPIRED:
+            self.expired += 1
+
+
+def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
+             states: dict[str, RuleState], options: ScanOptions, scratch: ScratchDir,
+             extras: dict[str, Any]) -> tuple[FindingStore, Tally]:
+    """Every finding once, in report order (input file, line, rule, field): each file's
+    sorted runs merged with the cross-record findings, then marked by the baseline."""
+    from audit.baseline import apply_baseline, load_baseline
+
+    # A rule that could not decide on some chunk decides nothing: drop its other findings.
+    undecided = {r for r, st in states.items() if st.status is Status.NOT_TESTED}
+    order = {str(path): i for i, path in enumerate(files)}
+    finished.sort(key=lambda f: (order.get(f.source, len(order)), *report_order(f)))
+    late: dict[str, list[Finding]] = {}
+    for finding in finished:
+        late.setdefault(finding.source, []).append(finding)
+    sources = [*order, *(s for s in late if s not in order)]
+    merged = (f for source in sources
+              for f in heapq.merge(spool.findings(source), late.get(source, ()),
+                                   key=report_order)
+              if f.rule not in undecided)
+    baseline = load_baseline(options.baseline) if options.baseline else None
+    reasons = baseline.reasons() if baseline else {}
+    accepted: dict[str, str] = {}
+    writer, tally = StoreWriter(scratch), Tally()
+    for finding in apply_baseline(merged, baseline, date.today()):
+        writer.add(finding)
+        tally.add(finding)
+        if finding.baseline is not BaselineStatus.ACTIVE and finding.fingerprint in reasons:
+            # Why each accepted finding is accepted, for SARIF suppressions and the HTML.
+            accepted[finding.fingerprint] = reasons[finding.fingerprint]
+    if baseline is not None:
+        extras["baseline_reasons"] = accepted
+    return writer.close(), tally
 
 
 Unit = tuple[Path, "Part | None"]
@@ -210,21 +266,21 @@ def plan(files: list[Path], parts: int) -> list[Unit]:
 
 
 def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleState],
-                  options: ScanOptions) -> Iterator[FileResult]:
+                  options: ScanOptions, scratch: str) -> Iterator[FileResult]:
     """The pandas engine: chunks streamed, one progress bar; with ``jobs`` > 1 the units
     run in that many forked processes, which share the loaded context copy-on-write."""
     progress = _progress(options, files)
     units = plan(files, options.jobs)
     try:
         if options.jobs <= 1 or len(units) == 1:
-            results = (scan_file(path, ctx, states, options.chunk_rows, progress.update, part)
-                       for path, part in units)
+            results = (scan_file(path, ctx, states, options.chunk_rows, progress.update, part,
+                                 scratch) for path, part in units)
             yield from merge_parts(units, results)
             return
         import multiprocessing
 
         global _FORKED
-        _FORKED = (ctx, states, options.chunk_rows)
+        _FORKED = (ctx, states, options.chunk_rows, scratch)
         with multiprocessing.get_context("fork").Pool(options.jobs) as pool:
             def counted() -> Iterator[FileResult]:
                 for result in pool.imap(_scan_forked, units):
@@ -237,14 +293,14 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
         progress.close()
 
 
-_FORKED: tuple[ScanContext, dict[str, RuleState], int] | None = None
+_FORKED: tuple[ScanContext, dict[str, RuleState], int, str] | None = None
 
 
 def _scan_forked(unit: Unit) -> FileResult:
     """In a forked worker: scan one unit with the parent's context."""
     assert _FORKED is not None
-    ctx, states, chunk_rows = _FORKED
-    return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1])
+    ctx, states, chunk_rows, scratch = _FORKED
+    return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1], scratch)
 
 
 def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[FileResult]:
@@ -253,7 +309,7 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
     for (path, part), result in zip(units, results, strict=True):
         if current is not None and current.info.path == str(path) and part is not None \
                 and part.start > 0:
-            current.findings.extend(result.findings)
+            current.runs.extend(result.runs)
             current.days.update(result.days)
             current.findings_by_day.update(result.findings_by_day)
             for rule_id, state in result.states.items():
@@ -270,20 +326,20 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
 
 
 def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], chunk_rows: int,
-              advance: Any = None, part: Part | None = None) -> FileResult:
+              advance: Any = None, part: Part | None = None, scratch: str | None = None
+              ) -> FileResult:
     """Scan one input file (or one part of it) chunk by chunk: the unit of work of both
-    engines."""
+    engines. Findings beyond a few thousand go to a file in ``scratch`` when given."""
     states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
-    findings: list[Finding] = []
+    writer = RunWriter(scratch)
     days: Counter[str] = Counter()
     findings_by_day: Counter[str] = Counter()
     records = rejected = 0
     for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
-        findings.extend(_malformed(chunk, ctx))
         found = run_chunk(chunk, states, ctx)
-        findings.extend(found)
+        writer.add([*_malformed(chunk, ctx), *found])
         _count_days(chunk, found, days, findings_by_day)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
@@ -291,7 +347,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     digest = sha256_of(path) if part is None or part.start == 0 else ""
     info = InputInfo(path=str(path), format=reader.name + (".gz" if compressed else ""),
                      sha256=digest, records=records, rejected=rejected)
-    return FileResult(findings, info, states, days, findings_by_day)
+    return FileResult([writer.close()], info, states, days, findings_by_day)
 
 
 def _count_days(chunk: Chunk, found: list[Finding], days: Counter[str],
@@ -510,10 +566,8 @@ def _malformed(chunk: Chunk, ctx: ScanContext) -> Iterable[Finding]:
         )
 
 
-def _outcomes(
-    pack: RulePack, states: dict[str, RuleState], findings: Sequence[Finding]
-) -> list[RuleOutcome]:
-    counts = Counter(f.rule for f in findings if f.active)
+def _outcomes(pack: RulePack, states: dict[str, RuleState], tally: Tally) -> list[RuleOutcome]:
+    counts = tally.active_by_rule
     outcomes = []
     for rule in pack.all_rules():
         state = states.get(rule.id)
@@ -541,23 +595,21 @@ def _outcomes(
     return outcomes
 
 
-def _summary(
-    inputs: Sequence[InputInfo], findings: Sequence[Finding], fail_on: Severity
-) -> Summary:
+def _summary(inputs: Sequence[InputInfo], tally: Tally, fail_on: Severity) -> Summary:
     read = sum(i.records for i in inputs)
     rejected = sum(i.rejected for i in inputs)
-    active = [f for f in findings if f.active]
-    by_severity = Counter(f.severity.value for f in active)
-    failing = any(f.severity.rank >= fail_on.rank for f in active)
+    by_severity = tally.active_by_severity
+    failing = any(severity.rank >= fail_on.rank for severity in +by_severity)
+    active = sum(by_severity.values())
     return Summary(
         records_read=read,
         records_audited=read - rejected,
         records_rejected=rejected,
-        findings_total=len(findings),
-        findings_by_rule=dict(sorted(Counter(f.rule for f in active).items())),
-        findings_by_severity={s.value: by_severity.get(s.value, 0) for s in Severity},
-        suppressed=len(findings) - len(active),
-        expired=sum(1 for f in findings if f.baseline.value == "expired"),
+        findings_total=tally.total,
+        findings_by_rule=dict(sorted((+tally.active_by_rule).items())),
+        findings_by_severity={s.value: by_severity.get(s, 0) for s in Severity},
+        suppressed=tally.total - active,
+        expired=tally.expired,
         fail_on=fail_on,
         verdict="fail" if failing else "pass",
     )

@@ -132,5 +132,5 @@ def test_create_baseline_requires_reason_owner_and_date():
 
 def test_empty_baseline_changes_nothing():
     baseline = parse_baseline({"version": 1, "entries": []})
-    assert apply_baseline([finding()], baseline, date(2024, 1, 1))[0].baseline \
-        is BaselineStatus.ACTIVE
+    (marked,) = apply_baseline([finding()], baseline, date(2024, 1, 1))
+    assert marked.baseline is BaselineStatus.ACTIVE

@@ -1,0 +1,138 @@
+"""Findings spilled to disk give exactly the report kept in memory, and nothing is left behind."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import DIRECTORY, LEDGER, SAMPLE
+
+import audit
+from audit import engine, finding_store
+from audit.baseline import create_baseline, dump_baseline
+from audit.errors import AuditError
+from audit.finding_store import FindingStore, ScratchDir, StoreWriter, from_batch, to_batch
+from audit.model import BaselineStatus, Finding, Severity
+
+
+def _without_times(report: audit.Report) -> dict[str, Any]:
+    doc = copy.deepcopy(report.to_dict())
+    for key in ("started", "finished", "duration_seconds"):
+        doc["run"].pop(key)
+    doc["run"]["parameters"].pop("jobs")
+    return doc
+
+
+@pytest.fixture
+def tiny_spill(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spill after a handful of findings, in batches of three."""
+    monkeypatch.setattr(finding_store, "SPILL_AFTER", 4)
+    monkeypatch.setattr(finding_store, "BATCH_ROWS", 3)
+
+
+def test_spilled_scan_equals_the_scan_in_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    kwargs: dict[str, Any] = {"inputs": [str(SAMPLE), str(SAMPLE.with_name("clean.jsonl"))],
+                              "ledger": str(LEDGER), "identities": str(DIRECTORY),
+                              "chunk_rows": 37}
+    first = audit.scan(**kwargs)
+    accepted = create_baseline(
+        {"findings": [f.to_dict() for f in first.findings][:5]}, reason="triaged",
+        owner="privacy", expires=(date.today() + timedelta(days=30)).isoformat())
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(dump_baseline(accepted), "utf-8")
+    kwargs["baseline"] = str(baseline)
+    in_memory = audit.scan(**kwargs)
+    assert not in_memory.findings.spilled  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(finding_store, "SPILL_AFTER", 4)
+    monkeypatch.setattr(finding_store, "BATCH_ROWS", 3)
+    spilled = audit.scan(**kwargs)
+    assert spilled.findings.spilled  # type: ignore[attr-defined]
+    assert _without_times(spilled) == _without_times(in_memory)
+    assert spilled.summary.suppressed == 5
+    # Cut into parts scanned by three processes, each spilling its own runs: the same.
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    parted = audit.scan(**kwargs, jobs=3)
+    assert _without_times(parted) == _without_times(in_memory)
+
+
+def test_scratch_folder_holds_only_the_store_and_goes_with_it(tiny_spill: None) -> None:
+    report = audit.scan(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=50)
+    store = report.findings
+    assert isinstance(store, FindingStore) and store.spilled
+    folder = Path(store._path).parent  # type: ignore[arg-type]
+    assert [p.suffix for p in folder.iterdir()] == [".arrow"]  # the runs are gone
+    del report, store
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_a_failed_scan_leaves_no_scratch_folder(tiny_spill: None, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    original = ScratchDir.__init__
+
+    def remember(self: ScratchDir) -> None:
+        original(self)
+        made.append(self.path)
+
+    monkeypatch.setattr(ScratchDir, "__init__", remember)
+    baseline = tmp_path / "broken.json"
+    baseline.write_text("{", "utf-8")
+    with pytest.raises(AuditError):
+        audit.scan(inputs=str(SAMPLE), ledger=str(LEDGER), baseline=str(baseline))
+    assert made and not any(os.path.exists(p) for p in made)
+
+
+def _finding(i: int, **overrides: Any) -> Finding:
+    values: dict[str, Any] = {
+        "rule": f"census/rule-{i % 3}", "category": "census",
+        "severity": list(Severity)[i % 5], "source": "dump.jsonl", "line": i + 1,
+        "field": None if i % 4 == 0 else f"Field{i}", "message": "m ✓",
+        "evidence": None if i % 2 else f"e…{i}", "fingerprint": f"{i:064x}",
+        "detector": None if i % 3 else "email", "explanation": "why",
+        "baseline": list(BaselineStatus)[i % 3]}
+    values.update(overrides)
+    return Finding(**values)
+
+
+@pytest.mark.parametrize("spill_after", [4, 1_000])
+def test_store_is_a_sequence(spill_after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(finding_store, "SPILL_AFTER", spill_after)
+    monkeypatch.setattr(finding_store, "BATCH_ROWS", 3)
+    findings = [_finding(i) for i in range(20)]
+    writer = StoreWriter(ScratchDir())
+    for f in findings:
+        writer.add(f)
+    store = writer.close()
+    assert store.spilled is (spill_after < 20)
+    assert len(store) == 20 and list(store) == findings
+    assert store[0] == findings[0] and store[7] == findings[7] and store[-1] == findings[-1]
+    assert store[5:11] == findings[5:11] and store[::-4] == findings[::-4]
+    with pytest.raises(IndexError):
+        store[20]
+    assert json.dumps([f.to_dict() for f in store]) == json.dumps([f.to_dict() for f in findings])
+
+
+optional_text = st.none() | st.text(max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.builds(
+    Finding, rule=st.text(min_size=1, max_size=20), category=st.sampled_from(
+        ["census", "usage", "error"]), severity=st.sampled_from(list(Severity)),
+    source=st.text(min_size=1, max_size=30), line=st.integers(0, 2**62),
+    field=optional_text, message=st.text(max_size=80), evidence=optional_text,
+    fingerprint=st.text(min_size=1, max_size=64), detector=optional_text,
+    explanation=optional_text, baseline=st.sampled_from(list(BaselineStatus))), max_size=12))
+def test_arrow_round_trip_keeps_every_field(findings: list[Finding]) -> None:
+    assert from_batch(to_batch(findings)) == findings
