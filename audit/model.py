@@ -7,7 +7,7 @@ values from a dump (evidence is masked before a :class:`Finding` is built).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -209,20 +209,22 @@ class Report:
     run: Mapping[str, Any]
     summary: Summary
     outcomes: tuple[RuleOutcome, ...]
-    findings: tuple[Finding, ...]
+    findings: Sequence[Finding]
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
         return self.summary.verdict == "fail"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, findings: Any = None) -> dict[str, Any]:
+        """The report.json document; ``findings`` replaces the list of findings (a
+        writer that streams them passes a placeholder)."""
         doc: dict[str, Any] = {
             "tool": dict(self.tool),
             "run": dict(self.run),
             "summary": self.summary.to_dict(),
             "outcomes": [o.to_dict() for o in self.outcomes],
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings] if findings is None else findings,
         }
         doc.update(self.extras)
         return doc

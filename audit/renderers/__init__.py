@@ -1,14 +1,19 @@
 """Output formats: one module per format, one registry.
 
 A renderer is a name, a file name and ``render(report) -> bytes``; it sees only
-the :class:`audit.model.Report`, never the checks or the raw dump.
+the :class:`audit.model.Report`, never the checks or the raw dump. Formats that
+list every finding (JSON, SARIF) register ``write(report, out)`` instead, which
+streams into the open file so that writing them does not hold the findings in
+memory; their ``render`` is the same output as bytes.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from audit.model import Report
 
@@ -19,7 +24,12 @@ class Renderer:
 
     name: str
     filename: str
-    render: Callable[[Report], bytes]
+    write: Callable[[Report, IO[bytes]], None]
+
+    def render(self, report: Report) -> bytes:
+        out = io.BytesIO()
+        self.write(report, out)
+        return out.getvalue()
 
 
 RENDERERS: dict[str, Renderer] = {}
@@ -31,6 +41,18 @@ def register(
     """Register ``func`` as the renderer of format ``name`` written to ``filename``."""
 
     def wrap(func: Callable[[Report], bytes]) -> Callable[[Report], bytes]:
+        RENDERERS[name] = Renderer(name, filename, lambda report, out: out.write(func(report)))
+        return func
+
+    return wrap
+
+
+def register_stream(
+    name: str, filename: str
+) -> Callable[[Callable[[Report, IO[bytes]], None]], Callable[[Report, IO[bytes]], None]]:
+    """Register ``func(report, out)`` as the streaming renderer of format ``name``."""
+
+    def wrap(func: Callable[[Report, IO[bytes]], None]) -> Callable[[Report, IO[bytes]], None]:
         RENDERERS[name] = Renderer(name, filename, func)
         return func
 
@@ -45,7 +67,8 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list
     for name in dict.fromkeys(names):
         renderer = RENDERERS[name]
         path = out_dir / renderer.filename
-        path.write_bytes(renderer.render(report))
+        with path.open("wb") as out:
+            renderer.write(report, out)
         written.append(path)
     return written
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from importlib import resources
-from typing import Any
+from typing import IO, Any
 
 from audit.model import Report
-from audit.renderers import register
+from audit.renderers import register_stream
+from audit.renderers.streaming import new_marker, write_json
 
 SCHEMA_FILE = "report.schema.json"
 
@@ -19,7 +21,17 @@ def report_schema() -> dict[str, Any]:
     return loaded
 
 
-@register("json", "report.json")
+@register_stream("json", "report.json")
+def write(report: Report, out: IO[bytes]) -> None:
+    """Indented UTF-8 JSON with keys in a fixed order, so reports diff cleanly; the
+    findings are streamed one at a time."""
+    marker = new_marker()
+    doc = report.to_dict(findings=marker)
+    write_json(doc, out, marker, (f.to_dict() for f in report.findings))
+
+
 def render(report: Report) -> bytes:
-    """Indented UTF-8 JSON with keys in a fixed order, so reports diff cleanly."""
-    return (json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """report.json as bytes."""
+    out = io.BytesIO()
+    write(report, out)
+    return out.getvalue()

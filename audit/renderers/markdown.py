@@ -7,6 +7,7 @@ and ``<img onerror=…>`` or ``[x](javascript:…)`` must show as text.
 
 from __future__ import annotations
 
+import heapq
 import re
 
 from tabulate import tabulate
@@ -47,8 +48,9 @@ def render_text(report: Report) -> str:
     s = report.summary
     failed = report.failed
     icon = "\u274c" if failed else "\u2705"
-    active = [f for f in report.findings if f.baseline is not BaselineStatus.SUPPRESSED]
-    blocking = sum(1 for f in active if f.severity.rank >= s.fail_on.rank)
+    active = sum(int(n) for n in s.findings_by_severity.values())
+    blocking = sum(int(n) for sev, n in s.findings_by_severity.items()
+                   if Severity(sev).rank >= s.fail_on.rank)
     out = [
         "# Telemetry audit",
         "",
@@ -78,11 +80,13 @@ def render_text(report: Report) -> str:
     out += ["## Rules", "", _table(rows, ["rule", "severity", "status", "findings", "reason"]), ""]
 
     if active:
-        top = sorted(active, key=_sort_key)[:TOP_FINDINGS]
+        top = heapq.nsmallest(TOP_FINDINGS, (f for f in report.findings
+                                             if f.baseline is not BaselineStatus.SUPPRESSED),
+                              key=_sort_key)
         rows = [[escape(f.severity.value), _code(f.rule), escape(f"{f.source}:{f.line}"),
                  _code(f.field) if f.field else "", escape(f.message),
                  _code(f.evidence) if f.evidence else ""] for f in top]
-        out += [f"## Top findings ({len(top)} of {len(active):,})", "",
+        out += [f"## Top findings ({len(top)} of {active:,})", "",
                 _table(rows, ["severity", "rule", "location", "field", "message", "evidence"]),
                 ""]
 

@@ -9,14 +9,15 @@ suppressed results rather than disappearing, so the acceptance is auditable.
 
 from __future__ import annotations
 
-import json
+import io
 from datetime import datetime, timezone
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Status
-from audit.renderers import register
+from audit.renderers import register_stream
+from audit.renderers.streaming import new_marker, write_json
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "telemetryAudit/v1"
@@ -116,8 +117,9 @@ def _result(finding: Finding, rule_index: int | None, accepted: dict[str, str]) 
     return result
 
 
-def build_log(report: Report) -> dict[str, Any]:
-    """The SARIF log as a JSON-ready dict (tests validate it against the schema)."""
+def build_log(report: Report, results: Any = None) -> dict[str, Any]:
+    """The SARIF log as a JSON-ready dict (tests validate it against the schema);
+    ``results`` replaces the list of results (a streaming writer's placeholder)."""
     run_info = report.run
     rulepack = run_info.get("rulepack") or {}
     statements = dict(rulepack.get("statements") or {})
@@ -177,7 +179,8 @@ def build_log(report: Report) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "invocations": [invocation],
-        "results": [_result(f, index.get(f.rule), accepted) for f in report.findings],
+        "results": [_result(f, index.get(f.rule), accepted) for f in report.findings]
+        if results is None else results,
         "columnKind": "unicodeCodePoints",
         "properties": {
             "stage": run_info.get("stage"),
@@ -191,7 +194,20 @@ def build_log(report: Report) -> dict[str, Any]:
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-@register("sarif", "report.sarif")
+@register_stream("sarif", "report.sarif")
+def write(report: Report, out: IO[bytes]) -> None:
+    """Write ``report`` as a SARIF 2.1.0 log, the results streamed one at a time."""
+    marker = new_marker()
+    log = build_log(report, results=marker)
+    driver_rules = log["runs"][0]["tool"]["driver"]["rules"]
+    index = {descriptor["id"]: i for i, descriptor in enumerate(driver_rules)}
+    accepted = dict(report.extras.get("baseline_reasons") or {})
+    write_json(log, out, marker,
+               (_result(f, index.get(f.rule), accepted) for f in report.findings))
+
+
 def render(report: Report) -> bytes:
-    """Render ``report`` as a SARIF 2.1.0 log."""
-    return (json.dumps(build_log(report), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    """The SARIF log as bytes."""
+    out = io.BytesIO()
+    write(report, out)
+    return out.getvalue()
