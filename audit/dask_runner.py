@@ -15,13 +15,15 @@ the same paths as the driver (a shared file system, or one machine).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit.errors import UsageError
 
 if TYPE_CHECKING:
+    from dask.distributed import Client, Future, LocalCluster
+
     from audit.context import ScanContext
     from audit.engine import FileResult, RuleState, Unit
     from audit.options import ScanOptions
@@ -41,9 +43,9 @@ def _scan_one(unit: Unit, options: ScanOptions, states: dict[str, RuleState]) ->
 
 
 def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, RuleState]
-               ) -> tuple[list[Unit], list[FileResult]]:
+               ) -> tuple[list[Unit], Iterator[FileResult]]:
     """Scan every file (large JSON Lines files cut into one part per worker) on the
-    cluster; the units and their results come back in input order."""
+    cluster; the units, and their results as they are taken in input order."""
     from audit.engine import plan
 
     try:
@@ -67,8 +69,27 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
         workers = len(client.scheduler_info().get("workers", {})) or 1
         units = plan(list(files), workers)
         futures = client.map(_scan_one, units, options=options, states=states, pure=False)
-        return units, list(client.gather(futures))
+    except BaseException:
+        _close(client, cluster)
+        raise
+    return units, _taken(futures, client, cluster)
+
+
+def _taken(futures: list[Future], client: Client, cluster: LocalCluster | None
+           ) -> Iterator[FileResult]:
+    """Results one at a time, in order, each released on the cluster once taken: the
+    driver holds one part's findings at a time, not the whole scan's."""
+    try:
+        futures.reverse()
+        while futures:
+            future = futures.pop()
+            yield future.result()
+            future.release()
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        _close(client, cluster)
+
+
+def _close(client: Client, cluster: LocalCluster | None) -> None:
+    client.close()
+    if cluster is not None:
+        cluster.close()
