@@ -29,7 +29,6 @@ from audit.finding_store import (
     RunSpool,
     RunWriter,
     ScratchDir,
-    StoreWriter,
     report_order,
 )
 from audit.fingerprint import fingerprint, mask, resolve_key
@@ -236,7 +235,7 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     baseline = load_baseline(options.baseline) if options.baseline else None
     reasons = baseline.reasons() if baseline else {}
     accepted: dict[str, str] = {}
-    writer, tally = StoreWriter(scratch), Tally()
+    writer, tally = RunWriter(scratch.path), Tally()
     for finding in apply_baseline(merged, baseline, date.today()):
         writer.add(finding)
         tally.add(finding)
@@ -245,7 +244,8 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
             accepted[finding.fingerprint] = reasons[finding.fingerprint]
     if baseline is not None:
         extras["baseline_reasons"] = accepted
-    return writer.close(), tally
+    run = writer.close()
+    return FindingStore(run, scratch if run.path else None), tally
 
 
 Unit = tuple[Path, "Part | None"]
@@ -339,7 +339,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         found = run_chunk(chunk, states, ctx)
-        writer.add([*_malformed(chunk, ctx), *found])
+        writer.add_chunk([*_malformed(chunk, ctx), *found])
         _count_days(chunk, found, days, findings_by_day)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))

@@ -12,6 +12,7 @@ read-only sequence that turns one batch at a time back into findings.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import shutil
@@ -93,55 +94,62 @@ class ScratchDir:
         self.path = tempfile.mkdtemp(prefix="telemetry-audit-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, True)
 
-    def new_file(self, suffix: str) -> str:
-        return new_file(self.path, suffix)
-
     def remove(self) -> None:
         self._cleanup()
 
 
 @dataclass(slots=True)
 class Run:
-    """Findings in report order: Arrow batches held in memory, or a spilled stream file
+    """Findings in report order as Arrow batches, held in memory or in an Arrow file
     (picklable either way, so a worker process can hand it back)."""
 
-    rows: int = 0
+    sizes: list[int] = field(default_factory=list)
     batches: list[pa.RecordBatch] = field(default_factory=list)
     path: str | None = None
 
+    @property
+    def rows(self) -> int:
+        return sum(self.sizes)
+
     def __iter__(self) -> Iterator[Finding]:
-        for batch in self._batches():
-            yield from from_batch(batch)
+        for number in range(len(self.sizes)):
+            yield from from_batch(self.batch(number))
 
-    def _batches(self) -> Iterator[pa.RecordBatch]:
+    def batch(self, number: int) -> pa.RecordBatch:
         if self.path is None:
-            yield from self.batches
-            return
+            return self.batches[number]
         with pa.OSFile(self.path) as source:
-            yield from ipc.open_stream(source)
+            return ipc.open_file(source).get_batch(number)
 
-    def spill(self, scratch: ScratchDir) -> None:
-        """Move the batches held in memory to a file of the scratch folder."""
+    def spill(self, folder: str) -> None:
+        """Move the batches held in memory to a new file in ``folder``."""
         if self.path is not None or not self.batches:
             return
-        self.path = scratch.new_file(".arrows")
-        with ipc.new_stream(self.path, schema()) as sink:
+        self.path = new_file(folder, ".arrow")
+        with ipc.new_file(self.path, schema()) as sink:
             for batch in self.batches:
                 sink.write_batch(batch)
         self.batches = []
 
 
 class RunWriter:
-    """Collects one file's (or part's) findings chunk by chunk into a :class:`Run`."""
+    """Builds a :class:`Run` from findings added in order (or chunk by chunk, each
+    chunk sorted here), moving it to a file in ``folder`` once it holds more than
+    :data:`SPILL_AFTER` rows; without a folder it stays in memory."""
 
-    def __init__(self, scratch_path: str | None) -> None:
-        self._scratch_path = scratch_path
+    def __init__(self, folder: str | None) -> None:
+        self._folder = folder
         self._pending: list[Finding] = []
         self._run = Run()
         self._sink: Any = None
 
-    def add(self, findings: Iterable[Finding]) -> None:
-        """One chunk's findings: sorted here, after everything added before."""
+    def add(self, finding: Finding) -> None:
+        self._pending.append(finding)
+        if len(self._pending) >= BATCH_ROWS:
+            self._flush()
+
+    def add_chunk(self, findings: Iterable[Finding]) -> None:
+        """One chunk's findings, in any order: they follow everything added before."""
         self._pending.extend(sorted(findings, key=report_order))
         if len(self._pending) >= BATCH_ROWS:
             self._flush()
@@ -158,10 +166,10 @@ class RunWriter:
         batch = to_batch(self._pending)
         self._pending = []
         run = self._run
-        run.rows += batch.num_rows
-        if self._sink is None and self._scratch_path and run.rows > SPILL_AFTER:
-            run.path = new_file(self._scratch_path, ".arrows")
-            self._sink = ipc.new_stream(run.path, schema())
+        run.sizes.append(batch.num_rows)
+        if self._sink is None and self._folder and run.rows > SPILL_AFTER:
+            run.path = new_file(self._folder, ".arrow")
+            self._sink = ipc.new_file(run.path, schema())
             for held in run.batches:
                 self._sink.write_batch(held)
             run.batches = []
@@ -188,7 +196,7 @@ class RunSpool:
         if self._held > SPILL_AFTER:
             for held in self._runs.values():
                 for run in held:
-                    run.spill(self._scratch)
+                    run.spill(self._scratch.path)
             self._held = 0
 
     def findings(self, source: str) -> Iterator[Finding]:
@@ -207,29 +215,26 @@ class RunSpool:
 
 
 class FindingStore(Sequence[Finding]):
-    """The report's findings: a read-only sequence over Arrow batches, in memory or in
-    an Arrow file read one batch at a time (never all at once)."""
+    """The report's findings: a read-only sequence over one :class:`Run`, turned back
+    into findings one batch at a time (never all at once)."""
 
-    def __init__(self, batches: list[pa.RecordBatch], path: str | None,
-                 scratch: ScratchDir | None) -> None:
-        self._batches = batches
-        self._path = path
-        self._scratch = scratch  # keeps the folder alive as long as the store
-        sizes = [b.num_rows for b in batches] if path is None else _file_sizes(path)
+    def __init__(self, run: Run, scratch: ScratchDir | None = None) -> None:
+        self._run = run
+        self._scratch = scratch  # a spilled run's folder lives as long as the store
         self._starts = [0]
-        for size in sizes:
+        for size in run.sizes:
             self._starts.append(self._starts[-1] + size)
         self._cached: tuple[int, list[Finding]] | None = None
 
     @property
     def spilled(self) -> bool:
-        return self._path is not None
+        return self._run.path is not None
 
     def __len__(self) -> int:
         return self._starts[-1]
 
     def __iter__(self) -> Iterator[Finding]:
-        for number in range(len(self._starts) - 1):
+        for number in range(len(self._run.sizes)):
             yield from self._batch(number)
 
     @overload
@@ -245,69 +250,14 @@ class FindingStore(Sequence[Finding]):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError("finding index out of range")
-        import bisect
-
         number = bisect.bisect_right(self._starts, index) - 1
         return self._batch(number)[index - self._starts[number]]
 
     def _batch(self, number: int) -> list[Finding]:
-        if self._cached is not None and self._cached[0] == number:
-            return self._cached[1]
-        if self._path is None:
-            batch = self._batches[number]
-        else:
-            with pa.OSFile(self._path) as source:
-                batch = ipc.open_file(source).get_batch(number)
-        findings = from_batch(batch)
-        self._cached = (number, findings)
-        return findings
+        if self._cached is None or self._cached[0] != number:
+            self._cached = (number, from_batch(self._run.batch(number)))
+        return self._cached[1]
 
     def __repr__(self) -> str:
-        where = f"in {self._path}" if self._path else "in memory"
+        where = f"in {self._run.path}" if self.spilled else "in memory"
         return f"<FindingStore of {len(self)} findings {where}>"
-
-
-def _file_sizes(path: str) -> list[int]:
-    with pa.OSFile(path) as source:
-        reader = ipc.open_file(source)
-        return [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
-
-
-class StoreWriter:
-    """Builds a :class:`FindingStore` from findings given in report order."""
-
-    def __init__(self, scratch: ScratchDir) -> None:
-        self._scratch = scratch
-        self._pending: list[Finding] = []
-        self._batches: list[pa.RecordBatch] = []
-        self._rows = 0
-        self._path: str | None = None
-        self._sink: Any = None
-
-    def add(self, finding: Finding) -> None:
-        self._pending.append(finding)
-        if len(self._pending) >= BATCH_ROWS:
-            self._flush()
-
-    def close(self) -> FindingStore:
-        self._flush()
-        if self._sink is not None:
-            self._sink.close()
-        return FindingStore(self._batches, self._path, self._scratch if self._path else None)
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch = to_batch(self._pending)
-        self._pending = []
-        self._rows += batch.num_rows
-        if self._sink is None and self._rows > SPILL_AFTER:
-            self._path = self._scratch.new_file(".arrow")
-            self._sink = ipc.new_file(self._path, schema())
-            for held in self._batches:
-                self._sink.write_batch(held)
-            self._batches = []
-        if self._sink is not None:
-            self._sink.write_batch(batch)
-        else:
-            self._batches.append(batch)

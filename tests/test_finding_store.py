@@ -19,7 +19,7 @@ import audit
 from audit import engine, finding_store
 from audit.baseline import create_baseline, dump_baseline
 from audit.errors import AuditError
-from audit.finding_store import FindingStore, ScratchDir, StoreWriter, from_batch, to_batch
+from audit.finding_store import FindingStore, RunWriter, ScratchDir, from_batch, to_batch
 from audit.model import BaselineStatus, Finding, Severity
 
 
@@ -69,7 +69,7 @@ def test_scratch_folder_holds_only_the_store_and_goes_with_it(tiny_spill: None) 
     report = audit.scan(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=50)
     store = report.findings
     assert isinstance(store, FindingStore) and store.spilled
-    folder = Path(store._path).parent  # type: ignore[arg-type]
+    folder = Path(store._run.path).parent  # type: ignore[arg-type]
     assert [p.suffix for p in folder.iterdir()] == [".arrow"]  # the runs are gone
     del report, store
     gc.collect()
@@ -110,10 +110,11 @@ def test_store_is_a_sequence(spill_after: int, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(finding_store, "SPILL_AFTER", spill_after)
     monkeypatch.setattr(finding_store, "BATCH_ROWS", 3)
     findings = [_finding(i) for i in range(20)]
-    writer = StoreWriter(ScratchDir())
+    scratch = ScratchDir()
+    writer = RunWriter(scratch.path)
     for f in findings:
         writer.add(f)
-    store = writer.close()
+    store = FindingStore(writer.close(), scratch)
     assert store.spilled is (spill_after < 20)
     assert len(store) == 20 and list(store) == findings
     assert store[0] == findings[0] and store[7] == findings[7] and store[-1] == findings[-1]
