@@ -56,22 +56,38 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
     """Batches of ``chunk_rows`` lines (blank ones included), parsed by pyarrow when it can.
 
     ``first_line`` is the line number of the stream's first line (a byte range of a
-    file starts further down).
+    file starts further down). Blocks are gathered until they hold whole batches, so
+    every batch but the last is full: a block's tail does not become a small batch of
+    its own, and the per-batch work is paid once per ``chunk_rows`` lines.
     """
-    pending = b""
+    blocks: list[bytes] = []
+    lines = 0
     while True:
         block = stream.read(READ_BLOCK)
-        data = pending + block
+        if block:
+            blocks.append(block)
+            lines += block.count(b"\n")
+            if lines < chunk_rows:
+                continue
+        data = b"".join(blocks)
         if not block:
             if data:
                 yield from _batches(data, first_line, chunk_rows, string_fields)
             return
-        cut = data.rfind(b"\n") + 1
-        pending = data[cut:]
-        if cut:
-            whole = data[:cut]
-            yield from _batches(whole, first_line, chunk_rows, string_fields)
-            first_line += whole.count(b"\n")
+        whole = lines - lines % chunk_rows
+        cut = _after_line(data, whole)
+        yield from _batches(data[:cut], first_line, chunk_rows, string_fields)
+        first_line += whole
+        lines -= whole
+        blocks = [data[cut:]]
+
+
+def _after_line(data: bytes, count: int) -> int:
+    """The offset just past the ``count``-th line end of ``data``."""
+    import numpy as np
+
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return int(ends[count - 1]) + 1
 
 
 def _batches(data: bytes, first_line: int, chunk_rows: int, string_fields: frozenset[str]
