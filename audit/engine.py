@@ -21,7 +21,7 @@ import pandas as pd
 
 from audit import __version__
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
-from audit.context import ScanContext
+from audit.context import ScanContext, chunk_scoped
 from audit.errors import NotTested, UsageError
 from audit.fingerprint import fingerprint, mask, resolve_key
 from audit.model import (
@@ -39,7 +39,7 @@ from audit.options import ScanOptions
 from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_of, split
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
-from audit.selectors import applicable
+from audit.selectors import selected
 
 
 @dataclass(slots=True)
@@ -375,15 +375,20 @@ def string_fields(pack: RulePack) -> frozenset[str]:
     return frozenset(name for name, types in by_name.items() if types == {"string"})
 
 
+@chunk_scoped
 def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> list[Finding]:
-    """Run every runnable rule on the chunk's rows of its category."""
+    """Run every runnable rule on the chunk's rows of its category.
+
+    The rules share one chunk cache: rules with equal selectors get the same rows, and
+    what one rule derives from them the next one reuses.
+    """
     found: list[Finding] = []
     for category, events in chunk.frames.items():
         for rule in ctx.rulepack.categories[category].rules:
             state = states[rule.id]
             if state.status is not None:
                 continue
-            rows = events[applicable(events, rule.when, rule.unless)]
+            rows = selected(events, rule.when, rule.unless)
             if rows.empty:
                 continue
             state.rows_seen += len(rows)

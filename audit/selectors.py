@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from audit.context import shared
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -46,3 +47,34 @@ def applicable(
     if unless:
         mask &= ~select_rows(events, unless)
     return mask
+
+
+def selected(
+    events: pd.DataFrame,
+    when: Mapping[str, tuple[Any, ...]] | None,
+    unless: Mapping[str, tuple[Any, ...]] | None,
+) -> pd.DataFrame:
+    """The rows a rule applies to: ``events`` itself when every row does.
+
+    Within a chunk, rules with equal selectors get the same frame, so what the chunk
+    cache derives from it (distinct values, parsed times) is computed once for all.
+    """
+
+    def pick() -> pd.DataFrame:
+        mask = applicable(events, when, unless)
+        return events if mask.all() else events[mask]
+
+    key = (selector_key(when), selector_key(unless))
+    try:
+        hash(key)
+    except TypeError:  # a selector value that is not hashable: not shared
+        return pick()
+    return shared(events, ("rows", key), pick)
+
+
+def selector_key(selector: Mapping[str, tuple[Any, ...]] | None) -> Hashable:
+    """A selector as a hashable value; values keep their type, as ``True`` is not ``1``."""
+    if not selector:
+        return None
+    return tuple(sorted((name, tuple((type(v), v) for v in allowed))
+                        for name, allowed in selector.items()))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -121,11 +121,13 @@ def _detect_one(
     identities: KnownIdentities | None,
     decode: bool,
     exclude: tuple[str, ...],
+    known_cache: dict[str, list[Match]] | None = None,
 ) -> Match | None:
     if exclude and excluded_by(text, exclude):
         return None
     decoded: list[tuple[str, str]] | None = None
-    known_cache: dict[str, list[Match]] = {}
+    if known_cache is None:
+        known_cache = {}
     for entity in entities:
         found = _find(entity, text, identities, exclude, known_cache)
         if found is not None:
@@ -183,6 +185,70 @@ def _prefilters(det: object) -> list[str]:
     return [det.prefilter]  # type: ignore[attr-defined]
 
 
+class Distinct:
+    """The distinct texts of a Series (ISO 8601 times left out) and each row's text.
+
+    What a search asks of the distinct values (each prefilter's hits, the known-identity
+    candidates, the directory matches of a candidate) is worked out on first demand,
+    only for the values asked about, and kept: rules that search the same column of the
+    same rows share one ``Distinct`` and pay for each answer once.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        present = values.dropna()
+        text = _as_text(present) if len(present) else present
+        codes, uniques = pd.factorize(text)
+        uniques = np.asarray(uniques, dtype=object)
+        arrow = _as_arrow(uniques)
+        # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
+        times = _prefilter_mask(arrow, ISO_TIME)
+        if times.any():
+            keep = np.flatnonzero(~times)
+            remap = np.full(len(uniques), -1, dtype=np.int64)
+            remap[keep] = np.arange(len(keep))
+            codes, uniques = remap[codes], uniques[keep]
+            arrow = arrow.filter(pa.array(~times))
+        #: Labels of the non-null rows; ``codes[k]`` is row k's position in ``uniques``
+        #: (-1 for a time).
+        self.index: pd.Index = present.index
+        self.codes: np.ndarray = codes
+        self.uniques: np.ndarray = uniques
+        self._arrow = arrow
+        self._answers: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._identities: KnownIdentities | None = None
+        #: identities.find per text (values and their decoded copies), for `_detect_one`.
+        self.known_found: dict[str, list[Match]] = {}
+
+    def mask(self, pattern: str, positions: np.ndarray) -> np.ndarray:
+        """Whether the prefilter ``pattern`` hits each of the values at ``positions``."""
+        return self._answer(("prefilter", pattern), positions, lambda at: _prefilter_mask(
+            self._arrow if at is None else self._arrow.take(at), pattern))
+
+    def known(self, identities: KnownIdentities, positions: np.ndarray) -> np.ndarray:
+        """Whether the directory automaton hits each of the values at ``positions``."""
+        if identities is not self._identities:
+            self._identities = identities
+            self._answers.pop(("known",), None)
+            self.known_found = {}
+        return self._answer(("known",), positions, lambda at: identities.candidates(
+            list(self.uniques if at is None else self.uniques[at])))
+
+    def _answer(self, name: tuple[str, ...], positions: np.ndarray,
+                compute: Callable[[np.ndarray | None], np.ndarray]) -> np.ndarray:
+        """Answers per value, computed for the positions not asked about before
+        (``compute(None)`` means all values)."""
+        if name not in self._answers:
+            n = len(self.uniques)
+            self._answers[name] = (np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+        answers, done = self._answers[name]
+        need = positions[~done[positions]]
+        if len(need):
+            everything = len(need) == len(self.uniques)
+            answers[need] = compute(None if everything else need)
+            done[need] = True
+        return answers[positions]
+
+
 def detect(
     values: pd.Series,
     entities: Sequence[str],
@@ -208,99 +274,120 @@ def detect(
     growing at `MEMO_LIMIT` values, so memory stays bounded.
     """
     _check_args(entities, exclude)
+    if not any(e not in KNOWN_ENTITIES or identities is not None for e in entities) \
+            or values.dropna().empty:
+        return _empty(values.index)
+    distinct = Distinct(values)
+    found = search(distinct, entities, identities=identities, decode=decode,
+                   exclude=exclude, memo=memo)
+    rows, matches = matched_rows(distinct, found)
+    if not len(rows):
+        return _empty(values.index)
+    return pd.DataFrame({
+        "entity": [m.entity for m in matches],
+        "detector": [m.detector for m in matches],
+        "explanation": [m.explanation for m in matches],
+        "matched": [m.value for m in matches],
+    }, index=distinct.index[rows], columns=COLUMNS, dtype=object)
+
+
+def search(
+    distinct: Distinct,
+    entities: Sequence[str],
+    *,
+    identities: KnownIdentities | None = None,
+    decode: bool = True,
+    exclude: Sequence[str] = (),
+    memo: dict[str, Match | None] | None = None,
+) -> dict[int, Match]:
+    """The first match of each distinct value that has one, by position in
+    ``distinct.uniques``; the arguments are those of :func:`detect`."""
     ents = tuple(e for e in entities if e not in KNOWN_ENTITIES or identities is not None)
-    present = values.dropna()
-    if present.empty or not ents:
-        return _empty(values.index)
-    text = _as_text(present)
-    codes, uniques = pd.factorize(text)
-    uniques = np.asarray(uniques, dtype=object)
-    # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
-    times = _prefilter_mask(_as_arrow(uniques), ISO_TIME)
-    if times.any():
-        keep = np.flatnonzero(~times)
-        remap = np.full(len(uniques), -1, dtype=np.int64)
-        remap[keep] = np.arange(len(keep))
-        codes, uniques = remap[codes], uniques[keep]
+    uniques = distinct.uniques
+    if not ents or not len(uniques):
+        return {}
     if memo is None:
-        hits = _detect_uniques(uniques, ents, identities, decode, tuple(exclude))
-    else:
-        seen = np.fromiter((u in memo for u in uniques), dtype=bool, count=len(uniques))
-        todo = np.flatnonzero(~seen)
-        fresh = _detect_uniques(uniques[todo], ents, identities, decode, tuple(exclude))
-        hits = {int(todo[j]): m for j, m in fresh.items()}
-        if len(memo) < MEMO_LIMIT:
-            memo.update(dict.fromkeys(uniques[todo].tolist()))
-            memo.update({uniques[i]: m for i, m in hits.items()})
-        for i in np.flatnonzero(seen):
-            found = memo[uniques[i]]
-            if found is not None:
-                hits[int(i)] = found
+        return _detect_uniques(distinct, np.arange(len(uniques)), ents, identities, decode,
+                               tuple(exclude))
+    seen = np.fromiter((u in memo for u in uniques), dtype=bool, count=len(uniques))
+    todo = np.flatnonzero(~seen)
+    hits = _detect_uniques(distinct, todo, ents, identities, decode, tuple(exclude))
+    if len(memo) < MEMO_LIMIT:
+        memo.update(dict.fromkeys(uniques[todo].tolist()))
+        memo.update({uniques[i]: m for i, m in hits.items()})
+    for i in np.flatnonzero(seen):
+        found = memo[uniques[i]]
+        if found is not None:
+            hits[int(i)] = found
+    return hits
+
+
+def matched_rows(distinct: Distinct, hits: dict[int, Match]) -> tuple[np.ndarray, list[Match]]:
+    """Positions in ``distinct.index`` of the rows whose value has a match, with it (a
+    repeated label counts once, at its first row)."""
     if not hits:
-        return _empty(values.index)
-    hit_codes = np.fromiter(hits, dtype=np.int64)
-    rows = np.flatnonzero(np.isin(codes, hit_codes))
-    lookup = {col: np.empty(len(uniques), dtype=object) for col in COLUMNS}
-    for i, m in hits.items():
-        lookup["entity"][i] = m.entity
-        lookup["detector"][i] = m.detector
-        lookup["explanation"][i] = m.explanation
-        lookup["matched"][i] = m.value
-    row_codes = codes[rows]
-    out = pd.DataFrame({col: lookup[col][row_codes] for col in COLUMNS}, index=present.index[rows])
-    return out[~out.index.duplicated(keep="first")]
+        return np.empty(0, dtype=np.int64), []
+    hit_codes = np.fromiter(hits, dtype=np.int64, count=len(hits))
+    rows = np.flatnonzero(np.isin(distinct.codes, hit_codes))
+    if not distinct.index.is_unique:
+        rows = rows[~distinct.index[rows].duplicated(keep="first")]
+    return rows, [hits[c] for c in distinct.codes[rows].tolist()]
 
 
 def _detect_uniques(
-    uniques: np.ndarray,
+    distinct: Distinct,
+    todo: np.ndarray,
     ents: tuple[str, ...],
     identities: KnownIdentities | None,
     decode: bool,
     excl: tuple[str, ...],
 ) -> dict[int, Match]:
-    """The first match of each distinct value (by position), prefiltered column-wise."""
-    if not len(uniques):
+    """The first match of each distinct value at ``todo`` (by position), prefiltered
+    column-wise."""
+    if not len(todo):
         return {}
-    series = _as_arrow(uniques)  # one Arrow array for every prefilter below
-    # Which entities may match each distinct value (KNOWN_* use the automaton on all).
+    # Which entities may match each value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
     # GUIDs and hex digests hold no e-mail, phone, name or secret: only the directory
     # (a GUID-shaped or hex digest of a known identity) can say anything about them.
-    opaque = _prefilter_mask(series, OPAQUE_ID)
+    opaque = distinct.mask(OPAQUE_ID, todo)
     known = None
     for entity in ents:
         if entity in KNOWN_ENTITIES:
             if known is None:
                 assert identities is not None
-                known = identities.candidates(list(uniques))
+                known = distinct.known(identities, todo)
             masks[entity] = known
             continue
-        mask = np.zeros(len(uniques), dtype=bool)
+        mask = np.zeros(len(todo), dtype=bool)
         for pattern in _prefilters(_pkg.DETECTORS[entity]):
-            mask |= _prefilter_mask(series, pattern)
+            mask |= distinct.mask(pattern, todo)
         masks[entity] = mask & ~opaque
-    decodable = _prefilter_mask(series, DECODE_PREFILTER) & ~opaque if decode else None
+    decodable = distinct.mask(DECODE_PREFILTER, todo) & ~opaque if decode else None
     hits: dict[int, Match] = {}
     # Pack each value's candidate entities into one integer (bit j: ents[j]).
-    packed = np.zeros(len(uniques), dtype=np.int64)
+    packed = np.zeros(len(todo), dtype=np.int64)
     for j, entity in enumerate(ents):
         packed |= masks[entity].astype(np.int64) << j
     if decodable is not None:
         packed[decodable] = (1 << len(ents)) - 1  # decoded copies may hold any entity
     chosen_by_bits: dict[int, tuple[str, ...]] = {}
-    for i in np.flatnonzero(packed):
-        bits = int(packed[i])
+    uniques = distinct.uniques
+    for k in np.flatnonzero(packed):
+        bits = int(packed[k])
         chosen = chosen_by_bits.get(bits)
         if chosen is None:
             chosen = tuple(e for j, e in enumerate(ents) if bits >> j & 1)
             chosen_by_bits[bits] = chosen
+        i = int(todo[k])
         found = _detect_one(
             uniques[i][:MAX_VALUE_LEN],
             chosen,
             identities,
-            decodable is not None and bool(decodable[i]),
+            decodable is not None and bool(decodable[k]),
             excl,
+            distinct.known_found,
         )
         if found is not None:
-            hits[int(i)] = found
+            hits[i] = found
     return hits
