@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -149,8 +149,13 @@ def _empty(index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(dict.fromkeys(COLUMNS, empty), index=index[:0], copy=False)
 
 
+def _is_text(values: pd.Series) -> bool:
+    """A string dtype (not object): every value is already a str."""
+    return pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values)
+
+
 def _as_text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values):
+    if _is_text(values):
         return values.astype(object)
     return values.map(lambda v: v if isinstance(v, str) else str(v))
 
@@ -188,16 +193,18 @@ def _prefilters(det: object) -> list[str]:
 class Distinct:
     """The distinct texts of a Series (ISO 8601 times left out) and each row's text.
 
-    What a search asks of the distinct values (each prefilter's hits, the known-identity
-    candidates, the directory matches of a candidate) is worked out on first demand,
-    only for the values asked about, and kept: rules that search the same column of the
-    same rows share one ``Distinct`` and pay for each answer once.
+    What a search asks of the distinct values is worked out on first demand and kept
+    (each prefilter's hits, the directory automaton's candidates for the values asked
+    about, the directory matches of a candidate): rules that search the same column of
+    the same rows share one ``Distinct`` and pay for each answer once.
     """
 
     def __init__(self, values: pd.Series) -> None:
         present = values.dropna()
-        text = _as_text(present) if len(present) else present
-        codes, uniques = pd.factorize(text)
+        if _is_text(present):  # Arrow strings factorise in C; only the distinct become str
+            codes, uniques = pd.factorize(present)
+        else:
+            codes, uniques = pd.factorize(_as_text(present) if len(present) else present)
         uniques = np.asarray(uniques, dtype=object)
         arrow = _as_arrow(uniques)
         # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
@@ -214,37 +221,32 @@ class Distinct:
         self.codes: np.ndarray = codes
         self.uniques: np.ndarray = uniques
         self._arrow = arrow
-        self._answers: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+        self._masks: dict[str, np.ndarray] = {}
+        self._known: tuple[np.ndarray, np.ndarray] | None = None
         self._identities: KnownIdentities | None = None
         #: identities.find per text (values and their decoded copies), for `_detect_one`.
         self.known_found: dict[str, list[Match]] = {}
 
     def mask(self, pattern: str, positions: np.ndarray) -> np.ndarray:
-        """Whether the prefilter ``pattern`` hits each of the values at ``positions``."""
-        return self._answer(("prefilter", pattern), positions, lambda at: _prefilter_mask(
-            self._arrow if at is None else self._arrow.take(at), pattern))
+        """Whether the prefilter ``pattern`` hits each of the values at ``positions``
+        (RE2 runs over all distinct values at once: cheaper than picking some out)."""
+        found = self._masks.get(pattern)
+        if found is None:
+            found = self._masks[pattern] = _prefilter_mask(self._arrow, pattern)
+        return found[positions]
 
     def known(self, identities: KnownIdentities, positions: np.ndarray) -> np.ndarray:
-        """Whether the directory automaton hits each of the values at ``positions``."""
-        if identities is not self._identities:
+        """Whether the directory automaton hits each of the values at ``positions``; the
+        automaton runs once per value, only over values asked about."""
+        if identities is not self._identities or self._known is None:
             self._identities = identities
-            self._answers.pop(("known",), None)
+            self._known = np.zeros(len(self.uniques), dtype=bool), \
+                np.zeros(len(self.uniques), dtype=bool)
             self.known_found = {}
-        return self._answer(("known",), positions, lambda at: identities.candidates(
-            list(self.uniques if at is None else self.uniques[at])))
-
-    def _answer(self, name: tuple[str, ...], positions: np.ndarray,
-                compute: Callable[[np.ndarray | None], np.ndarray]) -> np.ndarray:
-        """Answers per value, computed for the positions not asked about before
-        (``compute(None)`` means all values)."""
-        if name not in self._answers:
-            n = len(self.uniques)
-            self._answers[name] = (np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
-        answers, done = self._answers[name]
+        answers, done = self._known
         need = positions[~done[positions]]
         if len(need):
-            everything = len(need) == len(self.uniques)
-            answers[need] = compute(None if everything else need)
+            answers[need] = identities.candidates(self.uniques[need].tolist())
             done[need] = True
         return answers[positions]
 
@@ -309,7 +311,8 @@ def search(
     if memo is None:
         return _detect_uniques(distinct, np.arange(len(uniques)), ents, identities, decode,
                                tuple(exclude))
-    seen = np.fromiter((u in memo for u in uniques), dtype=bool, count=len(uniques))
+    seen = np.fromiter(map(memo.__contains__, uniques.tolist()), dtype=bool,
+                       count=len(uniques))
     todo = np.flatnonzero(~seen)
     hits = _detect_uniques(distinct, todo, ents, identities, decode, tuple(exclude))
     if len(memo) < MEMO_LIMIT:
