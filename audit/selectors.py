@@ -9,8 +9,10 @@ from audit.context import shared
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = lazy("numpy")
     pd = lazy("pandas")
 
 
@@ -49,6 +51,21 @@ def applicable(
     return mask
 
 
+def selection(
+    events: pd.DataFrame,
+    when: Mapping[str, tuple[Any, ...]] | None,
+    unless: Mapping[str, tuple[Any, ...]] | None,
+) -> np.ndarray:
+    """:func:`applicable` as a boolean array, worked out once per chunk for equal
+    selectors (a rule's and a consent gate's often are)."""
+
+    def compute() -> np.ndarray:
+        return applicable(events, when, unless).to_numpy(dtype=bool)
+
+    key = _pair_key(when, unless)
+    return compute() if key is None else shared(events, ("selection", key), compute)
+
+
 def selected(
     events: pd.DataFrame,
     when: Mapping[str, tuple[Any, ...]] | None,
@@ -59,22 +76,28 @@ def selected(
     Within a chunk, rules with equal selectors get the same frame, so what the chunk
     cache derives from it (distinct values, parsed times) is computed once for all.
     """
-
-    def pick() -> pd.DataFrame:
-        mask = applicable(events, when, unless)
-        return events if mask.all() else events[mask]
-
-    key = (selector_key(when), selector_key(unless))
-    try:
-        hash(key)
-    except TypeError:  # a selector value that is not hashable: not shared
-        return pick()
-    return shared(events, ("rows", key), pick)
+    chosen = selection(events, when, unless)
+    if chosen.all():
+        return events
+    key = _pair_key(when, unless)
+    return events[chosen] if key is None else shared(events, ("rows", key),
+                                                     lambda: events[chosen])
 
 
-def selector_key(selector: Mapping[str, tuple[Any, ...]] | None) -> Hashable:
+def _selector_key(selector: Mapping[str, tuple[Any, ...]] | None) -> Hashable:
     """A selector as a hashable value; values keep their type, as ``True`` is not ``1``."""
     if not selector:
         return None
     return tuple(sorted((name, tuple((type(v), v) for v in allowed))
                         for name, allowed in selector.items()))
+
+
+def _pair_key(when: Mapping[str, tuple[Any, ...]] | None,
+              unless: Mapping[str, tuple[Any, ...]] | None) -> Hashable | None:
+    """Both selectors as one cache key; None when a value is not hashable (not shared)."""
+    key = (_selector_key(when), _selector_key(unless))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
