@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
@@ -125,6 +126,16 @@ def user_id_problem(value: str, identities: Any = None) -> tuple[str, str, str] 
     return "hashed-id", _NOT_HASHED.get(why, why), value
 
 
+def _user_id_problems(values: list[str], identities: Any) -> list[tuple[str, str, str] | None]:
+    """:func:`user_id_problem` of each value; the directory is searched value by value only
+    for the candidates of one automaton pass over them all."""
+    if identities is None or not values:
+        return [user_id_problem(v) for v in values]
+    candidates = identities.candidates(values).tolist()
+    return [user_id_problem(v, identities if c else None)
+            for v, c in zip(values, candidates, strict=True)]
+
+
 def _known(value: str, identities: Any) -> tuple[str, str, str, str] | None:
     """(identity kind, form, "; identities line N", matched text) of the first identity found."""
     for match in identities.find(value):
@@ -145,16 +156,15 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     if values.empty:
         return no_hits()
     codes, uniques = pd.factorize(values)
-    table = np.empty((len(uniques), 3), dtype=object)
-    bad = np.zeros(len(uniques), dtype=bool)
+    texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("hashed-identifier", rule.id), {})
-    for i, value in enumerate(uniques):
-        if value in memo:
-            problem = memo[value]
-        else:
-            problem = user_id_problem(value, ctx.identities)
-            if len(memo) < MEMO_LIMIT:
-                memo[value] = problem
+    new = [v for v in texts if v not in memo]
+    fresh = dict(zip(new, _user_id_problems(new, ctx.identities), strict=True))
+    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
+    table = np.empty((len(texts), 3), dtype=object)
+    bad = np.zeros(len(texts), dtype=bool)
+    for i, value in enumerate(texts):
+        problem = fresh[value] if value in fresh else memo[value]
         if problem is not None:
             table[i], bad[i] = problem, True
     rows = bad[codes]
@@ -187,16 +197,11 @@ def collect_devices(
     if devices.empty:
         return pd.DataFrame(columns=PARTIAL_COLUMNS)
     codes, uniques = pd.factorize(devices)
+    texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
-    problems = np.empty(len(uniques), dtype=object)
-    for i, value in enumerate(uniques):
-        if value not in memo:
-            problem = random_guid_problem(value)
-            if len(memo) >= MEMO_LIMIT:
-                problems[i] = problem
-                continue
-            memo[value] = problem
-        problems[i] = memo[value]
+    fresh = {v: random_guid_problem(v) for v in texts if v not in memo}
+    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
+    problems = np.array([fresh[v] if v in fresh else memo[v] for v in texts], dtype=object)
     users = (
         _text(events[user_field]).reindex(devices.index)
         if user_field in events.columns
