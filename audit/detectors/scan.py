@@ -190,13 +190,37 @@ def _prefilters(det: object) -> list[str]:
     return [det.prefilter]  # type: ignore[attr-defined]
 
 
+class Prefilter:
+    """Which prefilters hit some distinct values (an Arrow array of them).
+
+    Opaque ids (a GUID or hex digest as the whole value) hold no e-mail, phone, name
+    or secret: only the directory can say anything about them, so no other prefilter
+    hits them and RE2 runs over the other values only, each pattern once.
+    """
+
+    def __init__(self, positions: np.ndarray, values: Any) -> None:
+        self.positions = positions
+        self.opaque = _prefilter_mask(values, OPAQUE_ID)
+        self._plain = values.filter(pa.array(~self.opaque)) if self.opaque.any() else values
+        self._hits: dict[str, np.ndarray] = {}
+
+    def hits(self, pattern: str) -> np.ndarray:
+        """Whether ``pattern`` hits each value (never an opaque id)."""
+        found = self._hits.get(pattern)
+        if found is None:
+            found = np.zeros(len(self.positions), dtype=bool)
+            found[~self.opaque] = _prefilter_mask(self._plain, pattern)
+            self._hits[pattern] = found
+        return found
+
+
 class Distinct:
     """The distinct texts of a Series (ISO 8601 times left out) and each row's text.
 
-    What a search asks of the distinct values is worked out on first demand and kept
-    (each prefilter's hits, the directory automaton's candidates for the values asked
-    about, the directory matches of a candidate): rules that search the same column of
-    the same rows share one ``Distinct`` and pay for each answer once.
+    What a search asks of the distinct values is worked out on first demand, for the
+    values asked about, and kept (the prefilters' hits, the directory automaton's
+    candidates, the directory matches of a candidate): rules that search the same
+    column of the same rows share one ``Distinct`` and pay for each answer once.
     """
 
     def __init__(self, values: pd.Series) -> None:
@@ -221,19 +245,20 @@ class Distinct:
         self.codes: np.ndarray = codes
         self.uniques: np.ndarray = uniques
         self._arrow = arrow
-        self._masks: dict[str, np.ndarray] = {}
+        self._prefilter: Prefilter | None = None
         self._known: tuple[np.ndarray, np.ndarray] | None = None
         self._identities: KnownIdentities | None = None
         #: identities.find per text (values and their decoded copies), for `_detect_one`.
         self.known_found: dict[str, list[Match]] = {}
 
-    def mask(self, pattern: str, positions: np.ndarray) -> np.ndarray:
-        """Whether the prefilter ``pattern`` hits each of the values at ``positions``
-        (RE2 runs over all distinct values at once: cheaper than picking some out)."""
-        found = self._masks.get(pattern)
-        if found is None:
-            found = self._masks[pattern] = _prefilter_mask(self._arrow, pattern)
-        return found[positions]
+    def prefilter(self, positions: np.ndarray) -> Prefilter:
+        """Prefilter answers for the values at ``positions`` (kept while the next search
+        asks about the same values, as the rules of one column do)."""
+        if self._prefilter is None or not np.array_equal(self._prefilter.positions, positions):
+            whole = len(positions) == len(self.uniques)
+            self._prefilter = Prefilter(
+                positions, self._arrow if whole else self._arrow.take(pa.array(positions)))
+        return self._prefilter
 
     def known(self, identities: KnownIdentities, positions: np.ndarray) -> np.ndarray:
         """Whether the directory automaton hits each of the values at ``positions``; the
@@ -351,9 +376,7 @@ def _detect_uniques(
         return {}
     # Which entities may match each value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
-    # GUIDs and hex digests hold no e-mail, phone, name or secret: only the directory
-    # (a GUID-shaped or hex digest of a known identity) can say anything about them.
-    opaque = distinct.mask(OPAQUE_ID, todo)
+    prefilter = distinct.prefilter(todo)
     known = None
     for entity in ents:
         if entity in KNOWN_ENTITIES:
@@ -364,9 +387,9 @@ def _detect_uniques(
             continue
         mask = np.zeros(len(todo), dtype=bool)
         for pattern in _prefilters(_pkg.DETECTORS[entity]):
-            mask |= distinct.mask(pattern, todo)
-        masks[entity] = mask & ~opaque
-    decodable = distinct.mask(DECODE_PREFILTER, todo) & ~opaque if decode else None
+            mask |= prefilter.hits(pattern)
+        masks[entity] = mask
+    decodable = prefilter.hits(DECODE_PREFILTER) if decode else None
     hits: dict[int, Match] = {}
     # Pack each value's candidate entities into one integer (bit j: ents[j]).
     packed = np.zeros(len(todo), dtype=np.int64)
