@@ -20,6 +20,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import audit.detectors as _pkg
@@ -52,6 +53,7 @@ OPAQUE_ID = (
 #: A whole value that is an ISO 8601 date-time: nothing in it to find at all.
 ISO_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 COLUMNS = ["entity", "detector", "explanation", "matched"]
+_UNSEEN = object()  # a memo lookup's default: the value was never examined
 
 
 @lru_cache(maxsize=64)
@@ -336,17 +338,20 @@ def search(
     if memo is None:
         return _detect_uniques(distinct, np.arange(len(uniques)), ents, identities, decode,
                                tuple(exclude))
-    seen = np.fromiter(map(memo.__contains__, uniques.tolist()), dtype=bool,
-                       count=len(uniques))
-    todo = np.flatnonzero(~seen)
-    hits = _detect_uniques(distinct, todo, ents, identities, decode, tuple(exclude))
+    texts = uniques.tolist()
+    todo: list[int] = []
+    hits: dict[int, Match] = {}
+    for i, result in enumerate(map(memo.get, texts, repeat(_UNSEEN))):
+        if result is _UNSEEN:
+            todo.append(i)
+        elif result is not None:
+            hits[i] = result
+    fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
+                            tuple(exclude))
     if len(memo) < MEMO_LIMIT:
-        memo.update(dict.fromkeys(uniques[todo].tolist()))
-        memo.update({uniques[i]: m for i, m in hits.items()})
-    for i in np.flatnonzero(seen):
-        found = memo[uniques[i]]
-        if found is not None:
-            hits[int(i)] = found
+        memo.update(zip([texts[i] for i in todo], repeat(None)))
+        memo.update({texts[i]: m for i, m in fresh.items()})
+    hits.update(fresh)
     return hits
 
 
