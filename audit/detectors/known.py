@@ -66,7 +66,12 @@ class Identity:
 
 
 class _Variant(NamedTuple):
-    """A string to look for: `full` (case-folded unless `exact`) and its form name."""
+    """A string to look for: `full` (case-folded unless `exact`) and its form name.
+
+    The automaton stores each as a plain tuple: the garbage collector stops tracking a
+    tuple of strings and flags, so the hundreds of thousands of variants of a large
+    directory are not traversed again by every full collection during a scan.
+    """
 
     full: str
     orig: str  # the variant before case folding
@@ -165,7 +170,7 @@ class KnownIdentities:
         return len(self.identities)
 
     def _build(self) -> ahocorasick.Automaton | None:
-        table: dict[str, list[_Variant]] = {}
+        table: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
         for index, ident in enumerate(self.identities):
             seen: set[tuple[str, bool]] = set()
             for text, form, exact, hexlike in variants(ident.kind, ident.value):
@@ -174,7 +179,7 @@ class KnownIdentities:
                     continue
                 seen.add((full, exact))
                 table.setdefault(full[:KEY_LEN], []).append(
-                    _Variant(full, text, form, exact, hexlike, index)
+                    (full, text, form, exact, hexlike, index)
                 )
         if not table:
             return None
@@ -233,8 +238,9 @@ class KnownIdentities:
         passes = [(text, True)] if folded == text else [(text, True), (folded, False)]
         for haystack, original in passes:
             for end, entries in self._automaton.iter(haystack):
-                start = end - min(KEY_LEN, len(entries[0].full)) + 1
-                for var in entries:
+                variants = [_Variant._make(entry) for entry in entries]
+                start = end - min(KEY_LEN, len(variants[0].full)) + 1
+                for var in variants:
                     if original and not var.exact and folded != text:
                         continue
                     if not original and var.exact:
