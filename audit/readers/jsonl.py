@@ -20,8 +20,9 @@ from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, regist
 if TYPE_CHECKING:
     import pandas as pd
 
-READ_BLOCK = 1 << 24
-_JSON = StrictJSON()  # bytes read at a time; batches are cut at line ends
+READ_BLOCK = 1 << 24  # bytes read at a time; batches are cut at line ends
+PARSE_BLOCK = 1 << 20  # bytes pyarrow parses per task
+_JSON = StrictJSON()
 _WHITESPACE = (32, 9, 10, 13)
 
 
@@ -143,10 +144,18 @@ def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str]
         explicit_schema=pa.schema([(name, pa.string()) for name in sorted(string_fields)]),
         unexpected_field_behavior="infer",
     )
-    try:
-        table = pj.read_json(io.BytesIO(chunk), parse_options=options,
-                             read_options=pj.ReadOptions(block_size=len(chunk) + 1))
-    except (pa.ArrowInvalid, UnicodeDecodeError, ValueError):
+    # Blocks of PARSE_BLOCK bytes parse in parallel (and far faster than one big block);
+    # a line longer than a block cannot be split, so a batch pyarrow refuses in blocks
+    # is tried again whole before Python reads it.
+    table = None
+    for block_size in dict.fromkeys((min(PARSE_BLOCK, len(chunk) + 1), len(chunk) + 1)):
+        try:
+            table = pj.read_json(io.BytesIO(chunk), parse_options=options,
+                                 read_options=pj.ReadOptions(block_size=block_size))
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError, ValueError):
+            continue
+    if table is None:
         return None
     if table.num_rows != expected_rows:
         return None
