@@ -27,7 +27,8 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
-from audit.detectors import is_hashed_id, random_guid_problem
+from audit.detectors import is_hashed_id
+from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -108,32 +109,44 @@ def user_id_problem(value: str, identities: Any = None) -> tuple[str, str, str] 
     """
     known = _known(value, identities) if identities is not None else None
     if known is not None:
-        kind, form, where, matched = known
-        noun = _KIND_NOUNS.get(kind, "a known identity")
-        if any(d in form for d in _DIGESTS):
-            why = (
-                f"unsalted {form} of a known identity ({noun}{where}): anyone holding the "
-                "directory can compute it, so it is linkable"
-            )
-        elif kind == "object_id":
-            why = f"a known directory object id (found as {form}{where}): linkable to the user"
-        else:
-            why = f"{noun} of the directory (found as {form}{where}), not a hash"
-        return "known-identity", why, matched
-    hashed, why = is_hashed_id(value)
-    if hashed:
-        return None
-    return "hashed-id", _NOT_HASHED.get(why, why), value
+        return _known_problem(known)
+    return _hash_problem(value, is_hashed_id(value))
 
 
 def _user_id_problems(values: list[str], identities: Any) -> list[tuple[str, str, str] | None]:
     """:func:`user_id_problem` of each value; the directory is searched value by value only
     for the candidates of one automaton pass over them all."""
+    verdicts = hashed_id_verdicts(values)
     if identities is None or not values:
-        return [user_id_problem(v) for v in values]
+        return [_hash_problem(v, verdict) for v, verdict in zip(values, verdicts, strict=True)]
     candidates = identities.candidates(values).tolist()
-    return [user_id_problem(v, identities if c else None)
-            for v, c in zip(values, candidates, strict=True)]
+    out = []
+    for value, candidate, verdict in zip(values, candidates, verdicts, strict=True):
+        known = _known(value, identities) if candidate else None
+        out.append(_hash_problem(value, verdict) if known is None else _known_problem(known))
+    return out
+
+
+def _known_problem(known: tuple[str, str, str, str]) -> tuple[str, str, str]:
+    kind, form, where, matched = known
+    noun = _KIND_NOUNS.get(kind, "a known identity")
+    if any(d in form for d in _DIGESTS):
+        why = (
+            f"unsalted {form} of a known identity ({noun}{where}): anyone holding the "
+            "directory can compute it, so it is linkable"
+        )
+    elif kind == "object_id":
+        why = f"a known directory object id (found as {form}{where}): linkable to the user"
+    else:
+        why = f"{noun} of the directory (found as {form}{where}), not a hash"
+    return "known-identity", why, matched
+
+
+def _hash_problem(value: str, verdict: tuple[bool, str]) -> tuple[str, str, str] | None:
+    hashed, why = verdict
+    if hashed:
+        return None
+    return "hashed-id", _NOT_HASHED.get(why, why), value
 
 
 def _known(value: str, identities: Any) -> tuple[str, str, str, str] | None:
@@ -199,7 +212,8 @@ def collect_devices(
     codes, uniques = pd.factorize(devices)
     texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
-    fresh = {v: random_guid_problem(v) for v in texts if v not in memo}
+    new = [v for v in texts if v not in memo]
+    fresh = dict(zip(new, random_guid_problems(new), strict=True))
     memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
     problems = np.array([fresh[v] if v in fresh else memo[v] for v in texts], dtype=object)
     users = (
