@@ -125,6 +125,11 @@ class Ledger:
             mask &= self.records["setting"] == setting
         return pd.Index(self.records.loc[mask, "subject"].unique())
 
+    def records_of(self, scope: str, setting: str) -> pd.DataFrame:
+        """The records of one (scope, setting), in the order of ``records``."""
+        table = self._by_setting.get((scope, setting))
+        return self.records.iloc[:0] if table is None else table
+
     def in_force(
         self,
         scope: str,

@@ -134,10 +134,13 @@ def _stored_user_test(gate: Gate, ledger: Ledger, forced: InForce) -> None:
 
 
 def _iso_all(times: pd.Series | pd.DatetimeIndex) -> list[str | None]:
-    """UTC ISO 8601 with a Z, seconds always, microseconds only when present; None for NaT."""
-    stamps = pd.DatetimeIndex(times).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    text = pd.Series(stamps, dtype=object).str.replace(".000000Z", "Z", regex=False)
-    return [None if pd.isna(t) else t for t in text]
+    """UTC ISO 8601 with a Z, seconds always, microseconds only when present; None for NaT.
+
+    Each distinct time is formatted once (ledger records share a few instants)."""
+    codes, distinct = pd.factorize(pd.DatetimeIndex(times))
+    stamps = pd.DatetimeIndex(distinct).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = [t.replace(".000000Z", "Z") for t in stamps]
+    return [None if c < 0 else text[c] for c in codes.tolist()]
 
 
 def _explanations(gate: Gate, forced: InForce, rows: np.ndarray) -> np.ndarray:
@@ -198,12 +201,8 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     bad = sorted(per_subject.index[per_subject > 0])
     if not bad:
         return {"consent_timeline": []}
-    records = ctx.ledger.records
-    mine = records[
-        (records["scope"] == gate.scope)
-        & (records["setting"] == gate.setting)
-        & records["subject"].isin(bad)
-    ]
+    records = ctx.ledger.records_of(gate.scope, gate.setting)
+    mine = records[records["subject"].isin(bad)]
     changes = pd.concat(
         [
             pd.DataFrame({"subject": bad, "value": gate.default, "line": -1}),
