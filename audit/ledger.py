@@ -203,12 +203,11 @@ def subject_keys(scope: str, subjects: pd.Series) -> pd.Series:
     norm = pd.Series(text, dtype=object).str.strip()
     if scope in DNS_SCOPES:
         norm = norm.str.lower().str.rstrip(".")
-    norm = norm.where(norm.str.len() > 0)
-    picked = norm.to_numpy(dtype=object)[codes] if len(norm) else np.full(len(codes), None)
-    picked = np.where(codes < 0, None, picked)
-    return pd.Series(picked, index=subjects.index, dtype=object).where(
-        lambda s: s.notna(), None
-    )
+    keys = norm.to_numpy(dtype=object, copy=True)
+    keys[pd.isna(keys) | (norm.str.len() == 0).to_numpy(dtype=bool)] = None
+    picked = keys[codes] if len(keys) else np.full(len(codes), None)
+    picked[codes < 0] = None
+    return pd.Series(picked, index=subjects.index, dtype=object)
 
 
 def _as_text(value: Any) -> Any:
