@@ -322,7 +322,7 @@ def _parse_csv(where: str, text: str) -> list[_Row]:
         end = reader.line_num
         for cells in reader:
             start, end = end + 1, reader.line_num
-            if not cells or all(not c.strip() for c in cells):
+            if not cells or (not cells[0].strip() and all(not c.strip() for c in cells)):
                 continue  # blank line
             if len(cells) > len(names):
                 raise LedgerError(
@@ -394,7 +394,9 @@ def _validate(
         return LedgerError(what, path=where, line=int(frame["line"].iat[i]))
 
     for name in ("scope", "subject", "setting"):
-        i = first_bad(~frame[name].map(lambda v: isinstance(v, str)))
+        # One C pass settles the usual column (all text); only a mixed one is typed per row.
+        all_text = pd.api.types.infer_dtype(frame[name], skipna=False) == "string"
+        i = None if all_text else first_bad(~frame[name].map(lambda v: isinstance(v, str)))
         if i is not None:
             raise fail(i, f"{name} must be text, found {type(frame[name].iat[i]).__name__}")
         frame[name] = frame[name].str.strip()
