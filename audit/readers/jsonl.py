@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING
 from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, register
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 READ_BLOCK = 1 << 24  # bytes read at a time; batches are cut at line ends
@@ -71,32 +72,32 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
             if lines < chunk_rows:
                 continue
         data = b"".join(blocks)
+        ends = _line_ends(data)
         if not block:
             if data:
-                yield from _batches(data, first_line, chunk_rows, string_fields)
+                yield from _batches(data, ends, first_line, chunk_rows, string_fields)
             return
         whole = lines - lines % chunk_rows
-        cut = _after_line(data, whole)
-        yield from _batches(data[:cut], first_line, chunk_rows, string_fields)
+        cut = int(ends[whole - 1]) + 1
+        yield from _batches(data[:cut], ends[:whole], first_line, chunk_rows, string_fields)
         first_line += whole
         lines -= whole
         blocks = [data[cut:]]
 
 
-def _after_line(data: bytes, count: int) -> int:
-    """The offset just past the ``count``-th line end of ``data``."""
+def _line_ends(data: bytes) -> np.ndarray:
+    """The offsets of the newlines of ``data``, found once and shared by its batches."""
     import numpy as np
 
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    return int(ends[count - 1]) + 1
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
 
 
-def _batches(data: bytes, first_line: int, chunk_rows: int, string_fields: frozenset[str]
-             ) -> Iterator[Batch]:
-    """Cut a block of whole lines into batches of ``chunk_rows`` lines."""
+def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
+             string_fields: frozenset[str]) -> Iterator[Batch]:
+    """Cut a block of whole lines (``ends``: its newline offsets) into batches of
+    ``chunk_rows`` lines."""
     import numpy as np
 
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     if not len(ends) or ends[-1] != len(data) - 1:
         ends = np.append(ends, len(data))  # the last line has no newline
     start_line = 0
@@ -104,16 +105,18 @@ def _batches(data: bytes, first_line: int, chunk_rows: int, string_fields: froze
         stop_line = min(start_line + chunk_rows, len(ends))
         begin = 0 if start_line == 0 else int(ends[start_line - 1]) + 1
         end = min(int(ends[stop_line - 1]) + 1, len(data))
-        yield _batch(data[begin:end], first_line + start_line, string_fields)
+        yield _batch(data[begin:end], ends[start_line:stop_line] - begin,
+                     first_line + start_line, string_fields)
         start_line = stop_line
 
 
-def _batch(chunk: bytes, first_line: int, string_fields: frozenset[str]) -> Batch:
-    """Parse whole lines with pyarrow, else line by line."""
+def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: frozenset[str]
+           ) -> Batch:
+    """Parse whole lines (each ending at its offset in ``ends``, or at the end of the
+    chunk) with pyarrow, else line by line."""
     import numpy as np
 
     raw = np.frombuffer(chunk, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
     starts = np.concatenate(([0], ends + 1))
     if len(starts) and starts[-1] >= len(chunk):
         starts = starts[:-1]
