@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from audit.checks import check_kind, hits, no_hits
 from audit.context import shared
 from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY
-from audit.detectors.scan import Distinct, matched_rows, search
+from audit.detectors.scan import Distinct, is_text, matched_rows, search
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -158,6 +158,8 @@ def _columns(rule: Rule, events: pd.DataFrame, declared: Mapping[str, FieldSpec]
 
 def _as_text(values: pd.Series) -> pd.Series:
     """The column's values as text: strings as they are, numbers as JSON would write them."""
+    if is_text(values):
+        return values  # missing values included: Distinct leaves them out
     present = values.dropna()
     if present.empty:
         return present

@@ -151,15 +151,27 @@ def _empty(index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(dict.fromkeys(COLUMNS, empty), index=index[:0], copy=False)
 
 
-def _is_text(values: pd.Series) -> bool:
-    """A string dtype (not object): every value is already a str."""
+def is_text(values: pd.Series) -> bool:
+    """A string dtype (not object): every value present is already a str."""
     return pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    if _is_text(values):
+    if is_text(values):
         return values.astype(object)
     return values.map(lambda v: v if isinstance(v, str) else str(v))
+
+
+def _encoded(values: pd.Series) -> tuple[np.ndarray, np.ndarray, Any]:
+    """A string Series dictionary-encoded by Arrow: each row's code (-1 where missing),
+    the distinct values in order of appearance as str, and as one Arrow array."""
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = encoded.dictionary.cast(pa.large_string())
+    return codes, dictionary.to_numpy(zero_copy_only=False), dictionary
 
 
 def _as_arrow(uniques: np.ndarray) -> Any:
@@ -226,13 +238,16 @@ class Distinct:
     """
 
     def __init__(self, values: pd.Series) -> None:
-        present = values.dropna()
-        if _is_text(present):  # Arrow strings factorise in C; only the distinct become str
-            codes, uniques = pd.factorize(present)
+        if is_text(values):  # Arrow strings are encoded in C; only the distinct become str
+            codes, uniques, arrow = _encoded(values)
+            present = codes >= 0
+            index, codes = values.index[present], codes[present]
         else:
-            codes, uniques = pd.factorize(_as_text(present) if len(present) else present)
-        uniques = np.asarray(uniques, dtype=object)
-        arrow = _as_arrow(uniques)
+            kept = values.dropna()
+            codes, uniques = pd.factorize(_as_text(kept) if len(kept) else kept)
+            uniques = np.asarray(uniques, dtype=object)
+            arrow = _as_arrow(uniques)
+            index = kept.index
         # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
         times = _prefilter_mask(arrow, ISO_TIME)
         if times.any():
@@ -243,7 +258,7 @@ class Distinct:
             arrow = arrow.filter(pa.array(~times))
         #: Labels of the non-null rows; ``codes[k]`` is row k's position in ``uniques``
         #: (-1 for a time).
-        self.index: pd.Index = present.index
+        self.index: pd.Index = index
         self.codes: np.ndarray = codes
         self.uniques: np.ndarray = uniques
         self._arrow = arrow
