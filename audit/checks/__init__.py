@@ -125,8 +125,9 @@ def hits(
         {"field": field, "value": value, "detector": detector, "explanation": explanation},
         index=pd.Index(index),
         columns=list(HIT_COLUMNS),
+        dtype=object,  # built as objects: no string-dtype inference to undo
     )
-    return frame.astype(object).where(frame.notna(), None)
+    return frame.where(frame.notna(), None)
 
 
 def no_hits() -> pd.DataFrame:
