@@ -218,16 +218,22 @@ def _as_text(value: Any) -> Any:
 
 def event_times(times: pd.Series) -> pd.Series:
     """Event times as UTC timestamps; anything that is not ISO 8601 becomes NaT."""
+    return parsed_times(times).astype(_TIME)
+
+
+def parsed_times(times: pd.Series) -> pd.Series:
+    """:func:`event_times` before the conversion to nanoseconds (which fails on a time
+    it cannot hold, such as the year 3000): parsed once, converted for the rows used."""
     if isinstance(times.dtype, pd.DatetimeTZDtype):
-        return times.dt.tz_convert("UTC").astype(_TIME)
+        return times.dt.tz_convert("UTC")
     if pd.api.types.is_datetime64_dtype(times.dtype):
-        return times.dt.tz_localize("UTC").astype(_TIME)
+        return times.dt.tz_localize("UTC")
     # Arrow strings keep parsing vectorised; a non-text value turns into text that
     # cannot pass the full-date test, so it ends up NaT like any other bad time.
     text = times.astype("string[pyarrow]")
     full_date = text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool)
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    return parsed.where(full_date).astype(_TIME)
+    return parsed.where(full_date)
 
 
 # -- loading ------------------------------------------------------------------

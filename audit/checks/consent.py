@@ -290,7 +290,7 @@ def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.Data
         return hits([]), _empty_stats()
     keys = shared(events, ("subject-keys", gate.scope, gate.subject), lambda: subject_keys(
         gate.scope, events[gate.subject]).to_numpy(dtype=object))[chosen]
-    when = shared(events, ("event-times",), lambda: _times(events))[chosen]
+    when = _times(events, chosen)
     forced = ledger.at(gate.scope, gate.setting, keys, when, gate.default)
     if ctx.stage is Stage.STORED and gate.scope == "user":
         _stored_user_test(gate, ledger, forced)
@@ -309,13 +309,20 @@ def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.Data
     return found, stats
 
 
-def _times(events: pd.DataFrame) -> np.ndarray:
-    """The rows' event times (UTC, naive datetime64[ns]; NaT where not ISO 8601)."""
-    from audit.ledger import event_times
+def _times(events: pd.DataFrame, chosen: np.ndarray) -> np.ndarray:
+    """The chosen rows' event times (UTC, naive datetime64[ns]; NaT where not ISO 8601).
+
+    The column is parsed once per chunk and each gate converts only its rows, so a time
+    out of range fails the gates that read it, as when each gate parsed its own rows.
+    pandas picks one resolution per parse: only when the column needs nanoseconds (and
+    a time out of their range would have become NaT) does each gate parse its rows."""
+    from audit.ledger import event_times, parsed_times
 
     if "time" not in events.columns:
-        return np.full(len(events), np.datetime64("NaT", "ns"))
-    return event_times(events["time"]).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+        return np.full(int(chosen.sum()), np.datetime64("NaT", "ns"))
+    parsed = shared(events, ("parsed-times",), lambda: parsed_times(events["time"]))
+    rows = parsed[chosen] if parsed.dt.unit != "ns" else events["time"][chosen]
+    return event_times(rows).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
 
 
 def _stats(subjects: np.ndarray, lines: np.ndarray, violating: np.ndarray) -> pd.DataFrame:
