@@ -7,11 +7,13 @@ Example::
     # 17    PERSON_NAME  person-name  PERSON_NAME via pattern…   Amos Marble's iPhone
 
 How it stays fast on millions of rows: values are factorised (each distinct
-value is examined once), one combined RE2-compatible prefilter runs as a
-vectorised ``Series.str.contains`` over the distinct values, and Python
-validation (`find`) only runs on the candidates; known identities use one
-Aho-Corasick pass per distinct value. Only the first `MAX_VALUE_LEN`
-characters (64 KiB) of a value are analysed.
+value is examined once), each detector's RE2 prefilters run vectorised over the
+distinct values (never over opaque ids), and Python validation (`find`) only
+runs on the candidates; known identities use one Aho-Corasick pass per distinct
+value. Only the first `MAX_VALUE_LEN` characters (64 KiB) of a value are
+analysed. A scan's rules share this work: a :class:`Distinct` holds a column's
+distinct values and every answer worked out about them, and :func:`search` runs
+one rule's entities over it.
 """
 
 from __future__ import annotations
