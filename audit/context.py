@@ -1,11 +1,18 @@
-"""The run-time state a check receives besides its rule and rows."""
+"""The run-time state a check receives besides its rule and rows, and the per-chunk
+cache the engine opens around the checks of one chunk."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Hashable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar, cast
 
 from audit.model import Stage
+
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,3 +36,56 @@ class ScanContext:
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None
+
+
+class ChunkCache:
+    """Values derived from the frames of the chunk being checked, each computed once.
+
+    Rules of one category often need the same thing of the same rows: the row mask of
+    a selector, a column's distinct values and their prefilter hits, parsed event
+    times. An entry is keyed by the frame it was derived from (by identity: the cache
+    keeps the frame alive, so its id cannot be reused while the entry exists) and by
+    what was derived. The engine opens one cache per chunk (:func:`chunk_scoped`) and
+    drops it when the chunk is done; outside a chunk nothing is cached.
+    """
+
+    __slots__ = ("_frames", "_values")
+
+    def __init__(self) -> None:
+        self._frames: dict[int, Any] = {}
+        self._values: dict[tuple[int, Hashable], Any] = {}
+
+    def get(self, frame: Any, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per ``frame`` and ``key`` while the chunk is checked."""
+        slot = (id(frame), key)
+        if slot in self._values:
+            return cast(T, self._values[slot])
+        value = compute()
+        self._frames[id(frame)] = frame
+        self._values[slot] = value
+        return value
+
+
+_CHUNK: ContextVar[ChunkCache | None] = ContextVar("chunk_cache", default=None)
+
+
+def chunk_scoped(func: Callable[P, T]) -> Callable[P, T]:
+    """Run each call of ``func`` (the engine's per-chunk step) with a fresh chunk cache,
+    open for the checks it calls in this thread and dropped when it returns."""
+
+    @functools.wraps(func)
+    def scoped(*args: P.args, **kwargs: P.kwargs) -> T:
+        token = _CHUNK.set(ChunkCache())
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _CHUNK.reset(token)
+
+    return scoped
+
+
+def shared(frame: Any, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()`` through the open chunk cache: once per chunk for ``frame`` and
+    ``key``; when no chunk is open (a check called on its own), simply computed."""
+    cache = _CHUNK.get()
+    return compute() if cache is None else cache.get(frame, key, compute)

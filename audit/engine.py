@@ -17,11 +17,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from audit import __version__
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
-from audit.context import ScanContext
+from audit.context import ScanContext, chunk_scoped
 from audit.errors import NotTested, UsageError
 from audit.finding_store import (
     FindingStore,
@@ -47,7 +48,7 @@ from audit.options import ScanOptions
 from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_of, split
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
-from audit.selectors import applicable
+from audit.selectors import selected
 
 
 @dataclass(slots=True)
@@ -352,27 +353,42 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
 
 def _count_days(chunk: Chunk, found: list[Finding], days: Counter[str],
                 findings_by_day: Counter[str]) -> None:
-    """Events and findings per day of event time, for the report's time chart."""
-    by_line = []
+    """Events and findings per day of event time, for the report's time chart.
+
+    Days stay numpy day numbers until they are counted: only the distinct days are
+    formatted, never a timestamp object per row.
+    """
+    row_lines, row_days = [], []
     for events in chunk.frames.values():
         if "time" not in events.columns:
             continue
         when = pd.to_datetime(events["time"].astype(str), format="ISO8601", utc=True,
-                              errors="coerce").dropna().dt.floor("D")
-        days.update(_day_counts(when))
-        by_line.append(pd.Series(when.to_numpy(), index=chunk.lines[when.index].to_numpy()))
-    if found and by_line:
-        day_of_line = pd.concat(by_line)
-        lines = [f.line for f in found]
-        findings_by_day.update(_day_counts(day_of_line.reindex(lines).dropna()))
+                              errors="coerce")
+        valid = when.notna().to_numpy()
+        day = when.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")[valid]
+        row_days.append(day.astype("datetime64[D]"))
+        row_lines.append(chunk.lines[events.index[valid]].to_numpy())
+    if not row_days:
+        return
+    day_of_row = np.concatenate(row_days)
+    days.update(_day_counts(day_of_row))
+    if found:
+        lines = np.concatenate(row_lines)
+        order = np.argsort(lines, kind="stable")
+        lines, day_of_row = lines[order], day_of_row[order]
+        wanted = np.fromiter((f.line for f in found), dtype=np.int64, count=len(found))
+        at = np.minimum(np.searchsorted(lines, wanted), max(len(lines) - 1, 0))
+        dated = (lines[at] == wanted) if len(lines) else np.zeros(len(wanted), dtype=bool)
+        findings_by_day.update(_day_counts(day_of_row[at[dated]]))
 
 
-def _day_counts(days: pd.Series) -> dict[str, int]:
-    if days.empty:
+def _day_counts(days: np.ndarray) -> dict[str, int]:
+    """Count per day: YYYY-MM-DD -> how many of ``days`` (datetime64[D]) fall on it."""
+    if not len(days):
         return {}
-    counts = days.value_counts()
-    labels = pd.DatetimeIndex(counts.index).strftime("%Y-%m-%d")
-    return dict(zip(labels, counts.tolist(), strict=True))
+    unique, counts = np.unique(days, return_counts=True)
+    labels = np.datetime_as_string(unique, unit="D")
+    return dict(zip(labels.tolist(), counts.tolist(), strict=True))
 
 
 class _NoProgress:
@@ -415,15 +431,20 @@ def string_fields(pack: RulePack) -> frozenset[str]:
     return frozenset(name for name, types in by_name.items() if types == {"string"})
 
 
+@chunk_scoped
 def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> list[Finding]:
-    """Run every runnable rule on the chunk's rows of its category."""
+    """Run every runnable rule on the chunk's rows of its category.
+
+    The rules share one chunk cache: rules with equal selectors get the same rows, and
+    what one rule derives from them the next one reuses.
+    """
     found: list[Finding] = []
     for category, events in chunk.frames.items():
         for rule in ctx.rulepack.categories[category].rules:
             state = states[rule.id]
             if state.status is not None:
                 continue
-            rows = events[applicable(events, rule.when, rule.unless)]
+            rows = selected(events, rule.when, rule.unless)
             if rows.empty:
                 continue
             state.rows_seen += len(rows)

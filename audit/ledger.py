@@ -30,8 +30,8 @@ UserIDs: cleartext sign-in names in transit, hashes at rest) match exactly: a
 hash may be case-sensitive, and a near miss falls back to the default, which
 errs towards reporting rather than hiding a violation.
 
-Evaluation (:meth:`Ledger.in_force`) is one ``merge_asof`` per call, not a loop
-per event.
+Evaluation (:meth:`Ledger.in_force`) is two ``searchsorted`` per call over
+records coded once at load, not a loop per event.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -66,6 +66,36 @@ _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:$|[Tt ])")
 _TIME = "datetime64[ns, UTC]"
 
 
+class InForce(NamedTuple):
+    """The setting in force for each (subject key, time) asked about: numpy arrays in
+    the order asked."""
+
+    value: np.ndarray  # bool: the recorded value, else the default
+    since: np.ndarray  # datetime64[ns], UTC: the record's since; NaT for the default
+    line: np.ndarray  # int64: the record's ledger line; -1 for the default
+    recorded: np.ndarray  # bool: the subject has some record for the setting
+    decidable: np.ndarray  # bool: subject and time known (else value means nothing)
+
+
+@dataclass(frozen=True, slots=True)
+class _Join:
+    """One (scope, setting)'s records, coded for as-of lookups with ``searchsorted``.
+
+    A record's key is ``code * (len(levels) + 1) + rank``: its subject's position in
+    ``known`` and the rank of its ``since`` among the distinct ``levels``; keys are
+    sorted, so the record in force for a subject at a time is the last key at or
+    before the subject's code and the rank of the time.
+    """
+
+    known: pd.Index
+    levels: np.ndarray  # distinct since values, sorted (datetime64[ns])
+    key: np.ndarray
+    code: np.ndarray
+    value: np.ndarray
+    since: np.ndarray
+    line: np.ndarray
+
+
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class Ledger:
     """A validated ledger: records sorted for as-of joins, with provenance.
@@ -81,9 +111,9 @@ class Ledger:
     records: pd.DataFrame
     defaults: Mapping[tuple[str, str], bool]
     _by_setting: Mapping[tuple[str, str], pd.DataFrame] = field(repr=False)
-    #: Per (scope, setting): the distinct subjects and the right side of the as-of join,
-    #: built once at load instead of for every chunk.
-    _joins: Mapping[tuple[str, str], tuple[pd.Index, pd.DataFrame]] = field(repr=False)
+    #: Per (scope, setting): the records coded for as-of lookups, built once at load
+    #: instead of for every chunk.
+    _joins: Mapping[tuple[str, str], _Join] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -94,6 +124,11 @@ class Ledger:
         if setting is not None:
             mask &= self.records["setting"] == setting
         return pd.Index(self.records.loc[mask, "subject"].unique())
+
+    def records_of(self, scope: str, setting: str) -> pd.DataFrame:
+        """The records of one (scope, setting), in the order of ``records``."""
+        table = self._by_setting.get((scope, setting))
+        return self.records.iloc[:0] if table is None else table
 
     def in_force(
         self,
@@ -113,46 +148,41 @@ class Ledger:
         time is not ISO 8601, get ``value`` NA: they cannot be decided here (the
         schema rules report them).
         """
-        n = len(subjects)
-        keys = subject_keys(scope, subjects)
-        when = event_times(times)
-        known, right = self._joins.get((scope, setting), (pd.Index([]), None))
-        code = known.get_indexer(keys) if len(known) else np.full(n, -1, dtype=np.intp)
-        decidable = keys.notna().to_numpy() & when.notna().to_numpy()
+        keys = subject_keys(scope, subjects).to_numpy(dtype=object)
+        forced = self.at(scope, setting, keys, _naive(event_times(times)), default)
+        return pd.DataFrame({
+            "value": pd.arrays.BooleanArray(forced.value, ~forced.decidable),
+            "since": pd.DatetimeIndex(forced.since).tz_localize("UTC"),
+            "line": pd.arrays.IntegerArray(forced.line, forced.line < 0),
+            "recorded": forced.recorded,
+            "subject": keys,
+        }, index=subjects.index)
 
+    def at(self, scope: str, setting: str, keys: np.ndarray, when: np.ndarray,
+           default: bool) -> InForce:
+        """:meth:`in_force` on prepared input: subject keys (object, None where
+        missing) and UTC times (naive datetime64[ns], NaT where not a time)."""
+        n = len(keys)
+        join = self._joins.get((scope, setting))
+        code = (join.known.get_indexer(keys) if join is not None and len(join.known)
+                else np.full(n, -1, dtype=np.intp))
+        decidable = pd.notna(keys) & ~np.isnat(when)
         value = np.full(n, default, dtype=bool)
         since = np.full(n, np.datetime64("NaT", "ns"))
-        line = np.zeros(n, dtype=np.int64)
-        has_line = np.zeros(n, dtype=bool)
-
+        line = np.full(n, -1, dtype=np.int64)
         matched = np.flatnonzero(decidable & (code >= 0))
-        if len(matched) and right is not None:
-            left = pd.DataFrame({
-                "code": code[matched],
-                "time": _naive(when)[matched],
-                "pos": matched,
-            }).sort_values("time", kind="stable")
-            joined = pd.merge_asof(
-                left, right, left_on="time", right_on="since", by="code",
-                direction="backward", allow_exact_matches=True,
-            )
-            hit = joined["line"].notna().to_numpy()
-            pos = joined["pos"].to_numpy()[hit]
-            value[pos] = joined["value"].to_numpy()[hit].astype(bool)
-            since[pos] = joined["since"].to_numpy()[hit]
-            line[pos] = joined["line"].to_numpy()[hit].astype(np.int64)
-            has_line[pos] = True
-
-        out = pd.DataFrame({
-            "value": pd.array(value, dtype="boolean"),
-            "since": pd.DatetimeIndex(since).tz_localize("UTC"),
-            "line": pd.array(line, dtype="Int64"),
-            "recorded": code >= 0,
-            "subject": keys.to_numpy(dtype=object),
-        }, index=subjects.index)
-        out.loc[~has_line, "line"] = pd.NA
-        out.loc[~decidable, "value"] = pd.NA
-        return out
+        if len(matched) and join is not None:
+            mine = code[matched].astype(np.int64)
+            rank = np.searchsorted(join.levels, when[matched], side="right")
+            at = np.searchsorted(join.key, mine * (len(join.levels) + 1) + rank,
+                                 side="right") - 1
+            hit = at >= 0
+            hit[hit] = join.code[at[hit]] == mine[hit]
+            pos, at = matched[hit], at[hit]
+            value[pos] = join.value[at]
+            since[pos] = join.since[at]
+            line[pos] = join.line[at]
+        return InForce(value, since, line, code >= 0, decidable)
 
 
 # -- matching -----------------------------------------------------------------
@@ -173,12 +203,11 @@ def subject_keys(scope: str, subjects: pd.Series) -> pd.Series:
     norm = pd.Series(text, dtype=object).str.strip()
     if scope in DNS_SCOPES:
         norm = norm.str.lower().str.rstrip(".")
-    norm = norm.where(norm.str.len() > 0)
-    picked = norm.to_numpy(dtype=object)[codes] if len(norm) else np.full(len(codes), None)
-    picked = np.where(codes < 0, None, picked)
-    return pd.Series(picked, index=subjects.index, dtype=object).where(
-        lambda s: s.notna(), None
-    )
+    keys = norm.to_numpy(dtype=object, copy=True)
+    keys[pd.isna(keys) | (norm.str.len() == 0).to_numpy(dtype=bool)] = None
+    picked = keys[codes] if len(keys) else np.full(len(codes), None)
+    picked[codes < 0] = None
+    return pd.Series(picked, index=subjects.index, dtype=object)
 
 
 def _as_text(value: Any) -> Any:
@@ -189,16 +218,22 @@ def _as_text(value: Any) -> Any:
 
 def event_times(times: pd.Series) -> pd.Series:
     """Event times as UTC timestamps; anything that is not ISO 8601 becomes NaT."""
+    return parsed_times(times).astype(_TIME)
+
+
+def parsed_times(times: pd.Series) -> pd.Series:
+    """:func:`event_times` before the conversion to nanoseconds (which fails on a time
+    it cannot hold, such as the year 3000): parsed once, converted for the rows used."""
     if isinstance(times.dtype, pd.DatetimeTZDtype):
-        return times.dt.tz_convert("UTC").astype(_TIME)
+        return times.dt.tz_convert("UTC")
     if pd.api.types.is_datetime64_dtype(times.dtype):
-        return times.dt.tz_localize("UTC").astype(_TIME)
+        return times.dt.tz_localize("UTC")
     # Arrow strings keep parsing vectorised; a non-text value turns into text that
     # cannot pass the full-date test, so it ends up NaT like any other bad time.
     text = times.astype("string[pyarrow]")
     full_date = text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool)
     parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    return parsed.where(full_date).astype(_TIME)
+    return parsed.where(full_date)
 
 
 # -- loading ------------------------------------------------------------------
@@ -227,16 +262,17 @@ def load_ledger(path: str | Path, pack: RulePack) -> Ledger:
     )
 
 
-def _join_side(table: pd.DataFrame) -> tuple[pd.Index, pd.DataFrame]:
-    """The distinct subjects of one setting and its records coded for ``merge_asof``."""
+def _join_side(table: pd.DataFrame) -> _Join:
+    """One setting's records coded for :meth:`Ledger.at`."""
     known = pd.Index(table["subject"].unique())
-    right = pd.DataFrame({
-        "code": known.get_indexer(table["subject"]),
-        "since": _naive(table["since"]),
-        "value": table["value"].to_numpy(),
-        "line": table["line"].to_numpy(),
-    })
-    return known, right
+    code = known.get_indexer(table["subject"]).astype(np.int64)
+    since = _naive(table["since"])
+    levels = np.unique(since)
+    key = code * (len(levels) + 1) + np.searchsorted(levels, since, side="right")
+    order = np.argsort(key, kind="stable")
+    return _Join(known=known, levels=levels, key=key[order], code=code[order],
+                 value=table["value"].to_numpy(dtype=bool)[order], since=since[order],
+                 line=table["line"].to_numpy(dtype=np.int64)[order])
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -292,7 +328,7 @@ def _parse_csv(where: str, text: str) -> list[_Row]:
         end = reader.line_num
         for cells in reader:
             start, end = end + 1, reader.line_num
-            if not cells or all(not c.strip() for c in cells):
+            if not cells or (not cells[0].strip() and all(not c.strip() for c in cells)):
                 continue  # blank line
             if len(cells) > len(names):
                 raise LedgerError(
@@ -364,7 +400,9 @@ def _validate(
         return LedgerError(what, path=where, line=int(frame["line"].iat[i]))
 
     for name in ("scope", "subject", "setting"):
-        i = first_bad(~frame[name].map(lambda v: isinstance(v, str)))
+        # One C pass settles the usual column (all text); only a mixed one is typed per row.
+        all_text = pd.api.types.infer_dtype(frame[name], skipna=False) == "string"
+        i = None if all_text else first_bad(~frame[name].map(lambda v: isinstance(v, str)))
         if i is not None:
             raise fail(i, f"{name} must be text, found {type(frame[name].iat[i]).__name__}")
         frame[name] = frame[name].str.strip()

@@ -59,6 +59,7 @@ def normalize_chunk(
     frame.index = pd.RangeIndex(start, start + len(frame))
     rejected = list(batch.rejected)
     routed = pd.Series(False, index=frame.index)
+    present = frame.notna().to_numpy()
     frames: dict[str, pd.DataFrame] = {}
     for category in pack.categories.values():
         if category.select_field not in frame.columns:
@@ -67,7 +68,9 @@ def normalize_chunk(
         if not mask.any():
             continue
         routed |= mask
-        events = frame.loc[mask].dropna(axis=1, how="all")
+        # Only the columns the category's rows use are copied (all-null ones are absent).
+        used = frame.columns[present[mask.to_numpy()].any(axis=0)]
+        events = frame.loc[mask, used]
         frames[category.name] = events if typed else coerce_declared(events, category)
     line_series = pd.Series(batch.lines, index=frame.index, dtype="int64")
     if not routed.all():

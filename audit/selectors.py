@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from audit.context import shared
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 else:
+    np = lazy("numpy")
     pd = lazy("pandas")
 
 
@@ -46,3 +49,55 @@ def applicable(
     if unless:
         mask &= ~select_rows(events, unless)
     return mask
+
+
+def selection(
+    events: pd.DataFrame,
+    when: Mapping[str, tuple[Any, ...]] | None,
+    unless: Mapping[str, tuple[Any, ...]] | None,
+) -> np.ndarray:
+    """:func:`applicable` as a boolean array, worked out once per chunk for equal
+    selectors (a rule's and a consent gate's often are)."""
+
+    def compute() -> np.ndarray:
+        return applicable(events, when, unless).to_numpy(dtype=bool)
+
+    key = _pair_key(when, unless)
+    return compute() if key is None else shared(events, ("selection", key), compute)
+
+
+def selected(
+    events: pd.DataFrame,
+    when: Mapping[str, tuple[Any, ...]] | None,
+    unless: Mapping[str, tuple[Any, ...]] | None,
+) -> pd.DataFrame:
+    """The rows a rule applies to: ``events`` itself when every row does.
+
+    Within a chunk, rules with equal selectors get the same frame, so what the chunk
+    cache derives from it (distinct values, parsed times) is computed once for all.
+    """
+    chosen = selection(events, when, unless)
+    if chosen.all():
+        return events
+    key = _pair_key(when, unless)
+    return events[chosen] if key is None else shared(events, ("rows", key),
+                                                     lambda: events[chosen])
+
+
+def _selector_key(selector: Mapping[str, tuple[Any, ...]] | None) -> Hashable:
+    """A selector as a hashable value; values keep their type, as ``True`` is not ``1``."""
+    if not selector:
+        return None
+    return tuple(sorted((name, tuple((type(v), v) for v in allowed))
+                        for name, allowed in selector.items()))
+
+
+def _pair_key(when: Mapping[str, tuple[Any, ...]] | None,
+              unless: Mapping[str, tuple[Any, ...]] | None) -> Hashable | None:
+    """Both selectors as one cache key; None when a value is not hashable (not shared)."""
+    key = (_selector_key(when), _selector_key(unless))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key

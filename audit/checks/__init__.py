@@ -28,6 +28,13 @@ Per-chunk partials or stats pile up over a long scan; a kind gives
 and the engine calls it whenever more than a few have gathered, so the state
 stays as small as its distinct keys.
 
+Rules of one category often need the same thing of the same rows: a selector's mask,
+a column's distinct values and their prefilter hits, parsed event times. A kind gets
+those through :func:`audit.context.shared`, keyed by the frame it was given: the engine
+keeps one cache per chunk (rules with equal ``when``/``unless`` get the same frame), so
+the work is done once per chunk whatever the number of rules; called on its own, a
+kind simply computes them.
+
 What only code can check about a rule's parameters (a consent gate that must
 exist in the same file) goes in ``validate(params, gates, fields)``, called when
 the rule file is loaded: it returns what is wrong, or None.
@@ -125,8 +132,9 @@ def hits(
         {"field": field, "value": value, "detector": detector, "explanation": explanation},
         index=pd.Index(index),
         columns=list(HIT_COLUMNS),
+        dtype=object,  # built as objects: no string-dtype inference to undo
     )
-    return frame.astype(object).where(frame.notna(), None)
+    return frame.where(frame.notna(), None)
 
 
 def no_hits() -> pd.DataFrame:

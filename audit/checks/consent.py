@@ -34,18 +34,19 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits
+from audit.context import shared
 from audit.errors import NotTested, RuleFileError
 from audit.fingerprint import mask
 from audit.lazy import lazy
 from audit.model import Stage
-from audit.selectors import applicable
+from audit.selectors import selection
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from audit.context import ScanContext
-    from audit.ledger import Ledger
+    from audit.ledger import InForce, Ledger
     from audit.rulepack import Gate, Rule
 else:
     np = lazy("numpy")
@@ -112,7 +113,7 @@ def gate_of(rule: Rule, ctx: ScanContext) -> Gate:
     return gate
 
 
-def _stored_user_test(gate: Gate, ledger: Ledger, forced: pd.DataFrame) -> None:
+def _stored_user_test(gate: Gate, ledger: Ledger, forced: InForce) -> None:
     """At rest, decide a user-scope gate only if the ledger uses the stored (hashed) form."""
     subjects = ledger.subjects(gate.scope, gate.setting)
     if not len(subjects):
@@ -125,31 +126,34 @@ def _stored_user_test(gate: Gate, ledger: Ledger, forced: pd.DataFrame) -> None:
             f"stored UserIDs are hashed but the ledger's {gate.setting} subjects are not: "
             "give them in the same hashed form to decide opt-in at rest"
         )
-    decided = forced["value"].notna()
-    if decided.any() and not forced.loc[decided, "recorded"].any():
+    if forced.decidable.any() and not forced.recorded[forced.decidable].any():
         raise NotTested(
             f"no stored UserID matches a hashed {gate.setting} subject of the ledger: "
             "the ledger is not in the stored hashed form"
         )
 
 
-def _iso_all(times: pd.Series) -> list[str | None]:
-    """UTC ISO 8601 with a Z, seconds always, microseconds only when present; None for NaT."""
-    stamps = pd.DatetimeIndex(times).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    text = pd.Series(stamps, dtype=object).str.replace(".000000Z", "Z", regex=False)
-    return [None if pd.isna(t) else t for t in text]
+def _iso_all(times: pd.Series | pd.DatetimeIndex) -> list[str | None]:
+    """UTC ISO 8601 with a Z, seconds always, microseconds only when present; None for NaT.
+
+    Each distinct time is formatted once (ledger records share a few instants)."""
+    codes, distinct = pd.factorize(pd.DatetimeIndex(times))
+    stamps = pd.DatetimeIndex(distinct).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = [t.replace(".000000Z", "Z") for t in stamps]
+    return [None if c < 0 else text[c] for c in codes.tolist()]
 
 
-def _explanations(gate: Gate, decided: pd.DataFrame) -> np.ndarray:
-    """One explanation per row, formatted once per distinct ledger record (or default)."""
+def _explanations(gate: Gate, forced: InForce, rows: np.ndarray) -> np.ndarray:
+    """One explanation per row of ``rows`` (positions in ``forced``), formatted once per
+    distinct ledger record (or default)."""
     # key: the ledger line; -1: default before the subject's first record; -2: no record
-    key = decided["line"].fillna(-1).astype(np.int64).to_numpy()
-    key = np.where((key < 0) & ~decided["recorded"].to_numpy(dtype=bool), -2, key)
+    line = forced.line[rows]
+    key = np.where((line < 0) & ~forced.recorded[rows], -2, line)
     codes, uniques = pd.factorize(key)
     first = np.zeros(len(uniques), dtype=np.intp)
     first[codes[::-1]] = np.arange(len(codes))[::-1]  # first row of each key
-    values = np.where(decided["value"].to_numpy(dtype=bool)[first], "true", "false")
-    stamps = _iso_all(decided["since"].iloc[first])
+    values = np.where(forced.value[rows][first], "true", "false")
+    stamps = _iso_all(pd.DatetimeIndex(forced.since[rows][first]).tz_localize("UTC"))
     noun = SUBJECT_NOUNS.get(gate.scope, gate.scope)
     required = f"; sending requires {str(gate.allowed).lower()}"
     default_texts = {
@@ -197,12 +201,8 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     bad = sorted(per_subject.index[per_subject > 0])
     if not bad:
         return {"consent_timeline": []}
-    records = ctx.ledger.records
-    mine = records[
-        (records["scope"] == gate.scope)
-        & (records["setting"] == gate.setting)
-        & records["subject"].isin(bad)
-    ]
+    records = ctx.ledger.records_of(gate.scope, gate.setting)
+    mine = records[records["subject"].isin(bad)]
     changes = pd.concat(
         [
             pd.DataFrame({"subject": bad, "value": gate.default, "line": -1}),
@@ -276,43 +276,67 @@ def validate_gate(params: Mapping[str, Any], gates: Mapping[str, Gate], fields: 
     validate=validate_gate,
 )
 def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.DataFrame, Any]:
-    """Events sent while the gate's setting did not hold its allowed value at event time."""
+    """Events sent while the gate's setting did not hold its allowed value at event time.
+
+    Subject keys and event times are worked out once per chunk for all the rows of the
+    category (the chunk cache), and each gate takes its rows from them.
+    """
+    from audit.ledger import subject_keys
+
     gate = gate_of(rule, ctx)
     ledger: Ledger = ctx.ledger
-    rows = events[applicable(events, gate.when, gate.unless)]
-    if rows.empty or gate.subject not in rows.columns:
+    chosen = selection(events, gate.when, gate.unless)
+    if not chosen.any() or gate.subject not in events.columns:
         return hits([]), _empty_stats()
-    times = (
-        rows["time"] if "time" in rows.columns else pd.Series(None, index=rows.index, dtype=object)
-    )
-    forced = ledger.in_force(gate.scope, gate.setting, rows[gate.subject], times, gate.default)
+    keys = shared(events, ("subject-keys", gate.scope, gate.subject), lambda: subject_keys(
+        gate.scope, events[gate.subject]).to_numpy(dtype=object))[chosen]
+    when = _times(events, chosen)
+    forced = ledger.at(gate.scope, gate.setting, keys, when, gate.default)
     if ctx.stage is Stage.STORED and gate.scope == "user":
         _stored_user_test(gate, ledger, forced)
 
-    decidable = forced["value"].notna().to_numpy()
-    decided = forced[decidable]
-    subjects = decided["subject"]
-    violating = (decided["value"].astype(bool) != gate.allowed).to_numpy()
-
-    stats = (
-        pd.DataFrame(
-            {
-                "subject": subjects.to_numpy(dtype=object),
-                "line": decided["line"].fillna(-1).astype(np.int64).to_numpy(),
-                "violations": violating.astype(np.int64),
-            }
-        )
-        .groupby(["subject", "line"], sort=False)
-        .agg(events=("violations", "size"), violations=("violations", "sum"))
-        .reset_index()
-    )
-
+    decided = np.flatnonzero(forced.decidable)
+    violating = forced.value[decided] != gate.allowed
+    stats = _stats(keys[decided], forced.line[decided], violating)
     bad = decided[violating]
     found = hits(
-        bad.index,
+        events.index[chosen][bad],
         field=None,
-        value=subjects[violating].to_numpy(dtype=object),
+        value=keys[bad],
         detector="ledger",
-        explanation=_explanations(gate, bad) if len(bad) else None,
+        explanation=_explanations(gate, forced, bad) if len(bad) else None,
     )
     return found, stats
+
+
+def _times(events: pd.DataFrame, chosen: np.ndarray) -> np.ndarray:
+    """The chosen rows' event times (UTC, naive datetime64[ns]; NaT where not ISO 8601).
+
+    The column is parsed once per chunk and each gate converts only its rows, so a time
+    out of range fails the gates that read it, as when each gate parsed its own rows.
+    pandas picks one resolution per parse: only when the column needs nanoseconds (and
+    a time out of their range would have become NaT) does each gate parse its rows."""
+    from audit.ledger import event_times, parsed_times
+
+    if "time" not in events.columns:
+        return np.full(int(chosen.sum()), np.datetime64("NaT", "ns"))
+    parsed = shared(events, ("parsed-times",), lambda: parsed_times(events["time"]))
+    rows = parsed[chosen] if parsed.dt.unit != "ns" else events["time"][chosen]
+    return event_times(rows).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _stats(subjects: np.ndarray, lines: np.ndarray, violating: np.ndarray) -> pd.DataFrame:
+    """Events and violations per (subject, ledger line; -1 for the default)."""
+    if not len(subjects):
+        return _empty_stats()
+    subject_codes, subject_values = pd.factorize(subjects)
+    line_codes, line_values = pd.factorize(lines)
+    pair_codes, pairs = pd.factorize(subject_codes.astype(np.int64) * len(line_values)
+                                     + line_codes)
+    return pd.DataFrame({
+        "subject": np.asarray(subject_values, dtype=object)[pairs // len(line_values)],
+        "line": np.asarray(line_values, dtype=np.int64)[pairs % len(line_values)],
+        "events": np.bincount(pair_codes, minlength=len(pairs)).astype(np.int64),
+        "violations": np.bincount(pair_codes, weights=violating,
+                                  minlength=len(pairs)).astype(np.int64),
+    })

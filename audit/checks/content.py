@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
-from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, detect
+from audit.context import shared
+from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY
+from audit.detectors.scan import Distinct, is_text, matched_rows, search
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -119,16 +121,21 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         wanted = [e for e in entities if e not in context.drop and e not in allow.get(column, ())]
         if not wanted:
             continue
+        # One Distinct per column and rows, shared by the rules of the category.
+        distinct = shared(events, ("distinct-text", column),
+                          lambda column=column: Distinct(_as_text(events[column])))
         memo = ctx.memo.setdefault(("forbidden-content", rule.id, column), {})
-        found = _detect_column(events[column], wanted, context, ctx, memo)
-        if len(found):
+        found = search(distinct, wanted, identities=ctx.identities, exclude=context.exclude,
+                       memo=memo)
+        rows, matches = matched_rows(distinct, found)
+        if len(rows):
             parts.append(
                 hits(
-                    found.index,
+                    distinct.index[rows],
                     field=column,
-                    value=found["matched"].to_numpy(),
-                    detector=found["entity"].to_numpy(),
-                    explanation=found["explanation"].to_numpy(),
+                    value=[m.value for m in matches],
+                    detector=[m.entity for m in matches],
+                    explanation=[m.explanation for m in matches],
                 )
             )
     return pd.concat(parts) if parts else no_hits()
@@ -151,6 +158,8 @@ def _columns(rule: Rule, events: pd.DataFrame, declared: Mapping[str, FieldSpec]
 
 def _as_text(values: pd.Series) -> pd.Series:
     """The column's values as text: strings as they are, numbers as JSON would write them."""
+    if is_text(values):
+        return values  # missing values included: Distinct leaves them out
     present = values.dropna()
     if present.empty:
         return present
@@ -177,18 +186,3 @@ def _text_of(value: Any) -> str:
         except (TypeError, ValueError):
             return str(value)
     return str(value)
-
-
-def _detect_column(
-    values: pd.Series,
-    entities: list[str],
-    context: KindContext,
-    ctx: ScanContext,
-    memo: dict[str, Any] | None = None,
-) -> pd.DataFrame:
-    text = _as_text(values)
-    if text.empty:
-        return detect(text, entities)
-    return detect(text, entities, identities=ctx.identities, exclude=context.exclude,
-                  memo=memo)
-

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
-from audit.detectors import is_hashed_id, random_guid_problem
+from audit.detectors import is_hashed_id
+from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -107,19 +109,41 @@ def user_id_problem(value: str, identities: Any = None) -> tuple[str, str, str] 
     """
     known = _known(value, identities) if identities is not None else None
     if known is not None:
-        kind, form, where, matched = known
-        noun = _KIND_NOUNS.get(kind, "a known identity")
-        if any(d in form for d in _DIGESTS):
-            why = (
-                f"unsalted {form} of a known identity ({noun}{where}): anyone holding the "
-                "directory can compute it, so it is linkable"
-            )
-        elif kind == "object_id":
-            why = f"a known directory object id (found as {form}{where}): linkable to the user"
-        else:
-            why = f"{noun} of the directory (found as {form}{where}), not a hash"
-        return "known-identity", why, matched
-    hashed, why = is_hashed_id(value)
+        return _known_problem(known)
+    return _hash_problem(value, is_hashed_id(value))
+
+
+def _user_id_problems(values: list[str], identities: Any) -> list[tuple[str, str, str] | None]:
+    """:func:`user_id_problem` of each value; the directory is searched value by value only
+    for the candidates of one automaton pass over them all."""
+    verdicts = hashed_id_verdicts(values)
+    if identities is None or not values:
+        return [_hash_problem(v, verdict) for v, verdict in zip(values, verdicts, strict=True)]
+    candidates = identities.candidates(values).tolist()
+    out = []
+    for value, candidate, verdict in zip(values, candidates, verdicts, strict=True):
+        known = _known(value, identities) if candidate else None
+        out.append(_hash_problem(value, verdict) if known is None else _known_problem(known))
+    return out
+
+
+def _known_problem(known: tuple[str, str, str, str]) -> tuple[str, str, str]:
+    kind, form, where, matched = known
+    noun = _KIND_NOUNS.get(kind, "a known identity")
+    if any(d in form for d in _DIGESTS):
+        why = (
+            f"unsalted {form} of a known identity ({noun}{where}): anyone holding the "
+            "directory can compute it, so it is linkable"
+        )
+    elif kind == "object_id":
+        why = f"a known directory object id (found as {form}{where}): linkable to the user"
+    else:
+        why = f"{noun} of the directory (found as {form}{where}), not a hash"
+    return "known-identity", why, matched
+
+
+def _hash_problem(value: str, verdict: tuple[bool, str]) -> tuple[str, str, str] | None:
+    hashed, why = verdict
     if hashed:
         return None
     return "hashed-id", _NOT_HASHED.get(why, why), value
@@ -145,16 +169,15 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     if values.empty:
         return no_hits()
     codes, uniques = pd.factorize(values)
-    table = np.empty((len(uniques), 3), dtype=object)
-    bad = np.zeros(len(uniques), dtype=bool)
+    texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("hashed-identifier", rule.id), {})
-    for i, value in enumerate(uniques):
-        if value in memo:
-            problem = memo[value]
-        else:
-            problem = user_id_problem(value, ctx.identities)
-            if len(memo) < MEMO_LIMIT:
-                memo[value] = problem
+    new = [v for v in texts if v not in memo]
+    fresh = dict(zip(new, _user_id_problems(new, ctx.identities), strict=True))
+    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
+    table = np.empty((len(texts), 3), dtype=object)
+    bad = np.zeros(len(texts), dtype=bool)
+    for i, value in enumerate(texts):
+        problem = fresh[value] if value in fresh else memo[value]
         if problem is not None:
             table[i], bad[i] = problem, True
     rows = bad[codes]
@@ -187,16 +210,12 @@ def collect_devices(
     if devices.empty:
         return pd.DataFrame(columns=PARTIAL_COLUMNS)
     codes, uniques = pd.factorize(devices)
+    texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
-    problems = np.empty(len(uniques), dtype=object)
-    for i, value in enumerate(uniques):
-        if value not in memo:
-            problem = random_guid_problem(value)
-            if len(memo) >= MEMO_LIMIT:
-                problems[i] = problem
-                continue
-            memo[value] = problem
-        problems[i] = memo[value]
+    new = [v for v in texts if v not in memo]
+    fresh = dict(zip(new, random_guid_problems(new), strict=True))
+    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
+    problems = np.array([fresh[v] if v in fresh else memo[v] for v in texts], dtype=object)
     users = (
         _text(events[user_field]).reindex(devices.index)
         if user_field in events.columns

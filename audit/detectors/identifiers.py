@@ -34,6 +34,11 @@ _SERIAL = re.compile(r"[A-Za-z0-9-]{5,24}")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,253}\.[A-Za-z]{2,24}")
 _SIP = re.compile(r"(?i)(?:sips?|tel):\S{1,256}")
 _DIGEST_BITS = {32: 128, 40: 160, 64: 256, 128: 512}
+#: Whole values, for RE2 (``$`` is the end of the text only).
+_PLAIN_GUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+_RANDOM_GUID = (r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-4[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}"
+                r"-[0-9A-Fa-f]{12}$")
+_NIL = "00000000-0000-0000-0000-000000000000"
 
 _GREGORIAN_OFFSET = datetime(1582, 10, 15, tzinfo=timezone.utc)
 
@@ -147,6 +152,50 @@ def is_hashed_id(value: str) -> tuple[bool, str]:
     if _HEX.fullmatch(v) or re.fullmatch(r"[0-9A-Fa-f-]{1,200}", v):
         return False, "hex string shorter than or not shaped as a 128-bit digest"
     return False, "plain text, not a GUID or a digest of >= 128 bits"
+
+
+def hashed_id_verdicts(values: list[str]) -> list[tuple[bool, str]]:
+    """:func:`is_hashed_id` of each value, classifying one value per GUID shape.
+
+    For a plain GUID (8-4-4-4-12 hex digits, no braces or spaces) the verdict depends
+    only on its version and variant digits and whether it is nil, except for a
+    time-based RFC 4122 GUID (version 1, 2 or 6), whose time is read value by value.
+    """
+    plain = _plain_guids(values)
+    by_shape: dict[tuple[str, str, bool], tuple[bool, str]] = {}
+    out = []
+    for value, is_plain in zip(values, plain, strict=True):
+        version, variant = value[14:15], value[19:20].lower()
+        if not is_plain or (variant in "89ab" and version in "126"):
+            out.append(is_hashed_id(value))
+            continue
+        shape = (version.lower(), variant, value == _NIL)
+        verdict = by_shape.get(shape)
+        if verdict is None:
+            verdict = by_shape[shape] = is_hashed_id(value)
+        out.append(verdict)
+    return out
+
+
+def random_guid_problems(values: list[str]) -> list[str | None]:
+    """:func:`random_guid_problem` of each value. A plain random GUID (version 4 and
+    RFC 4122 variant digits, no braces or spaces) with at least six distinct digits,
+    the usual device id, has none: it is recognised without parsing it."""
+    random = _plain_guids(values, _RANDOM_GUID)
+    return [None if is_random and len(set(value.lower())) > 6  # "-" and >= 6 digits
+            else random_guid_problem(value)
+            for value, is_random in zip(values, random, strict=True)]
+
+
+def _plain_guids(values: list[str], pattern: str = _PLAIN_GUID) -> list[bool]:
+    """Whether each value is wholly a GUID of ``pattern``: one RE2 pass over them all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not values:
+        return []
+    matched = pc.match_substring_regex(pa.array(values, type=pa.large_string()), pattern)
+    return pc.fill_null(matched, False).to_pylist()
 
 
 def _plausible_time(guid: uuid.UUID) -> bool:

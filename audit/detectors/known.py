@@ -49,6 +49,7 @@ KNOWN_ORGANIZATION = "KNOWN_ORGANIZATION"
 MIN_LEN = 4
 KEY_LEN = 12
 DIGESTS = ("md5", "sha1", "sha256", "sha512")
+CANDIDATES_MEMO = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,12 @@ class Identity:
 
 
 class _Variant(NamedTuple):
-    """A string to look for: `full` (case-folded unless `exact`) and its form name."""
+    """A string to look for: `full` (case-folded unless `exact`) and its form name.
+
+    The automaton stores each as a plain tuple: the garbage collector stops tracking a
+    tuple of strings and flags, so the hundreds of thousands of variants of a large
+    directory are not traversed again by every full collection during a scan.
+    """
 
     full: str
     orig: str  # the variant before case folding
@@ -160,12 +166,13 @@ class KnownIdentities:
         self.identities: tuple[Identity, ...] = tuple(kept)
         self.warnings: tuple[str, ...] = tuple(warnings)
         self._automaton = self._build()
+        self._candidates: dict[str, bool] = {}  # value -> whether the automaton hits it
 
     def __len__(self) -> int:
         return len(self.identities)
 
     def _build(self) -> ahocorasick.Automaton | None:
-        table: dict[str, list[_Variant]] = {}
+        table: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
         for index, ident in enumerate(self.identities):
             seen: set[tuple[str, bool]] = set()
             for text, form, exact, hexlike in variants(ident.kind, ident.value):
@@ -174,7 +181,7 @@ class KnownIdentities:
                     continue
                 seen.add((full, exact))
                 table.setdefault(full[:KEY_LEN], []).append(
-                    _Variant(full, text, form, exact, hexlike, index)
+                    (full, text, form, exact, hexlike, index)
                 )
         if not table:
             return None
@@ -196,19 +203,34 @@ class KnownIdentities:
         each hit's end offset is mapped back to its value. A second, case-folded pass
         covers the values that folding changes (an upper-case digest or GUID of a known
         identity is found there). Only the candidates need :meth:`find`, which validates
-        and names the form.
+        and names the form. Answers are remembered (up to `CANDIDATES_MEMO` values): a
+        value asked about again, by a later chunk or another check, is not searched again.
         """
         import numpy as np
 
         flags = np.zeros(len(values), dtype=bool)
         if self._automaton is None or not len(values):
             return flags
-        positions = np.arange(len(values))
-        self._mark(values, positions, flags)
-        folded = [v.casefold() for v in values]
-        changed = [i for i, v in enumerate(values) if folded[i] != v]
+        memo = self._candidates
+        todo: list[int] = []
+        for i, known in enumerate(map(memo.get, values)):
+            if known is None:
+                todo.append(i)
+            elif known:
+                flags[i] = True
+        if not todo:
+            return flags
+        texts = [values[i] for i in todo]
+        found = np.zeros(len(texts), dtype=bool)
+        positions = np.arange(len(texts))
+        self._mark(texts, positions, found)
+        folded = [v.casefold() for v in texts]
+        changed = [i for i, v in enumerate(texts) if folded[i] != v]
         if changed:
-            self._mark([folded[i] for i in changed], positions[changed], flags)
+            self._mark([folded[i] for i in changed], positions[changed], found)
+        flags[todo] = found
+        if len(memo) < CANDIDATES_MEMO:
+            memo.update(zip(texts, found.tolist(), strict=True))
         return flags
 
     def _mark(self, texts: Sequence[str], positions: np.ndarray, flags: np.ndarray) -> None:
@@ -233,8 +255,9 @@ class KnownIdentities:
         passes = [(text, True)] if folded == text else [(text, True), (folded, False)]
         for haystack, original in passes:
             for end, entries in self._automaton.iter(haystack):
-                start = end - min(KEY_LEN, len(entries[0].full)) + 1
-                for var in entries:
+                variants = [_Variant._make(entry) for entry in entries]
+                start = end - min(KEY_LEN, len(variants[0].full)) + 1
+                for var in variants:
                     if original and not var.exact and folded != text:
                         continue
                     if not original and var.exact:

@@ -7,11 +7,13 @@ Example::
     # 17    PERSON_NAME  person-name  PERSON_NAME via pattern…   Amos Marble's iPhone
 
 How it stays fast on millions of rows: values are factorised (each distinct
-value is examined once), one combined RE2-compatible prefilter runs as a
-vectorised ``Series.str.contains`` over the distinct values, and Python
-validation (`find`) only runs on the candidates; known identities use one
-Aho-Corasick pass per distinct value. Only the first `MAX_VALUE_LEN`
-characters (64 KiB) of a value are analysed.
+value is examined once), each detector's RE2 prefilters run vectorised over the
+distinct values (never over opaque ids), and Python validation (`find`) only
+runs on the candidates; known identities use one Aho-Corasick pass per distinct
+value. Only the first `MAX_VALUE_LEN` characters (64 KiB) of a value are
+analysed. A scan's rules share this work: a :class:`Distinct` holds a column's
+distinct values and every answer worked out about them, and :func:`search` runs
+one rule's entities over it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import audit.detectors as _pkg
@@ -52,6 +55,7 @@ OPAQUE_ID = (
 #: A whole value that is an ISO 8601 date-time: nothing in it to find at all.
 ISO_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 COLUMNS = ["entity", "detector", "explanation", "matched"]
+_UNSEEN = object()  # a memo lookup's default: the value was never examined
 
 
 @lru_cache(maxsize=64)
@@ -121,11 +125,13 @@ def _detect_one(
     identities: KnownIdentities | None,
     decode: bool,
     exclude: tuple[str, ...],
+    known_cache: dict[str, list[Match]] | None = None,
 ) -> Match | None:
     if exclude and excluded_by(text, exclude):
         return None
     decoded: list[tuple[str, str]] | None = None
-    known_cache: dict[str, list[Match]] = {}
+    if known_cache is None:
+        known_cache = {}
     for entity in entities:
         found = _find(entity, text, identities, exclude, known_cache)
         if found is not None:
@@ -147,10 +153,27 @@ def _empty(index: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(dict.fromkeys(COLUMNS, empty), index=index[:0], copy=False)
 
 
+def is_text(values: pd.Series) -> bool:
+    """A string dtype (not object): every value present is already a str."""
+    return pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values)
+
+
 def _as_text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values):
+    if is_text(values):
         return values.astype(object)
     return values.map(lambda v: v if isinstance(v, str) else str(v))
+
+
+def _encoded(values: pd.Series) -> tuple[np.ndarray, np.ndarray, Any]:
+    """A string Series dictionary-encoded by Arrow: each row's code (-1 where missing),
+    the distinct values in order of appearance as str, and as one Arrow array."""
+    array = pa.array(values)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = pc.dictionary_encode(array)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    dictionary = encoded.dictionary.cast(pa.large_string())
+    return codes, dictionary.to_numpy(zero_copy_only=False), dictionary
 
 
 def _as_arrow(uniques: np.ndarray) -> Any:
@@ -183,6 +206,95 @@ def _prefilters(det: object) -> list[str]:
     return [det.prefilter]  # type: ignore[attr-defined]
 
 
+class Prefilter:
+    """Which prefilters hit some distinct values (an Arrow array of them).
+
+    Opaque ids (a GUID or hex digest as the whole value) hold no e-mail, phone, name
+    or secret: only the directory can say anything about them, so no other prefilter
+    hits them and RE2 runs over the other values only, each pattern once.
+    """
+
+    def __init__(self, positions: np.ndarray, values: Any) -> None:
+        self.positions = positions
+        self.opaque = _prefilter_mask(values, OPAQUE_ID)
+        self._plain = values.filter(pa.array(~self.opaque)) if self.opaque.any() else values
+        self._hits: dict[str, np.ndarray] = {}
+
+    def hits(self, pattern: str) -> np.ndarray:
+        """Whether ``pattern`` hits each value (never an opaque id)."""
+        found = self._hits.get(pattern)
+        if found is None:
+            found = np.zeros(len(self.positions), dtype=bool)
+            found[~self.opaque] = _prefilter_mask(self._plain, pattern)
+            self._hits[pattern] = found
+        return found
+
+
+class Distinct:
+    """The distinct texts of a Series (ISO 8601 times left out) and each row's text.
+
+    What a search asks of the distinct values is worked out on first demand, for the
+    values asked about, and kept (the prefilters' hits, the directory automaton's
+    candidates, the directory matches of a candidate): rules that search the same
+    column of the same rows share one ``Distinct`` and pay for each answer once.
+    """
+
+    def __init__(self, values: pd.Series) -> None:
+        if is_text(values):  # Arrow strings are encoded in C; only the distinct become str
+            codes, uniques, arrow = _encoded(values)
+            present = codes >= 0
+            index, codes = values.index[present], codes[present]
+        else:
+            kept = values.dropna()
+            codes, uniques = pd.factorize(_as_text(kept) if len(kept) else kept)
+            uniques = np.asarray(uniques, dtype=object)
+            arrow = _as_arrow(uniques)
+            index = kept.index
+        # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
+        times = _prefilter_mask(arrow, ISO_TIME)
+        if times.any():
+            keep = np.flatnonzero(~times)
+            remap = np.full(len(uniques), -1, dtype=np.int64)
+            remap[keep] = np.arange(len(keep))
+            codes, uniques = remap[codes], uniques[keep]
+            arrow = arrow.filter(pa.array(~times))
+        #: Labels of the non-null rows; ``codes[k]`` is row k's position in ``uniques``
+        #: (-1 for a time).
+        self.index: pd.Index = index
+        self.codes: np.ndarray = codes
+        self.uniques: np.ndarray = uniques
+        self._arrow = arrow
+        self._prefilter: Prefilter | None = None
+        self._known: tuple[np.ndarray, np.ndarray] | None = None
+        self._identities: KnownIdentities | None = None
+        #: identities.find per text (values and their decoded copies), for `_detect_one`.
+        self.known_found: dict[str, list[Match]] = {}
+
+    def prefilter(self, positions: np.ndarray) -> Prefilter:
+        """Prefilter answers for the values at ``positions`` (kept while the next search
+        asks about the same values, as the rules of one column do)."""
+        if self._prefilter is None or not np.array_equal(self._prefilter.positions, positions):
+            whole = len(positions) == len(self.uniques)
+            self._prefilter = Prefilter(
+                positions, self._arrow if whole else self._arrow.take(pa.array(positions)))
+        return self._prefilter
+
+    def known(self, identities: KnownIdentities, positions: np.ndarray) -> np.ndarray:
+        """Whether the directory automaton hits each of the values at ``positions``; the
+        automaton runs once per value, only over values asked about."""
+        if identities is not self._identities or self._known is None:
+            self._identities = identities
+            self._known = np.zeros(len(self.uniques), dtype=bool), \
+                np.zeros(len(self.uniques), dtype=bool)
+            self.known_found = {}
+        answers, done = self._known
+        need = positions[~done[positions]]
+        if len(need):
+            answers[need] = identities.candidates(self.uniques[need].tolist())
+            done[need] = True
+        return answers[positions]
+
+
 def detect(
     values: pd.Series,
     entities: Sequence[str],
@@ -208,99 +320,122 @@ def detect(
     growing at `MEMO_LIMIT` values, so memory stays bounded.
     """
     _check_args(entities, exclude)
+    if not any(e not in KNOWN_ENTITIES or identities is not None for e in entities) \
+            or values.dropna().empty:
+        return _empty(values.index)
+    distinct = Distinct(values)
+    found = search(distinct, entities, identities=identities, decode=decode,
+                   exclude=exclude, memo=memo)
+    rows, matches = matched_rows(distinct, found)
+    if not len(rows):
+        return _empty(values.index)
+    return pd.DataFrame({
+        "entity": [m.entity for m in matches],
+        "detector": [m.detector for m in matches],
+        "explanation": [m.explanation for m in matches],
+        "matched": [m.value for m in matches],
+    }, index=distinct.index[rows], columns=COLUMNS, dtype=object)
+
+
+def search(
+    distinct: Distinct,
+    entities: Sequence[str],
+    *,
+    identities: KnownIdentities | None = None,
+    decode: bool = True,
+    exclude: Sequence[str] = (),
+    memo: dict[str, Match | None] | None = None,
+) -> dict[int, Match]:
+    """The first match of each distinct value that has one, by position in
+    ``distinct.uniques``; the arguments are those of :func:`detect`."""
     ents = tuple(e for e in entities if e not in KNOWN_ENTITIES or identities is not None)
-    present = values.dropna()
-    if present.empty or not ents:
-        return _empty(values.index)
-    text = _as_text(present)
-    codes, uniques = pd.factorize(text)
-    uniques = np.asarray(uniques, dtype=object)
-    # ISO 8601 times (a timestamp column is distinct on every row) hold nothing to find.
-    times = _prefilter_mask(_as_arrow(uniques), ISO_TIME)
-    if times.any():
-        keep = np.flatnonzero(~times)
-        remap = np.full(len(uniques), -1, dtype=np.int64)
-        remap[keep] = np.arange(len(keep))
-        codes, uniques = remap[codes], uniques[keep]
+    uniques = distinct.uniques
+    if not ents or not len(uniques):
+        return {}
     if memo is None:
-        hits = _detect_uniques(uniques, ents, identities, decode, tuple(exclude))
-    else:
-        seen = np.fromiter((u in memo for u in uniques), dtype=bool, count=len(uniques))
-        todo = np.flatnonzero(~seen)
-        fresh = _detect_uniques(uniques[todo], ents, identities, decode, tuple(exclude))
-        hits = {int(todo[j]): m for j, m in fresh.items()}
-        if len(memo) < MEMO_LIMIT:
-            memo.update(dict.fromkeys(uniques[todo].tolist()))
-            memo.update({uniques[i]: m for i, m in hits.items()})
-        for i in np.flatnonzero(seen):
-            found = memo[uniques[i]]
-            if found is not None:
-                hits[int(i)] = found
+        return _detect_uniques(distinct, np.arange(len(uniques)), ents, identities, decode,
+                               tuple(exclude))
+    texts = uniques.tolist()
+    todo: list[int] = []
+    hits: dict[int, Match] = {}
+    for i, result in enumerate(map(memo.get, texts, repeat(_UNSEEN))):
+        if result is _UNSEEN:
+            todo.append(i)
+        elif result is not None:
+            hits[i] = result
+    fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
+                            tuple(exclude))
+    if len(memo) < MEMO_LIMIT:
+        memo.update(zip([texts[i] for i in todo], repeat(None)))
+        memo.update({texts[i]: m for i, m in fresh.items()})
+    hits.update(fresh)
+    return hits
+
+
+def matched_rows(distinct: Distinct, hits: dict[int, Match]) -> tuple[np.ndarray, list[Match]]:
+    """Positions in ``distinct.index`` of the rows whose value has a match, with it (a
+    repeated label counts once, at its first row)."""
     if not hits:
-        return _empty(values.index)
-    hit_codes = np.fromiter(hits, dtype=np.int64)
-    rows = np.flatnonzero(np.isin(codes, hit_codes))
-    lookup = {col: np.empty(len(uniques), dtype=object) for col in COLUMNS}
-    for i, m in hits.items():
-        lookup["entity"][i] = m.entity
-        lookup["detector"][i] = m.detector
-        lookup["explanation"][i] = m.explanation
-        lookup["matched"][i] = m.value
-    row_codes = codes[rows]
-    out = pd.DataFrame({col: lookup[col][row_codes] for col in COLUMNS}, index=present.index[rows])
-    return out[~out.index.duplicated(keep="first")]
+        return np.empty(0, dtype=np.int64), []
+    hit_codes = np.fromiter(hits, dtype=np.int64, count=len(hits))
+    rows = np.flatnonzero(np.isin(distinct.codes, hit_codes))
+    if not distinct.index.is_unique:
+        rows = rows[~distinct.index[rows].duplicated(keep="first")]
+    return rows, [hits[c] for c in distinct.codes[rows].tolist()]
 
 
 def _detect_uniques(
-    uniques: np.ndarray,
+    distinct: Distinct,
+    todo: np.ndarray,
     ents: tuple[str, ...],
     identities: KnownIdentities | None,
     decode: bool,
     excl: tuple[str, ...],
 ) -> dict[int, Match]:
-    """The first match of each distinct value (by position), prefiltered column-wise."""
-    if not len(uniques):
+    """The first match of each distinct value at ``todo`` (by position), prefiltered
+    column-wise."""
+    if not len(todo):
         return {}
-    series = _as_arrow(uniques)  # one Arrow array for every prefilter below
-    # Which entities may match each distinct value (KNOWN_* use the automaton on all).
+    # Which entities may match each value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
-    # GUIDs and hex digests hold no e-mail, phone, name or secret: only the directory
-    # (a GUID-shaped or hex digest of a known identity) can say anything about them.
-    opaque = _prefilter_mask(series, OPAQUE_ID)
+    prefilter = distinct.prefilter(todo)
     known = None
     for entity in ents:
         if entity in KNOWN_ENTITIES:
             if known is None:
                 assert identities is not None
-                known = identities.candidates(list(uniques))
+                known = distinct.known(identities, todo)
             masks[entity] = known
             continue
-        mask = np.zeros(len(uniques), dtype=bool)
+        mask = np.zeros(len(todo), dtype=bool)
         for pattern in _prefilters(_pkg.DETECTORS[entity]):
-            mask |= _prefilter_mask(series, pattern)
-        masks[entity] = mask & ~opaque
-    decodable = _prefilter_mask(series, DECODE_PREFILTER) & ~opaque if decode else None
+            mask |= prefilter.hits(pattern)
+        masks[entity] = mask
+    decodable = prefilter.hits(DECODE_PREFILTER) if decode else None
     hits: dict[int, Match] = {}
     # Pack each value's candidate entities into one integer (bit j: ents[j]).
-    packed = np.zeros(len(uniques), dtype=np.int64)
+    packed = np.zeros(len(todo), dtype=np.int64)
     for j, entity in enumerate(ents):
         packed |= masks[entity].astype(np.int64) << j
     if decodable is not None:
         packed[decodable] = (1 << len(ents)) - 1  # decoded copies may hold any entity
     chosen_by_bits: dict[int, tuple[str, ...]] = {}
-    for i in np.flatnonzero(packed):
-        bits = int(packed[i])
+    uniques = distinct.uniques
+    for k in np.flatnonzero(packed):
+        bits = int(packed[k])
         chosen = chosen_by_bits.get(bits)
         if chosen is None:
             chosen = tuple(e for j, e in enumerate(ents) if bits >> j & 1)
             chosen_by_bits[bits] = chosen
+        i = int(todo[k])
         found = _detect_one(
             uniques[i][:MAX_VALUE_LEN],
             chosen,
             identities,
-            decodable is not None and bool(decodable[i]),
+            decodable is not None and bool(decodable[k]),
             excl,
+            distinct.known_found,
         )
         if found is not None:
-            hits[int(i)] = found
+            hits[i] = found
     return hits

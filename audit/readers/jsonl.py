@@ -18,10 +18,12 @@ from typing import IO, TYPE_CHECKING
 from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, register
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
-READ_BLOCK = 1 << 24
-_JSON = StrictJSON()  # bytes read at a time; batches are cut at line ends
+READ_BLOCK = 1 << 24  # bytes read at a time; batches are cut at line ends
+PARSE_BLOCK = 1 << 20  # bytes pyarrow parses per task
+_JSON = StrictJSON()
 _WHITESPACE = (32, 9, 10, 13)
 
 
@@ -56,30 +58,46 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
     """Batches of ``chunk_rows`` lines (blank ones included), parsed by pyarrow when it can.
 
     ``first_line`` is the line number of the stream's first line (a byte range of a
-    file starts further down).
+    file starts further down). Blocks are gathered until they hold whole batches, so
+    every batch but the last is full: a block's tail does not become a small batch of
+    its own, and the per-batch work is paid once per ``chunk_rows`` lines.
     """
-    pending = b""
+    blocks: list[bytes] = []
+    lines = 0
     while True:
         block = stream.read(READ_BLOCK)
-        data = pending + block
+        if block:
+            blocks.append(block)
+            lines += block.count(b"\n")
+            if lines < chunk_rows:
+                continue
+        data = b"".join(blocks)
+        ends = _line_ends(data)
         if not block:
             if data:
-                yield from _batches(data, first_line, chunk_rows, string_fields)
+                yield from _batches(data, ends, first_line, chunk_rows, string_fields)
             return
-        cut = data.rfind(b"\n") + 1
-        pending = data[cut:]
-        if cut:
-            whole = data[:cut]
-            yield from _batches(whole, first_line, chunk_rows, string_fields)
-            first_line += whole.count(b"\n")
+        whole = lines - lines % chunk_rows
+        cut = int(ends[whole - 1]) + 1
+        yield from _batches(data[:cut], ends[:whole], first_line, chunk_rows, string_fields)
+        first_line += whole
+        lines -= whole
+        blocks = [data[cut:]]
 
 
-def _batches(data: bytes, first_line: int, chunk_rows: int, string_fields: frozenset[str]
-             ) -> Iterator[Batch]:
-    """Cut a block of whole lines into batches of ``chunk_rows`` lines."""
+def _line_ends(data: bytes) -> np.ndarray:
+    """The offsets of the newlines of ``data``, found once and shared by its batches."""
     import numpy as np
 
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+
+
+def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
+             string_fields: frozenset[str]) -> Iterator[Batch]:
+    """Cut a block of whole lines (``ends``: its newline offsets) into batches of
+    ``chunk_rows`` lines."""
+    import numpy as np
+
     if not len(ends) or ends[-1] != len(data) - 1:
         ends = np.append(ends, len(data))  # the last line has no newline
     start_line = 0
@@ -87,16 +105,18 @@ def _batches(data: bytes, first_line: int, chunk_rows: int, string_fields: froze
         stop_line = min(start_line + chunk_rows, len(ends))
         begin = 0 if start_line == 0 else int(ends[start_line - 1]) + 1
         end = min(int(ends[stop_line - 1]) + 1, len(data))
-        yield _batch(data[begin:end], first_line + start_line, string_fields)
+        yield _batch(data[begin:end], ends[start_line:stop_line] - begin,
+                     first_line + start_line, string_fields)
         start_line = stop_line
 
 
-def _batch(chunk: bytes, first_line: int, string_fields: frozenset[str]) -> Batch:
-    """Parse whole lines with pyarrow, else line by line."""
+def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: frozenset[str]
+           ) -> Batch:
+    """Parse whole lines (each ending at its offset in ``ends``, or at the end of the
+    chunk) with pyarrow, else line by line."""
     import numpy as np
 
     raw = np.frombuffer(chunk, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
     starts = np.concatenate(([0], ends + 1))
     if len(starts) and starts[-1] >= len(chunk):
         starts = starts[:-1]
@@ -127,10 +147,18 @@ def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str]
         explicit_schema=pa.schema([(name, pa.string()) for name in sorted(string_fields)]),
         unexpected_field_behavior="infer",
     )
-    try:
-        table = pj.read_json(io.BytesIO(chunk), parse_options=options,
-                             read_options=pj.ReadOptions(block_size=len(chunk) + 1))
-    except (pa.ArrowInvalid, UnicodeDecodeError, ValueError):
+    # Blocks of PARSE_BLOCK bytes parse in parallel (and far faster than one big block);
+    # a line longer than a block cannot be split, so a batch pyarrow refuses in blocks
+    # is tried again whole before Python reads it.
+    table = None
+    for block_size in dict.fromkeys((min(PARSE_BLOCK, len(chunk) + 1), len(chunk) + 1)):
+        try:
+            table = pj.read_json(io.BytesIO(chunk), parse_options=options,
+                                 read_options=pj.ReadOptions(block_size=block_size))
+            break
+        except (pa.ArrowInvalid, UnicodeDecodeError, ValueError):
+            continue
+    if table is None:
         return None
     if table.num_rows != expected_rows:
         return None

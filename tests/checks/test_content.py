@@ -14,7 +14,8 @@ import audit
 import audit.checks.content as content
 from audit.checks import CHECK_KINDS
 from audit.context import ScanContext
-from audit.detectors import ENTITIES, load_identities
+from audit.detectors import ENTITIES, Match, load_identities
+from audit.detectors.scan import Distinct
 from audit.errors import RuleFileError
 from audit.model import Stage
 from audit.rulepack import Rule
@@ -171,13 +172,13 @@ def test_the_domain_of_an_address_is_not_an_organisation() -> None:
 
 def test_detection_runs_once_per_column_not_per_record(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    real = content.detect
+    real = content.search
 
-    def counting(values: pd.Series, *args: Any, **kwargs: Any) -> pd.DataFrame:
-        calls.append(len(values))
-        return real(values, *args, **kwargs)
+    def counting(distinct: Distinct, *args: Any, **kwargs: Any) -> dict[int, Match]:
+        calls.append(len(distinct.index))
+        return real(distinct, *args, **kwargs)
 
-    monkeypatch.setattr(content, "detect", counting)
+    monkeypatch.setattr(content, "search", counting)
     rows = [{"DeviceModel": f"iPhone {i % 3}", "OSVersion": "8.3"} for i in range(500)]
     _run(rows, _rule())
     assert calls == [500, 500]

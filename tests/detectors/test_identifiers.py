@@ -6,12 +6,16 @@ import hashlib
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from audit.detectors.identifiers import (
     classify_identifier,
     guid_v1_details,
+    hashed_id_verdicts,
     is_hashed_id,
     random_guid_problem,
+    random_guid_problems,
 )
 
 PRACTICES_USER_ID = "E296D735-4F36-4E18-7C3B-52E1A02A0164"
@@ -118,3 +122,24 @@ def test_digest_whose_bits_read_as_a_time_guid_is_a_hash() -> None:
     assert hashed and "no plausible time" in reason
     assert is_hashed_id("A1B2C3D4-E5F6-2A2B-9C3D-4E5F6A7B8C9D")[0]  # version 2
     assert not is_hashed_id(V1)[0]
+
+
+_GUID_DIGIT = st.sampled_from("0123456789abcdefABCDEF")
+
+
+@st.composite
+def _guid_like(draw: st.DrawFn) -> str:
+    """GUIDs of every version and variant (nil, braced, padded or cut ones too)."""
+    digits = draw(st.lists(_GUID_DIGIT, min_size=32, max_size=32))
+    if draw(st.booleans()):
+        digits = ["0"] * 32
+    hx = "".join(digits)
+    text = f"{hx[:8]}-{hx[8:12]}-{hx[12:16]}-{hx[16:20]}-{hx[20:]}"
+    return draw(st.sampled_from([text, text, "{" + text + "}", " " + text, text + "\n",
+                                 text[:-1], hx, str(uuid.uuid1()), "amos.marble"]))
+
+
+@given(st.lists(_guid_like(), max_size=30))
+def test_batch_verdicts_equal_value_by_value(values: list[str]) -> None:
+    assert hashed_id_verdicts(values) == [is_hashed_id(v) for v in values]
+    assert random_guid_problems(values) == [random_guid_problem(v) for v in values]

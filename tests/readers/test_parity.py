@@ -156,6 +156,24 @@ def test_arrow_fast_path_equals_line_by_line(monkeypatch: pytest.MonkeyPatch) ->
     assert fast["findings"]
 
 
+@pytest.mark.parametrize("block", [64, 4096])
+def test_arrow_blocks_equal_line_by_line(monkeypatch: pytest.MonkeyPatch, block: int) -> None:
+    """pyarrow parses a batch in blocks; lines longer than a block are parsed whole."""
+    from support import LEDGER, SAMPLE
+
+    from audit.engine import string_fields
+    from audit.readers import jsonl
+
+    monkeypatch.setattr(jsonl, "PARSE_BLOCK", block)
+    lines = SAMPLE.read_bytes().splitlines(keepends=True)[:20]
+    strings = string_fields(audit.load_rule_pack())
+    assert jsonl._arrow_frame(b"".join(lines), len(lines), strings) is not None
+    fast = _report_without_times(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=40)
+    monkeypatch.setattr(jsonl, "_arrow_frame", lambda *args: None)
+    slow = _report_without_times(inputs=str(SAMPLE), ledger=str(LEDGER), chunk_rows=40)
+    assert fast == slow
+
+
 def test_parts_in_processes_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     from support import DIRECTORY, LEDGER, SAMPLE
 
