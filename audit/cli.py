@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         metavar="N",
-        help="records per chunk (default 100000)",
+        help="records per chunk (default 50000)",
     )
     scan.add_argument(
         "--show-evidence",

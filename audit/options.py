@@ -7,7 +7,7 @@ from pathlib import Path
 
 from audit.model import Severity, Stage
 
-DEFAULT_CHUNK_ROWS = 100_000
+DEFAULT_CHUNK_ROWS = 50_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
