@@ -14,9 +14,9 @@ its own:
   identities (report rendering excluded), in 1 and 2 processes (``--jobs``: the
   file is cut at line ends into parts); with ``--engine dask`` the dump is cut
   into ``--split`` files (the partitions) and scanned on a local cluster of each
-  ``--workers`` count. Peak RSS is the scanning process's; with ``--jobs`` the
-  largest worker process is reported beside it (local Dask workers are not
-  children and are not measured);
+  ``--workers`` count. Peak RSS is the scanning process's; the largest child
+  process (a ``--jobs`` worker, or a local Dask worker once it has exited) is
+  reported beside it;
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
 as JSON.
