@@ -258,6 +258,14 @@ class FindingStore(Sequence[Finding]):
             self._cached = (number, from_batch(self._run.batch(number)))
         return self._cached[1]
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to any sequence of the same findings in the same order (a tuple too)."""
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __repr__(self) -> str:
         where = f"in {self._run.path}" if self.spilled else "in memory"
         return f"<FindingStore of {len(self)} findings {where}>"

@@ -117,6 +117,7 @@ def test_store_is_a_sequence(spill_after: int, monkeypatch: pytest.MonkeyPatch) 
     store = FindingStore(writer.close(), scratch)
     assert store.spilled is (spill_after < 20)
     assert len(store) == 20 and list(store) == findings
+    assert store == findings and store == tuple(findings) and store != findings[:-1]
     assert store[0] == findings[0] and store[7] == findings[7] and store[-1] == findings[-1]
     assert store[5:11] == findings[5:11] and store[::-4] == findings[::-4]
     with pytest.raises(IndexError):
