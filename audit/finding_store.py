@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, overload
 
+from audit.errors import AuditError
 from audit.lazy import lazy
 from audit.model import BaselineStatus, Finding, Severity
 
@@ -80,18 +81,36 @@ def from_batch(batch: pa.RecordBatch) -> list[Finding]:
     ]
 
 
-def new_file(folder: str, suffix: str) -> str:
-    """A new empty file in ``folder`` (its name is unique)."""
-    handle, path = tempfile.mkstemp(suffix=suffix, dir=folder)
-    os.close(handle)
-    return path
+@contextlib.contextmanager
+def scratch_errors(folder: str | None) -> Iterator[None]:
+    """A full disk or an unwritable ``TMPDIR`` is an audit error (exit 2) naming the
+    folder, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        what = getattr(exc, "strerror", None) or str(exc)
+        raise AuditError(f"cannot keep findings in the scratch folder: {what} (set TMPDIR "
+                         "to a folder with room)", path=folder or tempfile.gettempdir()
+                         ) from None
+
+
+def _spill_to(folder: str, batches: Iterable[pa.RecordBatch]) -> tuple[str, Any]:
+    """A new Arrow file in ``folder`` holding ``batches``, left open for more."""
+    with scratch_errors(folder):
+        handle, path = tempfile.mkstemp(suffix=".arrow", dir=folder)
+        os.close(handle)
+        sink = ipc.new_file(path, schema())
+        for batch in batches:
+            sink.write_batch(batch)
+    return path, sink
 
 
 class ScratchDir:
     """The scan's temporary folder, removed when the last object using it is gone."""
 
     def __init__(self) -> None:
-        self.path = tempfile.mkdtemp(prefix="telemetry-audit-")
+        with scratch_errors(None):
+            self.path = tempfile.mkdtemp(prefix="telemetry-audit-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.path, True)
 
     def remove(self) -> None:
@@ -118,17 +137,16 @@ class Run:
     def batch(self, number: int) -> pa.RecordBatch:
         if self.path is None:
             return self.batches[number]
-        with pa.OSFile(self.path) as source:
+        with scratch_errors(os.path.dirname(self.path)), pa.OSFile(self.path) as source:
             return ipc.open_file(source).get_batch(number)
 
     def spill(self, folder: str) -> None:
         """Move the batches held in memory to a new file in ``folder``."""
         if self.path is not None or not self.batches:
             return
-        self.path = new_file(folder, ".arrow")
-        with ipc.new_file(self.path, schema()) as sink:
-            for batch in self.batches:
-                sink.write_batch(batch)
+        self.path, sink = _spill_to(folder, self.batches)
+        with scratch_errors(folder):
+            sink.close()
         self.batches = []
 
 
@@ -157,7 +175,8 @@ class RunWriter:
     def close(self) -> Run:
         self._flush()
         if self._sink is not None:
-            self._sink.close()
+            with scratch_errors(self._folder):
+                self._sink.close()
         return self._run
 
     def _flush(self) -> None:
@@ -168,13 +187,11 @@ class RunWriter:
         run = self._run
         run.sizes.append(batch.num_rows)
         if self._sink is None and self._folder and run.rows > SPILL_AFTER:
-            run.path = new_file(self._folder, ".arrow")
-            self._sink = ipc.new_file(run.path, schema())
-            for held in run.batches:
-                self._sink.write_batch(held)
+            run.path, self._sink = _spill_to(self._folder, run.batches)
             run.batches = []
         if self._sink is not None:
-            self._sink.write_batch(batch)
+            with scratch_errors(self._folder):
+                self._sink.write_batch(batch)
         else:
             run.batches.append(batch)
 

@@ -6,6 +6,7 @@ import copy
 import gc
 import json
 import os
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,26 @@ optional_text = st.none() | st.text(max_size=40)
     explanation=optional_text, baseline=st.sampled_from(list(BaselineStatus))), max_size=12))
 def test_arrow_round_trip_keeps_every_field(findings: list[Finding]) -> None:
     assert from_batch(to_batch(findings)) == findings
+
+
+def test_unusable_scratch_folder_is_exit_2_naming_it(run_cli, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "no-such-tmp"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))
+    result = run_cli("scan", str(SAMPLE), "--format", "json")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"{missing}: cannot keep findings in the scratch folder" in result.err
+
+
+def test_full_disk_while_spilling_is_exit_2(run_cli, tiny_spill: None,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def full(self: object, batch: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    import pyarrow.ipc
+
+    monkeypatch.setattr(pyarrow.ipc, "new_file", lambda *args: type(
+        "Sink", (), {"write_batch": full, "close": lambda self: None})())
+    result = run_cli("scan", str(SAMPLE), "--format", "json")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "cannot keep findings in the scratch folder: No space left on device" in result.err
