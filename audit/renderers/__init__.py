@@ -27,9 +27,18 @@ class Renderer:
     write: Callable[[Report, IO[bytes]], None]
 
     def render(self, report: Report) -> bytes:
+        return as_bytes(self.write)(report)
+
+
+def as_bytes(write: Callable[[Report, IO[bytes]], None]) -> Callable[[Report], bytes]:
+    """A streaming renderer's output as bytes (for tests and small reports)."""
+
+    def render(report: Report) -> bytes:
         out = io.BytesIO()
-        self.write(report, out)
+        write(report, out)
         return out.getvalue()
+
+    return render
 
 
 RENDERERS: dict[str, Renderer] = {}

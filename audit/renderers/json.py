@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from importlib import resources
 from typing import IO, Any
 
 from audit.model import Report
-from audit.renderers import register_stream
+from audit.renderers import as_bytes, register_stream
 from audit.renderers.streaming import new_marker, write_json
 
 SCHEMA_FILE = "report.schema.json"
@@ -30,8 +29,4 @@ def write(report: Report, out: IO[bytes]) -> None:
     write_json(doc, out, marker, (f.to_dict() for f in report.findings))
 
 
-def render(report: Report) -> bytes:
-    """report.json as bytes."""
-    out = io.BytesIO()
-    write(report, out)
-    return out.getvalue()
+render = as_bytes(write)

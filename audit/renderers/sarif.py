@@ -9,14 +9,13 @@ suppressed results rather than disappearing, so the acceptance is auditable.
 
 from __future__ import annotations
 
-import io
 from datetime import datetime, timezone
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import IO, Any
 from urllib.parse import quote
 
 from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Status
-from audit.renderers import register_stream
+from audit.renderers import as_bytes, register_stream
 from audit.renderers.streaming import new_marker, write_json
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -206,8 +205,4 @@ def write(report: Report, out: IO[bytes]) -> None:
                (_result(f, index.get(f.rule), accepted) for f in report.findings))
 
 
-def render(report: Report) -> bytes:
-    """The SARIF log as bytes."""
-    out = io.BytesIO()
-    write(report, out)
-    return out.getvalue()
+render = as_bytes(write)
