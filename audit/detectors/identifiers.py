@@ -39,6 +39,8 @@ _PLAIN_GUID = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-
 _RANDOM_GUID = (r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-4[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}"
                 r"-[0-9A-Fa-f]{12}$")
 _NIL = "00000000-0000-0000-0000-000000000000"
+#: A version 4 GUID with fewer distinct hex digits was not randomly generated.
+MIN_DISTINCT_DIGITS = 6
 
 _GREGORIAN_OFFSET = datetime(1582, 10, 15, tzinfo=timezone.utc)
 
@@ -179,10 +181,10 @@ def hashed_id_verdicts(values: list[str]) -> list[tuple[bool, str]]:
 
 def random_guid_problems(values: list[str]) -> list[str | None]:
     """:func:`random_guid_problem` of each value. A plain random GUID (version 4 and
-    RFC 4122 variant digits, no braces or spaces) with at least six distinct digits,
+    RFC 4122 variant digits, no braces or spaces) with enough distinct digits,
     the usual device id, has none: it is recognised without parsing it."""
     random = _plain_guids(values, _RANDOM_GUID)
-    return [None if is_random and len(set(value.lower())) > 6  # "-" and >= 6 digits
+    return [None if is_random and len(set(value.lower()) - {"-"}) >= MIN_DISTINCT_DIGITS
             else random_guid_problem(value)
             for value, is_random in zip(values, random, strict=True)]
 
@@ -258,6 +260,6 @@ def random_guid_problem(value: str) -> str | None:
     if guid.version != 4:
         return f"GUID version {guid.version}, not random (4)"
     hexdigits = guid.hex
-    if len(set(hexdigits)) < 6:
+    if len(set(hexdigits)) < MIN_DISTINCT_DIGITS:
         return "version 4 GUID with too few distinct digits: not randomly generated"
     return None
