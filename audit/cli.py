@@ -56,6 +56,11 @@ def _positive(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    """``auto`` (0: one process per core for large inputs) or a positive count."""
+    return 0 if text.strip().lower() == "auto" else _positive(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the command line in the README)."""
     parser = argparse.ArgumentParser(
@@ -122,11 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scan.add_argument(
         "--jobs",
-        type=_positive,
-        default=1,
-        metavar="N",
+        type=_jobs,
+        default=0,
+        metavar="N|auto",
         help="pandas engine: scan in N processes, large JSON Lines files cut into parts "
-        "(default 1)",
+        "(default auto: one per core once the inputs reach 64 MiB)",
     )
     scan.add_argument(
         "--workers",

@@ -7,8 +7,10 @@ memory does not grow with the dump.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -144,6 +146,8 @@ def scan(options: ScanOptions) -> Report:
     """Run a whole scan and return the report (nothing is written here)."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     files, skipped = expand_inputs(list(options.inputs))
+    if options.engine != "dask":
+        options = replace(options, jobs=jobs_for(files, options.jobs))
     ctx = prepare(options)
     pack = ctx.rulepack
     states = initial_states(ctx)
@@ -250,8 +254,30 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
 
 
 Unit = tuple[Path, "Part | None"]
-#: Files smaller than this are not worth cutting into parts.
+#: Files smaller than this are not worth cutting into parts, nor inputs smaller than this
+#: worth a pool of processes when the number of jobs is automatic.
 SPLIT_MIN_BYTES = 1 << 26
+#: At most this many processes when the number of jobs is automatic.
+MAX_AUTO_JOBS = 8
+
+
+def jobs_for(files: list[Path], jobs: int) -> int:
+    """The processes to scan ``files`` in: ``jobs`` when given; else (0) one per usable
+    core once the inputs reach `SPLIT_MIN_BYTES`, where a pool pays for its start."""
+    if jobs > 0:
+        return jobs
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    total = 0
+    for path in files:
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    if total < SPLIT_MIN_BYTES:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_AUTO_JOBS))
 
 
 def plan(files: list[Path], parts: int) -> list[Unit]:
@@ -279,16 +305,27 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
             yield from merge_parts(units, results)
             return
         import multiprocessing
+        from concurrent.futures import ThreadPoolExecutor
 
         global _FORKED
         _FORKED = (ctx, states, options.chunk_rows, scratch)
-        with multiprocessing.get_context("fork").Pool(options.jobs) as pool:
+        # A cut file's digest is taken here while the workers scan its parts (reading
+        # and hashing release the GIL), not by the worker of its first part.
+        cut = list(dict.fromkeys(path for path, part in units if part is not None))
+        with multiprocessing.get_context("fork").Pool(options.jobs) as pool, \
+                ThreadPoolExecutor(1) as hasher:
+            digests = {path: hasher.submit(sha256_of, path) for path in cut}
+
             def counted() -> Iterator[FileResult]:
                 for result in pool.imap(_scan_forked, units):
                     progress.update(result.info.records)
                     yield result
 
-            yield from merge_parts(units, counted())
+            for result in merge_parts(units, counted()):
+                path = Path(result.info.path)
+                if path in digests:
+                    result.info = replace(result.info, sha256=digests[path].result())
+                yield result
         _FORKED = None
     finally:
         progress.close()
@@ -301,7 +338,8 @@ def _scan_forked(unit: Unit) -> FileResult:
     """In a forked worker: scan one unit with the parent's context."""
     assert _FORKED is not None
     ctx, states, chunk_rows, scratch = _FORKED
-    return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1], scratch)
+    return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1], scratch,
+                     digest=unit[1] is None)
 
 
 def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[FileResult]:
@@ -327,10 +365,11 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
 
 
 def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], chunk_rows: int,
-              advance: Any = None, part: Part | None = None, scratch: str | None = None
-              ) -> FileResult:
+              advance: Any = None, part: Part | None = None, scratch: str | None = None,
+              digest: bool = True) -> FileResult:
     """Scan one input file (or one part of it) chunk by chunk: the unit of work of both
-    engines. Findings beyond a few thousand go to a file in ``scratch`` when given."""
+    engines. Findings beyond a few thousand go to a file in ``scratch`` when given. The
+    file's digest is taken by its first part unless ``digest`` is false (the caller's)."""
     states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
     writer = RunWriter(scratch)
     days: Counter[str] = Counter()
@@ -345,9 +384,10 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
     reader, compressed = reader_for(path)
-    digest = sha256_of(path) if part is None or part.start == 0 else ""
+    first = part is None or part.start == 0
     info = InputInfo(path=str(path), format=reader.name + (".gz" if compressed else ""),
-                     sha256=digest, records=records, rejected=rejected)
+                     sha256=sha256_of(path) if digest and first else "", records=records,
+                     rejected=rejected)
     return FileResult([writer.close()], info, states, days, findings_by_day)
 
 

@@ -30,6 +30,7 @@ class ScanOptions:
     engine: str = "pandas"
     scheduler: str | None = None
     workers: int | None = None
-    jobs: int = 1
+    #: processes of the pandas engine; 0 picks one per core once the inputs are large
+    jobs: int = 0
     command: str | None = None
     quiet: bool = False

@@ -30,6 +30,9 @@ def test_clean_dump_passes(run_cli) -> None:
     assert result.code == 0, result.out + result.err
     assert result.report["findings"] == []
     assert result.report["summary"]["verdict"] == "pass"
+    auto = run_cli("scan", str(CLEAN), "--ledger", str(LEDGER), "--format", "json",
+                   "--jobs", "auto")
+    assert auto.code == 0 and auto.report["run"]["parameters"]["jobs"] == 1  # small input
 
 
 def test_missing_input_is_exit_2_with_one_line(run_cli, tmp_path: Path) -> None:
@@ -49,6 +52,8 @@ def test_missing_input_is_exit_2_with_one_line(run_cli, tmp_path: Path) -> None:
         (["scan", str(SAMPLE), "--format", "pdf"], "unknown format"),
         (["scan", str(SAMPLE), "--stage", "archived"], "invalid choice"),
         (["scan", str(SAMPLE), "--chunk-rows", "0"], "at least 1"),
+        (["scan", str(SAMPLE), "--jobs", "0"], "at least 1"),
+        (["scan", str(SAMPLE), "--jobs", "many"], "not a whole number"),
     ],
 )
 def test_bad_arguments_exit_2(run_cli, capsys, args: list[str], needle: str) -> None:

@@ -183,6 +183,24 @@ def test_parts_in_processes_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> N
     units = engine.plan([SAMPLE], 3)
     assert len(units) == 3 and units[1][1] is not None and units[1][1].first_line > 1
     kwargs = {"inputs": str(SAMPLE), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
-    one = _report_without_times(**kwargs)
+    one = _report_without_times(**kwargs, jobs=1)
     three = _report_without_times(**kwargs, jobs=3)
-    assert three == one
+    assert three == one  # the file's digest, taken beside the workers, included
+    auto = audit.scan(**kwargs)  # as large as a split is worth: one process per core
+    assert auto.run["parameters"]["jobs"] == engine.jobs_for([SAMPLE], 0) >= 1
+
+
+def test_automatic_jobs_need_large_inputs(monkeypatch: pytest.MonkeyPatch,
+                                          tmp_path: Path) -> None:
+    from audit import engine
+
+    small = tmp_path / "small.jsonl"
+    small.write_text("{}\n", "utf-8")
+    assert engine.jobs_for([small], 0) == 1  # a pool is not worth its start
+    assert engine.jobs_for([small], 3) == 3  # an explicit count is kept
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 2)
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: set(range(20)),
+                        raising=False)
+    assert engine.jobs_for([small, tmp_path / "gone.jsonl"], 0) == engine.MAX_AUTO_JOBS
+    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert engine.jobs_for([small], 0) == 2
