@@ -18,6 +18,13 @@ automaton, so a string is searched for all of them in one pass (plus one pass
 over its case-folded copy). To keep the automaton small with 10,000
 identities, keys are the first `KEY_LEN` characters of each variant and a hit
 is confirmed by comparing the whole variant at that position.
+
+Most variants are hex digests and GUIDs, and a hit must not have a letter or
+digit glued to either end: such a variant can only be found as a whole hex
+token. Those go into a dict instead (`TOKEN`), looked up per token of the
+text; a value that is one bare token (a hashed id, a device GUID) is looked up
+vectorised by Arrow and never searched by the automaton. That keeps the
+automaton a fifth of the size: faster to build and to run.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import base64
 import csv
 import hashlib
 import json
+import re
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -50,6 +58,16 @@ MIN_LEN = 4
 KEY_LEN = 12
 DIGESTS = ("md5", "sha1", "sha256", "sha512")
 CANDIDATES_MEMO = 500_000
+_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_HEX = r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128}"
+#: A GUID or a hex run of a digest's length, with no letter or digit glued on: a token.
+#: Each alternative is bounded, so a crafted run of hex never backtracks far.
+TOKEN = re.compile(rf"(?<![0-9A-Za-z])(?:{_GUID}|[0-9A-Fa-f]{{32,128}})(?![0-9A-Za-z])")
+#: A whole value that is one bare token (RE2 syntax: Arrow runs it over many values).
+BARE_TOKEN = rf"^(?:{_GUID}|{_HEX})$"
+#: A value that may hold a token somewhere (RE2 prefilter for the per-value search).
+HAS_TOKEN = rf"[0-9A-Fa-f]{{32}}|{_GUID}"
+_BARE = re.compile(rf"{_GUID}|{_HEX}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +183,8 @@ class KnownIdentities:
             kept.append(Identity(ident.kind, ident.value.strip(), ident.line))
         self.identities: tuple[Identity, ...] = tuple(kept)
         self.warnings: tuple[str, ...] = tuple(warnings)
+        #: bare-token variants (lower case) -> their entries, outside the automaton
+        self._tokens: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
         self._automaton = self._build()
         self._candidates: dict[str, bool] = {}  # value -> whether the automaton hits it
 
@@ -173,6 +193,8 @@ class KnownIdentities:
 
     def _build(self) -> ahocorasick.Automaton | None:
         table: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
+        tokens = self._tokens
+        bare = _BARE.fullmatch
         for index, ident in enumerate(self.identities):
             seen: set[tuple[str, bool]] = set()
             for text, form, exact, hexlike in variants(ident.kind, ident.value):
@@ -180,9 +202,11 @@ class KnownIdentities:
                 if len(full) < MIN_LEN or (full, exact) in seen:
                     continue
                 seen.add((full, exact))
-                table.setdefault(full[:KEY_LEN], []).append(
-                    (full, text, form, exact, hexlike, index)
-                )
+                entry = (full, text, form, exact, hexlike, index)
+                if bare(full):
+                    tokens.setdefault(full.lower(), []).append(entry)
+                else:
+                    table.setdefault(full[:KEY_LEN], []).append(entry)
         if not table:
             return None
         automaton = ahocorasick.Automaton()
@@ -209,7 +233,7 @@ class KnownIdentities:
         import numpy as np
 
         flags = np.zeros(len(values), dtype=bool)
-        if self._automaton is None or not len(values):
+        if (self._automaton is None and not self._tokens) or not len(values):
             return flags
         memo = self._candidates
         todo: list[int] = []
@@ -221,17 +245,39 @@ class KnownIdentities:
         if not todo:
             return flags
         texts = [values[i] for i in todo]
-        found = np.zeros(len(texts), dtype=bool)
-        positions = np.arange(len(texts))
-        self._mark(texts, positions, found)
-        folded = [v.casefold() for v in texts]
-        changed = [i for i, v in enumerate(texts) if folded[i] != v]
-        if changed:
-            self._mark([folded[i] for i in changed], positions[changed], found)
+        found, rest = self._token_candidates(texts)
+        if self._automaton is not None and len(rest):
+            self._mark([texts[i] for i in rest], rest, found)
+            folded = [texts[i].casefold() for i in rest]
+            changed = [k for k, i in enumerate(rest) if folded[k] != texts[i]]
+            if changed:
+                self._mark([folded[k] for k in changed], rest[changed], found)
         flags[todo] = found
         if len(memo) < CANDIDATES_MEMO:
             memo.update(zip(texts, found.tolist(), strict=True))
         return flags
+
+    def _token_candidates(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Which texts hold a known token, and the positions of those the automaton must
+        still search (all but the bare tokens). Arrow finds the bare tokens, each looked up
+        whole; only a text holding a token among other characters is searched for them."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        array = pa.array(texts, type=pa.large_string())
+        bare = pc.match_substring_regex(array, BARE_TOKEN).to_numpy(zero_copy_only=False)
+        found = np.zeros(len(texts), dtype=bool)
+        if self._tokens:
+            at = np.flatnonzero(bare)
+            lowered = map(str.lower, map(texts.__getitem__, at.tolist()))
+            found[at] = np.fromiter(map(self._tokens.__contains__, lowered), dtype=bool,
+                                    count=len(at))
+            inside = pc.match_substring_regex(array, HAS_TOKEN).to_numpy(zero_copy_only=False)
+            for i in np.flatnonzero(inside & ~bare).tolist():
+                found[i] = any(m.group().lower() in self._tokens
+                               for m in TOKEN.finditer(texts[i], 0, MAX_VALUE_LEN))
+        return found, np.flatnonzero(~bare)
 
     def _mark(self, texts: Sequence[str], positions: np.ndarray, flags: np.ndarray) -> None:
         """Set ``flags[positions[j]]`` for every text j the automaton hits."""
@@ -246,12 +292,21 @@ class KnownIdentities:
 
     def find(self, text: str) -> list[Match]:
         """Every identity variant in the first `MAX_VALUE_LEN` characters of `text`."""
-        if self._automaton is None or not text:
+        if (self._automaton is None and not self._tokens) or not text:
             return []
         text = text[:MAX_VALUE_LEN]
+        hits: dict[tuple[int, int, int], Match] = {}
+        for token in TOKEN.finditer(text) if self._tokens else ():
+            raw = token.group()
+            for var in map(_Variant._make, self._tokens.get(raw.lower(), ())):
+                start, stop = token.span()
+                if (var.exact and raw != var.full) or self._in_address(var, text, start):
+                    continue
+                hits.setdefault((start, stop, var.ident), self._match(var, raw))
+        if self._automaton is None or _BARE.fullmatch(text):
+            return _outermost(hits)
         folded = text.casefold()
         aligned = len(folded) == len(text)
-        hits: dict[tuple[int, int, int], Match] = {}
         passes = [(text, True)] if folded == text else [(text, True), (folded, False)]
         for haystack, original in passes:
             for end, entries in self._automaton.iter(haystack):

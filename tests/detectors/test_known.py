@@ -9,6 +9,8 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from audit.detectors.known import (
     KNOWN_IDENTITY,
@@ -200,3 +202,41 @@ def test_known_domain_inside_an_address_is_not_an_organisation() -> None:
     assert [m.value for m in ids.find("partner contoso.com")] == ["contoso.com"]
     assert ids.find("sip:someone@contoso.com") == []
     assert ids.find("someone%40contoso.com") == []
+
+
+def test_digest_tokens_are_found_whole_and_only_whole(known: KnownIdentities) -> None:
+    """Digests and GUIDs are looked up as whole tokens, outside the automaton."""
+    sha = h("sha256", EMAIL)
+    assert "sha256(email)" in forms(known, f"/users/{sha}/avatar")
+    assert "guid(sha1(email))" in forms(known, f"{{{guid(h('sha1', EMAIL))}}}")
+    assert forms(known, f"{sha}0") == set() and forms(known, f"g{sha}") == set()
+    assert "sha256(email)" in forms(known, f"{sha}-{sha}")
+    crafted = "a" * 70_000  # one long hex run: a token of no digest's length
+    assert known.find(crafted) == [] and not known.candidates([crafted]).any()
+
+
+def test_an_object_id_in_braces_is_found_in_braces() -> None:
+    k = KnownIdentities([("object_id", "{7B9A1C52-3E44-4D6F-9A0B-2C6D8E1F4A37}")])
+    assert forms(k, "{7b9a1c52-3e44-4d6f-9a0b-2c6d8e1f4a37}") == {"casefold(object_id)"}
+    assert forms(k, "7b9a1c523e444d6f9a0b2c6d8e1f4a37") == {"casefold(object_id:hex)"}
+
+
+_PIECES = [EMAIL, h("md5", EMAIL), h("sha512", EMAIL).upper(), guid(h("sha256", EMAIL)),
+           h("sha1", h("sha1", EMAIL)), "Amos Marble", "fabrikam.com", h("md5", "nobody")]
+
+
+@given(st.lists(st.tuples(st.sampled_from(_PIECES),
+                          st.sampled_from([" ", "/", "=", "{", "-", "", "x", "0"])),
+                min_size=1, max_size=4))
+@settings(max_examples=200, deadline=None)
+def test_candidates_never_miss_what_find_finds(known: KnownIdentities,
+                                               parts: list[tuple[str, str]]) -> None:
+    """The vectorised candidate pass (bare tokens, tokens inside text, the automaton) is a
+    superset of what the exact search finds, and a piece on its own is found."""
+    text = "".join(piece + sep for piece, sep in parts)
+    for variant in (text, text.upper()):
+        if known.find(variant):
+            assert known.candidates([variant])[0], variant
+    piece, sep = parts[0]
+    if len(parts) == 1 and piece != _PIECES[-1] and not sep.isalnum():
+        assert known.find(text), text
