@@ -57,7 +57,6 @@ KNOWN_ORGANIZATION = "KNOWN_ORGANIZATION"
 MIN_LEN = 4
 KEY_LEN = 12
 DIGESTS = ("md5", "sha1", "sha256", "sha512")
-CANDIDATES_MEMO = 500_000
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _HEX = r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128}"
 #: A GUID or a hex run of a digest's length, with no letter or digit glued on: a token.
@@ -68,6 +67,7 @@ BARE_TOKEN = rf"^(?:{_GUID}|{_HEX})$"
 #: A value that may hold a token somewhere (RE2 prefilter for the per-value search).
 HAS_TOKEN = rf"[0-9A-Fa-f]{{32}}|{_GUID}"
 _BARE = re.compile(rf"{_GUID}|{_HEX}")
+_TOKEN_LENGTHS = frozenset({32, 36, 40, 64, 128})
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +186,6 @@ class KnownIdentities:
         #: bare-token variants (lower case) -> their entries, outside the automaton
         self._tokens: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
         self._automaton = self._build()
-        self._candidates: dict[str, bool] = {}  # value -> whether the automaton hits it
 
     def __len__(self) -> int:
         return len(self.identities)
@@ -203,7 +202,7 @@ class KnownIdentities:
                     continue
                 seen.add((full, exact))
                 entry = (full, text, form, exact, hexlike, index)
-                if bare(full):
+                if len(full) in _TOKEN_LENGTHS and bare(full):
                     tokens.setdefault(full.lower(), []).append(entry)
                 else:
                     table.setdefault(full[:KEY_LEN], []).append(entry)
@@ -227,24 +226,14 @@ class KnownIdentities:
         each hit's end offset is mapped back to its value. A second, case-folded pass
         covers the values that folding changes (an upper-case digest or GUID of a known
         identity is found there). Only the candidates need :meth:`find`, which validates
-        and names the form. Answers are remembered (up to `CANDIDATES_MEMO` values): a
-        value asked about again, by a later chunk or another check, is not searched again.
+        and names the form. Nothing is remembered here: the callers remember their answers
+        for the values that come back.
         """
         import numpy as np
 
-        flags = np.zeros(len(values), dtype=bool)
         if (self._automaton is None and not self._tokens) or not len(values):
-            return flags
-        memo = self._candidates
-        todo: list[int] = []
-        for i, known in enumerate(map(memo.get, values)):
-            if known is None:
-                todo.append(i)
-            elif known:
-                flags[i] = True
-        if not todo:
-            return flags
-        texts = [values[i] for i in todo]
+            return np.zeros(len(values), dtype=bool)
+        texts = list(values)
         found, rest = self._token_candidates(texts)
         if self._automaton is not None and len(rest):
             self._mark([texts[i] for i in rest], rest, found)
@@ -252,10 +241,7 @@ class KnownIdentities:
             changed = [k for k, i in enumerate(rest) if folded[k] != texts[i]]
             if changed:
                 self._mark([folded[k] for k in changed], rest[changed], found)
-        flags[todo] = found
-        if len(memo) < CANDIDATES_MEMO:
-            memo.update(zip(texts, found.tolist(), strict=True))
-        return flags
+        return found
 
     def _token_candidates(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Which texts hold a known token, and the positions of those the automaton must

@@ -56,6 +56,11 @@ OPAQUE_ID = (
 ISO_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 COLUMNS = ["entity", "detector", "explanation", "matched"]
 _UNSEEN = object()  # a memo lookup's default: the value was never examined
+_UNIQUE = object()  # a memo's key set once its column's values hardly ever come back
+#: A column's memo is asked first only while at least this share of a later chunk's
+#: distinct values (when more than `REPEATS_MIN` are new) were seen before.
+REPEATS_SHARE = 0.2
+REPEATS_MIN = 2_000
 
 
 @lru_cache(maxsize=64)
@@ -352,9 +357,10 @@ def search(
     uniques = distinct.uniques
     if not ents or not len(uniques):
         return {}
-    if memo is None:
+    if memo is None or memo.get(_UNIQUE):  # type: ignore[call-overload]
         return _detect_uniques(distinct, np.arange(len(uniques)), ents, identities, decode,
-                               tuple(exclude))
+                               tuple(exclude), {} if memo is None else memo)
+    # Values seen by an earlier chunk are answered from the memo, the others examined.
     texts = uniques.tolist()
     todo: list[int] = []
     hits: dict[int, Match] = {}
@@ -363,8 +369,12 @@ def search(
             todo.append(i)
         elif result is not None:
             hits[i] = result
+    if memo and len(todo) > REPEATS_MIN and len(todo) > len(texts) * (1 - REPEATS_SHARE):
+        # Hardly any value comes back (ids, free text): asking the memo first costs more
+        # than it saves. Later chunks of this column go straight to the prefilters.
+        memo[_UNIQUE] = True  # type: ignore[index]
     fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
-                            tuple(exclude))
+                            tuple(exclude), memo)
     if len(memo) < MEMO_LIMIT:
         memo.update(zip([texts[i] for i in todo], repeat(None)))
         memo.update({texts[i]: m for i, m in fresh.items()})
@@ -391,9 +401,11 @@ def _detect_uniques(
     identities: KnownIdentities | None,
     decode: bool,
     excl: tuple[str, ...],
+    memo: dict[str, Match | None],
 ) -> dict[int, Match]:
     """The first match of each distinct value at ``todo`` (by position), prefiltered
-    column-wise."""
+    column-wise. Only a value some prefilter lets through is examined, and remembered in
+    ``memo``: a later chunk asking about it again is answered from there."""
     if not len(todo):
         return {}
     # Which entities may match each value (KNOWN_* use the automaton on all).
@@ -428,14 +440,19 @@ def _detect_uniques(
             chosen = tuple(e for j, e in enumerate(ents) if bits >> j & 1)
             chosen_by_bits[bits] = chosen
         i = int(todo[k])
-        found = _detect_one(
-            uniques[i][:MAX_VALUE_LEN],
-            chosen,
-            identities,
-            decodable is not None and bool(decodable[k]),
-            excl,
-            distinct.known_found,
-        )
+        text = uniques[i]
+        found = memo.get(text, _UNSEEN)
+        if found is _UNSEEN:
+            found = _detect_one(
+                text[:MAX_VALUE_LEN],
+                chosen,
+                identities,
+                decodable is not None and bool(decodable[k]),
+                excl,
+                distinct.known_found,
+            )
+            if len(memo) < MEMO_LIMIT:
+                memo[text] = found
         if found is not None:
             hits[i] = found
     return hits

@@ -130,3 +130,25 @@ def test_detect_text() -> None:
 def test_long_values_are_capped() -> None:
     s = pd.Series(["x" * 70_000 + " amos@contoso.com", "amos@contoso.com " + "x" * 70_000])
     assert list(detect(s, ["EMAIL"]).index) == [1]
+
+
+def test_memo_is_skipped_for_columns_whose_values_never_come_back() -> None:
+    """Ids and free text: asking the memo first is dropped after a chunk; repeated values
+    keep being answered from it. Findings are the same either way."""
+    from audit.detectors import scan
+
+    def chunk(start: int, email_at: int) -> pd.Series:
+        values = [f"req-{i:06d}" for i in range(start, start + 3_000)]
+        values[email_at] = f"mail from user{start}@contoso.com"
+        return pd.Series(values)
+
+    memo: dict = {}
+    for start, at in ((0, 5), (10_000, 2_999), (20_000, 0)):
+        found = detect(chunk(start, at), ["EMAIL"], memo=memo)
+        assert list(found.index) == [at] and found["entity"].tolist() == ["EMAIL"]
+    assert memo.get(scan._UNIQUE) is True
+    repeated: dict = {}
+    for _ in range(3):
+        values = pd.Series([f"state-{i % 2_500}" for i in range(5_000)] + ["a@contoso.com"])
+        assert list(detect(values, ["EMAIL"], memo=repeated).index) == [5_000]
+    assert scan._UNIQUE not in repeated and "state-7" in repeated
