@@ -152,17 +152,19 @@ def apply_baseline(findings: Iterable[Finding], baseline: Baseline | None,
     if baseline is None or not baseline.entries:
         yield from findings
         return
-    index = _index(baseline)
+    marks = baseline_marks(baseline, today)
     for finding in findings:
-        entry = index.get((finding.rule, finding.fingerprint))
-        if entry is None:
-            status = BaselineStatus.ACTIVE
-        elif entry.expired(today):
-            status = BaselineStatus.EXPIRED
-        else:
-            status = BaselineStatus.SUPPRESSED
+        status = marks.get((finding.rule, finding.fingerprint), BaselineStatus.ACTIVE)
         yield (finding if finding.baseline is status
                else dataclasses.replace(finding, baseline=status))
+
+
+def baseline_marks(baseline: Baseline, today: date
+                   ) -> dict[tuple[str, str], BaselineStatus]:
+    """(rule, fingerprint) → the mark of a finding the baseline accepts: ``suppressed``,
+    or ``expired`` past the entry's expiry. Any other finding is ``active``."""
+    return {key: BaselineStatus.EXPIRED if entry.expired(today) else BaselineStatus.SUPPRESSED
+            for key, entry in _index(baseline).items()}
 
 
 def _as_date(value: date | str) -> date:

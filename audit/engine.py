@@ -8,7 +8,6 @@ memory does not grow with the dump.
 from __future__ import annotations
 
 import contextlib
-import heapq
 import json
 import os
 import time
@@ -32,7 +31,9 @@ from audit.finding_store import (
     RunSpool,
     RunWriter,
     ScratchDir,
+    merge_late,
     report_order,
+    with_marks,
 )
 from audit.fingerprint import fingerprint, mask, resolve_key
 from audit.model import (
@@ -209,13 +210,18 @@ class Tally:
     active_by_severity: Counter[Severity] = field(default_factory=Counter)
     expired: int = 0
 
-    def add(self, finding: Finding) -> None:
-        self.total += 1
-        if finding.active:
-            self.active_by_rule[finding.rule] += 1
-            self.active_by_severity[finding.severity] += 1
-        if finding.baseline is BaselineStatus.EXPIRED:
-            self.expired += 1
+    def add_batch(self, batch: Any) -> None:
+        """Count a batch of findings (Arrow columns of :mod:`audit.finding_store`)."""
+        import pyarrow.compute as pc
+
+        self.total += batch.num_rows
+        status = batch.column("baseline")
+        active = pc.not_equal(status, BaselineStatus.SUPPRESSED.value)
+        for name, counter, convert in (("rule", self.active_by_rule, str),
+                                       ("severity", self.active_by_severity, Severity)):
+            for item in pc.value_counts(batch.column(name).filter(active)).to_pylist():
+                counter[convert(item["values"])] += item["counts"]
+        self.expired += pc.sum(pc.equal(status, BaselineStatus.EXPIRED.value)).as_py() or 0
 
 
 def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
@@ -223,30 +229,41 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
              extras: dict[str, Any]) -> tuple[FindingStore, Tally]:
     """Every finding once, in report order (input file, line, rule, field): each file's
     sorted runs merged with the cross-record findings, then marked by the baseline."""
-    from audit.baseline import apply_baseline, load_baseline
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from audit.baseline import baseline_marks, load_baseline
 
     # A rule that could not decide on some chunk decides nothing: drop its other findings.
-    undecided = {r for r, st in states.items() if st.status is Status.NOT_TESTED}
+    undecided = pa.array(sorted(r for r, st in states.items()
+                                if st.status is Status.NOT_TESTED), type=pa.string())
     order = {str(path): i for i, path in enumerate(files)}
     finished.sort(key=lambda f: (order.get(f.source, len(order)), *report_order(f)))
     late: dict[str, list[Finding]] = {}
     for finding in finished:
         late.setdefault(finding.source, []).append(finding)
     sources = [*order, *(s for s in late if s not in order)]
-    merged = (f for source in sources
-              for f in heapq.merge(spool.findings(source), late.get(source, ()),
-                                   key=report_order)
-              if f.rule not in undecided)
     baseline = load_baseline(options.baseline) if options.baseline else None
+    marks = baseline_marks(baseline, date.today()) if baseline else {}
     reasons = baseline.reasons() if baseline else {}
     accepted: dict[str, str] = {}
     writer, tally = RunWriter(scratch.path), Tally()
-    for finding in apply_baseline(merged, baseline, date.today()):
-        writer.add(finding)
-        tally.add(finding)
-        if finding.baseline is not BaselineStatus.ACTIVE and finding.fingerprint in reasons:
-            # Why each accepted finding is accepted, for SARIF suppressions and the HTML.
-            accepted[finding.fingerprint] = reasons[finding.fingerprint]
+    # Batch by batch in Arrow: findings become objects only where a late one merges in.
+    for source in sources:
+        for batch in merge_late(spool.batches(source), late.get(source, ())):
+            if len(undecided):
+                batch = batch.filter(pc.invert(pc.is_in(batch.column("rule"),
+                                                        value_set=undecided)))
+            if marks:
+                batch = with_marks(batch, marks)
+                accepted_rows = pc.not_equal(batch.column("baseline"),
+                                             BaselineStatus.ACTIVE.value)
+                for fingerprint in batch.column("fingerprint").filter(accepted_rows).to_pylist():
+                    if fingerprint in reasons:
+                        # Why each accepted finding is accepted, for SARIF and the HTML.
+                        accepted[fingerprint] = reasons[fingerprint]
+            writer.add_batch(batch)
+            tally.add_batch(batch)
     if baseline is not None:
         extras["baseline_reasons"] = accepted
     run = writer.close()

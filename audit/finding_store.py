@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, overload
@@ -81,6 +81,84 @@ def from_batch(batch: pa.RecordBatch) -> list[Finding]:
     ]
 
 
+def merge_late(batches: Iterable[pa.RecordBatch], late: Sequence[Finding]
+               ) -> Iterator[pa.RecordBatch]:
+    """Batches in report order with ``late`` findings (sorted) merged in, as
+    ``heapq.merge(rows, late, key=report_order)`` would: Arrow sorts a batch together
+    with the late findings that fall into it; a batch out of order (records sharing a
+    line across chunks) is merged finding by finding."""
+    pending = list(reversed(late))  # next one last
+    for batch in batches:
+        if pending and batch.num_rows:
+            if _in_order(batch):
+                last = report_order(from_batch(batch.slice(batch.num_rows - 1))[0])
+                into: list[Finding] = []
+                while pending and report_order(pending[-1]) < last:
+                    into.append(pending.pop())
+                if into:
+                    batch = _sorted(pa.Table.from_batches([batch, to_batch(into)]))
+            else:
+                rows: list[Finding] = []
+                for row in from_batch(batch):
+                    key = report_order(row)
+                    while pending and report_order(pending[-1]) < key:
+                        rows.append(pending.pop())
+                    rows.append(row)
+                batch = to_batch(rows)
+        yield batch
+    rest = pending[::-1]
+    for start in range(0, len(rest), BATCH_ROWS):
+        yield to_batch(rest[start:start + BATCH_ROWS])
+
+
+def _order_columns(data: pa.Table | pa.RecordBatch) -> list[Any]:
+    import pyarrow.compute as pc
+
+    return [data.column("line"), data.column("rule"), pc.fill_null(data.column("field"), "")]
+
+
+def _in_order(batch: pa.RecordBatch) -> bool:
+    """Whether the batch's rows are in report order (each key at most the next)."""
+    import pyarrow.compute as pc
+
+    if batch.num_rows < 2:
+        return True
+    a = [c.slice(0, batch.num_rows - 1) for c in _order_columns(batch)]
+    b = [c.slice(1) for c in _order_columns(batch)]
+    # a <= b on (line, rule, field), compared column by column from the last.
+    le = pc.less_equal(a[2], b[2])
+    for i in (1, 0):
+        le = pc.or_(pc.less(a[i], b[i]), pc.and_(pc.equal(a[i], b[i]), le))
+    return bool(pc.all(le).as_py())
+
+
+def _sorted(table: pa.Table) -> pa.RecordBatch:
+    """The rows in report order; equal keys keep their order (the batch's rows first)."""
+    import pyarrow.compute as pc
+
+    line, rule, field_key = _order_columns(table)
+    keys = pa.table({"line": line, "rule": rule, "field": field_key})
+    order = pc.sort_indices(keys, sort_keys=[("line", "ascending"), ("rule", "ascending"),
+                                             ("field", "ascending")])
+    return table.take(order).combine_chunks().to_batches()[0]
+
+
+def with_marks(batch: pa.RecordBatch, marks: Mapping[tuple[str, str], BaselineStatus]
+               ) -> pa.RecordBatch:
+    """The batch with each finding's baseline column set from ``marks`` ((rule,
+    fingerprint) → status; ``active`` where absent), looked up in Arrow."""
+    import pyarrow.compute as pc
+
+    keys = pc.binary_join_element_wise(batch.column("rule"), batch.column("fingerprint"),
+                                       "\x00")
+    known = pa.array([f"{rule}\x00{fingerprint}" for rule, fingerprint in marks],
+                     type=pa.string())
+    statuses = pa.array([status.value for status in marks.values()], type=pa.string())
+    marked = pc.fill_null(pc.take(statuses, pc.index_in(keys, value_set=known)),
+                          BaselineStatus.ACTIVE.value)
+    return batch.set_column(FIELDS.index("baseline"), "baseline", marked)
+
+
 @contextlib.contextmanager
 def scratch_errors(folder: str | None) -> Iterator[None]:
     """A full disk or an unwritable ``TMPDIR`` is an audit error (exit 2) naming the
@@ -131,8 +209,21 @@ class Run:
         return sum(self.sizes)
 
     def __iter__(self) -> Iterator[Finding]:
-        for number in range(len(self.sizes)):
-            yield from from_batch(self.batch(number))
+        for batch in self.iter_batches():
+            yield from from_batch(batch)
+
+    def iter_batches(self) -> Iterator[pa.RecordBatch]:
+        """The run's batches in order (a spilled run's file opened once)."""
+        if self.path is None:
+            yield from self.batches
+            return
+        folder = os.path.dirname(self.path)
+        with scratch_errors(folder), pa.OSFile(self.path) as source:
+            reader = ipc.open_file(source)
+            for number in range(reader.num_record_batches):
+                with scratch_errors(folder):
+                    batch = reader.get_batch(number)
+                yield batch
 
     def batch(self, number: int) -> pa.RecordBatch:
         if self.path is None:
@@ -172,6 +263,12 @@ class RunWriter:
         if len(self._pending) >= BATCH_ROWS:
             self._flush()
 
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        """Findings already in a batch (in order): appended as they are."""
+        self._flush()
+        if batch.num_rows:
+            self._append(batch)
+
     def close(self) -> Run:
         self._flush()
         if self._sink is not None:
@@ -180,10 +277,12 @@ class RunWriter:
         return self._run
 
     def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch = to_batch(self._pending)
-        self._pending = []
+        if self._pending:
+            batch = to_batch(self._pending)
+            self._pending = []
+            self._append(batch)
+
+    def _append(self, batch: pa.RecordBatch) -> None:
         run = self._run
         run.sizes.append(batch.num_rows)
         if self._sink is None and self._folder and run.rows > SPILL_AFTER:
@@ -216,10 +315,10 @@ class RunSpool:
                     run.spill(self._scratch.path)
             self._held = 0
 
-    def findings(self, source: str) -> Iterator[Finding]:
-        """One input file's findings, in report order."""
+    def batches(self, source: str) -> Iterator[pa.RecordBatch]:
+        """One input file's findings as batches, in report order."""
         for run in self._runs.get(source, ()):
-            yield from run
+            yield from run.iter_batches()
 
     def close(self) -> None:
         """Delete the spilled runs: the store has its own copy by now."""

@@ -162,3 +162,45 @@ def test_full_disk_while_spilling_is_exit_2(run_cli, tiny_spill: None,
     result = run_cli("scan", str(SAMPLE), "--format", "json")
     assert result.code == 2 and "Traceback" not in result.err
     assert "cannot keep findings in the scratch folder: No space left on device" in result.err
+
+
+_keys = st.tuples(st.integers(1, 6), st.sampled_from(["census/a", "census/b", "usage/é"]),
+                  st.sampled_from([None, "", "DeviceID", "Zoë"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_keys, max_size=25), st.lists(_keys, max_size=6), st.integers(1, 7),
+       st.booleans())
+def test_late_findings_merge_as_heapq_merge_would(rows: list, late: list, size: int,
+                                                  ordered: bool) -> None:
+    """Late findings merge into the batches (in report order, or not quite: records that
+    share a line across chunks) exactly where heapq.merge puts them."""
+    import heapq
+
+    from audit.finding_store import merge_late, report_order
+
+    def made(keys: list, tag: str, ordered: bool = True) -> list[Finding]:
+        made = [_finding(i, line=k[0], rule=k[1], field=k[2], message=tag)
+                for i, k in enumerate(keys)]
+        return sorted(made, key=report_order) if ordered else made
+
+    found, extra = made(rows, "chunk", ordered), made(late, "late")
+    batches = [to_batch(found[i:i + size]) for i in range(0, len(found), size)]
+    merged = [f for b in merge_late(batches, extra) for f in from_batch(b)]
+    assert merged == list(heapq.merge(found, extra, key=report_order))
+
+
+def test_baseline_marks_in_arrow_equal_marks_one_by_one() -> None:
+    from audit.baseline import apply_baseline, baseline_marks, parse_baseline
+    from audit.finding_store import with_marks
+
+    findings = [_finding(i) for i in range(6)]
+    today = date(2026, 11, 29)
+    entries = [{"rule": f.rule, "fingerprint": f.fingerprint, "reason": "known", "owner": "x",
+                "expires": str(today + timedelta(days=d))} for f, d in
+               ((findings[1], 3), (findings[4], -1), (findings[4], -9))]
+    baseline = parse_baseline({"version": 1, "entries": entries})
+    marked = from_batch(with_marks(to_batch(findings), baseline_marks(baseline, today)))
+    assert marked == list(apply_baseline(findings, baseline, today))
+    assert [f.baseline.value for f in marked] == ["active", "suppressed", "active", "active",
+                                                 "expired", "active"]
