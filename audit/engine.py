@@ -354,6 +354,9 @@ _FORKED: tuple[ScanContext, dict[str, RuleState], int, str] | None = None
 def _scan_forked(unit: Unit) -> FileResult:
     """In a forked worker: scan one unit with the parent's context."""
     assert _FORKED is not None
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)  # the processes share the cores: Arrow's threads would only contend
     ctx, states, chunk_rows, scratch = _FORKED
     return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1], scratch,
                      digest=unit[1] is None)

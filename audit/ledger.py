@@ -480,9 +480,10 @@ def _booleans(raw: pd.Series) -> pd.Series:
 
 
 def _keys_by_scope(frame: pd.DataFrame) -> pd.Series:
-    out = frame["subject"].copy()
-    for scope in frame["scope"].unique():
-        mask = frame["scope"] == scope
-        out[mask] = subject_keys(scope, frame.loc[mask, "subject"])
-    return out
+    out = frame["subject"].to_numpy(dtype=object, copy=True)
+    scopes = frame["scope"].to_numpy(dtype=object)
+    for scope in pd.unique(scopes):
+        mask = scopes == scope
+        out[mask] = subject_keys(scope, frame["subject"][mask]).to_numpy(dtype=object)
+    return pd.Series(out, index=frame.index, dtype=object)
 

@@ -30,12 +30,14 @@ automaton a fifth of the size: faster to build and to run.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
+import gc
 import hashlib
 import json
 import re
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -185,7 +187,8 @@ class KnownIdentities:
         self.warnings: tuple[str, ...] = tuple(warnings)
         #: bare-token variants (lower case) -> their entries, outside the automaton
         self._tokens: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
-        self._automaton = self._build()
+        with _collection_paused():  # hundreds of thousands of tuples, and no cycles
+            self._automaton = self._build()
 
     def __len__(self) -> int:
         return len(self.identities)
@@ -202,7 +205,7 @@ class KnownIdentities:
                     continue
                 seen.add((full, exact))
                 entry = (full, text, form, exact, hexlike, index)
-                if len(full) in _TOKEN_LENGTHS and bare(full):
+                if hexlike or (len(full) in _TOKEN_LENGTHS and bare(full)):
                     tokens.setdefault(full.lower(), []).append(entry)
                 else:
                     table.setdefault(full[:KEY_LEN], []).append(entry)
@@ -336,6 +339,19 @@ class KnownIdentities:
         explanation = f"{ident.entity} via directory list: {ident.kind} found as {form}{where}"
         return Match(ident.entity, raw if raw is not None else var.full, explanation, form,
                      detector="known-identities")
+
+
+@contextlib.contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No garbage collection while a large structure without reference cycles is built:
+    each collection would walk every tuple made so far, for nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _outermost(hits: dict[tuple[int, int, int], Match]) -> list[Match]:
