@@ -186,7 +186,7 @@ class KnownIdentities:
         self.identities: tuple[Identity, ...] = tuple(kept)
         self.warnings: tuple[str, ...] = tuple(warnings)
         #: bare-token variants (lower case) -> their entries, outside the automaton
-        self._tokens: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
+        self._tokens: dict[str, tuple[tuple[str, str, str, bool, bool, int], ...]] = {}
         with _collection_paused():  # hundreds of thousands of tuples, and no cycles
             self._automaton = self._build()
 
@@ -195,7 +195,7 @@ class KnownIdentities:
 
     def _build(self) -> ahocorasick.Automaton | None:
         table: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
-        tokens = self._tokens
+        tokens: dict[str, list[tuple[str, str, str, bool, bool, int]]] = {}
         bare = _BARE.fullmatch
         for index, ident in enumerate(self.identities):
             seen: set[tuple[str, bool]] = set()
@@ -209,6 +209,9 @@ class KnownIdentities:
                     tokens.setdefault(full.lower(), []).append(entry)
                 else:
                     table.setdefault(full[:KEY_LEN], []).append(entry)
+        # Tuples of strings and flags are left alone by the garbage collector; lists
+        # would be walked by every full collection of the scan.
+        self._tokens = {key: tuple(entries) for key, entries in tokens.items()}
         if not table:
             return None
         automaton = ahocorasick.Automaton()
