@@ -582,8 +582,15 @@ def _complete(
     # Findings of one rule repeat their texts: build each message once and share the
     # strings, which keeps a dump with a million findings in a fraction of the memory.
     texts: dict[tuple[Any, ...], tuple[str, Any, Any, Any]] = {}
+    # A value repeats too (a shared device id, a user's address): mask and digest it once.
+    digests: dict[tuple[Any, str | None], tuple[str | None, str]] = {}
     for source, line, field_name, value, detector, explanation in columns:
         text = _as_text(value)
+        digested = digests.get((field_name, text))
+        if digested is None:
+            digested = digests[(field_name, text)] = (
+                text if ctx.show_evidence else mask(text, ctx.key),
+                fingerprint(ctx.key, rule.id, field_name, text))
         shared = texts.get((field_name, detector, explanation))
         if shared is None:
             message = rule.message.format_map(
@@ -606,8 +613,8 @@ def _complete(
             line=int(line),
             field=field_name,
             message=message,
-            evidence=text if ctx.show_evidence else mask(text, ctx.key),
-            fingerprint=fingerprint(ctx.key, rule.id, field_name, text),
+            evidence=digested[0],
+            fingerprint=digested[1],
             detector=detector,
             explanation=explanation,
         )
