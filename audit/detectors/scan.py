@@ -219,9 +219,9 @@ class Prefilter:
     hits them and RE2 runs over the other values only, each pattern once.
     """
 
-    def __init__(self, positions: np.ndarray, values: Any) -> None:
+    def __init__(self, positions: np.ndarray, values: Any, opaque: np.ndarray) -> None:
         self.positions = positions
-        self.opaque = _prefilter_mask(values, OPAQUE_ID)
+        self.opaque = opaque
         self._plain = values.filter(pa.array(~self.opaque)) if self.opaque.any() else values
         self._hits: dict[str, np.ndarray] = {}
 
@@ -270,6 +270,7 @@ class Distinct:
         self.uniques: np.ndarray = uniques
         self._arrow = arrow
         self._prefilter: Prefilter | None = None
+        self._opaque: np.ndarray | None = None
         self._known: tuple[np.ndarray, np.ndarray] | None = None
         self._identities: KnownIdentities | None = None
         #: identities.find per text (values and their decoded copies), for `_detect_one`.
@@ -281,8 +282,16 @@ class Distinct:
         if self._prefilter is None or not np.array_equal(self._prefilter.positions, positions):
             whole = len(positions) == len(self.uniques)
             self._prefilter = Prefilter(
-                positions, self._arrow if whole else self._arrow.take(pa.array(positions)))
+                positions, self._arrow if whole else self._arrow.take(pa.array(positions)),
+                self.opaque[positions])
         return self._prefilter
+
+    @property
+    def opaque(self) -> np.ndarray:
+        """Which values are opaque ids (a GUID or hex digest as the whole value)."""
+        if self._opaque is None:
+            self._opaque = _prefilter_mask(self._arrow, OPAQUE_ID)
+        return self._opaque
 
     def known(self, identities: KnownIdentities, positions: np.ndarray) -> np.ndarray:
         """Whether the directory automaton hits each of the values at ``positions``; the
@@ -357,14 +366,23 @@ def search(
     uniques = distinct.uniques
     if not ents or not len(uniques):
         return {}
-    if memo is None or memo.get(_UNIQUE):  # type: ignore[call-overload]
-        return _detect_uniques(distinct, np.arange(len(uniques)), ents, identities, decode,
-                               tuple(exclude), {} if memo is None else memo)
-    # Values seen by an earlier chunk are answered from the memo, the others examined.
-    texts = uniques.tolist()
-    todo: list[int] = []
+    excl = tuple(exclude)
+    remembered = memo is not None and not memo.get(_UNIQUE)  # type: ignore[call-overload]
+    memo = {} if memo is None else memo
     hits: dict[int, Match] = {}
-    for i, result in enumerate(map(memo.get, texts, repeat(_UNSEEN))):
+    # Opaque ids can only be a digest of a directory entry: without the directory among
+    # the entities, nothing in them is looked at (the prefilters never hit them anyway).
+    if any(e in KNOWN_ENTITIES for e in ents) or not distinct.opaque.any():
+        plain = np.arange(len(uniques))
+    else:
+        plain = np.flatnonzero(~distinct.opaque)
+    if not remembered:
+        hits.update(_detect_uniques(distinct, plain, ents, identities, decode, excl, memo))
+        return hits
+    # Values seen by an earlier chunk are answered from the memo, the others examined.
+    texts = uniques[plain].tolist()
+    todo: list[int] = []
+    for i, result in zip(plain.tolist(), map(memo.get, texts, repeat(_UNSEEN)), strict=True):
         if result is _UNSEEN:
             todo.append(i)
         elif result is not None:
@@ -374,10 +392,10 @@ def search(
         # than it saves. Later chunks of this column go straight to the prefilters.
         memo[_UNIQUE] = True  # type: ignore[index]
     fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
-                            tuple(exclude), memo)
+                            excl, memo)
     if len(memo) < MEMO_LIMIT:
-        memo.update(zip([texts[i] for i in todo], repeat(None)))
-        memo.update({texts[i]: m for i, m in fresh.items()})
+        memo.update(zip(uniques[todo].tolist(), repeat(None)))
+        memo.update({uniques[i]: m for i, m in fresh.items()})
     hits.update(fresh)
     return hits
 
