@@ -36,6 +36,7 @@ from audit.finding_store import (
     with_marks,
 )
 from audit.fingerprint import fingerprint, mask, resolve_key
+from audit.ledger import whole_second_times
 from audit.model import (
     BaselineStatus,
     Finding,
@@ -422,10 +423,9 @@ def _count_days(chunk: Chunk, found: list[Finding], days: Counter[str],
     for events in chunk.frames.values():
         if "time" not in events.columns:
             continue
-        when = pd.to_datetime(events["time"].astype(str), format="ISO8601", utc=True,
-                              errors="coerce")
+        when = whole_second_times(events["time"].astype(str))
         valid = when.notna().to_numpy()
-        day = when.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")[valid]
+        day = when.dt.tz_convert(None).to_numpy()[valid]  # any year: not via nanoseconds
         row_days.append(day.astype("datetime64[D]"))
         row_lines.append(chunk.lines[events.index[valid]].to_numpy())
     if not row_days:

@@ -217,13 +217,48 @@ def _as_text(value: Any) -> Any:
 
 
 def event_times(times: pd.Series) -> pd.Series:
-    """Event times as UTC timestamps; anything that is not ISO 8601 becomes NaT."""
-    return parsed_times(times).astype(_TIME)
+    """Event times as UTC nanosecond timestamps; NaT where not an ISO 8601 date-time.
+
+    The same time gives the same answer whatever else is parsed with it (see
+    :func:`whole_second_times`): seconds and their fraction are read apart. A time
+    beyond nanoseconds' range (before 1677, after 2262) is clipped to it: it still falls
+    before, or after, every ledger record, as the real time does.
+    """
+    parsed = parsed_times(times)
+    if parsed.dt.unit != "ns":
+        low, high = (pd.Timestamp.min.ceil("s").tz_localize("UTC"),
+                     pd.Timestamp.max.floor("s").tz_localize("UTC"))
+        parsed = parsed.clip(low, high).astype(_TIME)
+    return parsed + _fractions(times)
+
+
+def whole_second_times(times: pd.Series) -> pd.Series:
+    """ISO 8601 times (UTC; NaT where not a time) to the second, whatever their precision.
+
+    pandas parses a column at the finest precision any of its values has: one time with
+    nanoseconds makes the year 3000 out of range for the whole column. Dropping the
+    fraction first makes a time valid or not, and on the same day, whatever chunk it is
+    read in.
+    """
+    text = times.astype("string[pyarrow]").str.replace(_FRACTION, r"\1", regex=True)
+    return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+
+
+_FRACTION = r"(:\d{2})\.\d+"
+
+
+def _fractions(times: pd.Series) -> pd.Series:
+    """The fraction of a second of each text time (zero for typed times)."""
+    if not pd.api.types.is_string_dtype(times.dtype) and times.dtype != object:
+        return pd.Series(pd.Timedelta(0), index=times.index)
+    digits = times.astype("string[pyarrow]").str.extract(r":\d{2}\.(\d+)", expand=False)
+    nanos = digits.str.pad(9, side="right", fillchar="0").str.slice(0, 9)
+    return pd.to_timedelta(pd.to_numeric(nanos).fillna(0).astype("int64"), unit="ns")
 
 
 def parsed_times(times: pd.Series) -> pd.Series:
-    """:func:`event_times` before the conversion to nanoseconds (which fails on a time
-    it cannot hold, such as the year 3000): parsed once, converted for the rows used."""
+    """Event times to the second (UTC; NaT where not an ISO 8601 date-time), in the
+    unit pandas picks for them, which holds any year."""
     if isinstance(times.dtype, pd.DatetimeTZDtype):
         return times.dt.tz_convert("UTC")
     if pd.api.types.is_datetime64_dtype(times.dtype):
@@ -232,8 +267,7 @@ def parsed_times(times: pd.Series) -> pd.Series:
     # cannot pass the full-date test, so it ends up NaT like any other bad time.
     text = times.astype("string[pyarrow]")
     full_date = text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool)
-    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    return parsed.where(full_date)
+    return whole_second_times(text).where(full_date)
 
 
 # -- loading ------------------------------------------------------------------

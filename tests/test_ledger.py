@@ -298,3 +298,30 @@ def test_in_force_default_for_a_setting_without_records(pack: audit.rulepack.Rul
     got = ledger.in_force("org", "WatsonCrashUpload", subjects, pd.Series(["2026-06-01"]), True)
     assert got["value"].tolist() == [True]
     assert got["line"].isna().all()
+
+
+def test_event_times_do_not_depend_on_the_other_times_parsed_with_them() -> None:
+    """pandas parses at the finest precision present; a time's own value must not."""
+    from audit.ledger import event_times
+
+    times = ["2026-03-02T10:00:00.123456789Z", "3000-01-01T00:00:00Z", "1500-01-01T00:00:00Z",
+             "2026-03-02T10:00:00.5+02:00", "2026-03-02", "soon"]
+    together = event_times(pd.Series(times))
+    alone = [event_times(pd.Series([t])).iloc[0] for t in times]
+    assert [str(t) for t in together] == [str(t) for t in alone]
+    assert str(together[0]) == "2026-03-02 10:00:00.123456789+00:00"
+    assert together[3] == pd.Timestamp("2026-03-02T08:00:00.5Z")
+    # Beyond nanoseconds' range: still after (or before) every ledger record.
+    assert together[1] == pd.Timestamp.max.floor("s").tz_localize("UTC")
+    assert together[2] == pd.Timestamp.min.ceil("s").tz_localize("UTC")
+    assert pd.isna(together[5])
+
+
+def test_events_over_time_count_a_far_future_event_on_its_own_day(tmp_path: Path) -> None:
+    from support import make_event, write_jsonl
+
+    dump = write_jsonl(tmp_path / "dump.jsonl", [
+        make_event(time="2026-03-02T10:00:00.123456789Z"), make_event(time="3000-01-01T00:00:00Z")])
+    days = [d["time"] for d in audit.scan(inputs=str(dump), chunk_rows=1).extras[
+        "events_over_time"]]
+    assert days == ["2026-03-02", "3000-01-01"]

@@ -310,19 +310,14 @@ def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.Data
 
 
 def _times(events: pd.DataFrame, chosen: np.ndarray) -> np.ndarray:
-    """The chosen rows' event times (UTC, naive datetime64[ns]; NaT where not ISO 8601).
-
-    The column is parsed once per chunk and each gate converts only its rows, so a time
-    out of range fails the gates that read it, as when each gate parsed its own rows.
-    pandas picks one resolution per parse: only when the column needs nanoseconds (and
-    a time out of their range would have become NaT) does each gate parse its rows."""
-    from audit.ledger import event_times, parsed_times
+    """The chosen rows' event times (UTC, naive datetime64[ns]; NaT where not ISO 8601),
+    the column parsed once per chunk for every gate."""
+    from audit.ledger import event_times
 
     if "time" not in events.columns:
         return np.full(int(chosen.sum()), np.datetime64("NaT", "ns"))
-    parsed = shared(events, ("parsed-times",), lambda: parsed_times(events["time"]))
-    rows = parsed[chosen] if parsed.dt.unit != "ns" else events["time"][chosen]
-    return event_times(rows).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    times = shared(events, ("event-times",), lambda: event_times(events["time"]))
+    return times[chosen].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
 
 
 def _stats(subjects: np.ndarray, lines: np.ndarray, violating: np.ndarray) -> pd.DataFrame:

@@ -202,5 +202,7 @@ def _full_match(values: pd.Series, pattern: str) -> pd.Series:
 
 
 def _bad_time(values: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(values.astype(str), errors="coerce", utc=True, format="ISO8601")
-    return parsed.isna()
+    """Not a real date and time (month 13, 30 February, offset +25:00); any year fits."""
+    from audit.ledger import whole_second_times
+
+    return whole_second_times(values.astype(str)).isna()
