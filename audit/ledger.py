@@ -240,8 +240,15 @@ def whole_second_times(times: pd.Series) -> pd.Series:
     fraction first makes a time valid or not, and on the same day, whatever chunk it is
     read in.
     """
-    text = times.astype("string[pyarrow]").str.replace(_FRACTION, r"\1", regex=True)
+    text = times.astype("string[pyarrow]")
+    if _any_dot(text):
+        text = text.str.replace(_FRACTION, r"\1", regex=True)
     return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+
+
+def _any_dot(text: pd.Series) -> bool:
+    """Whether some time may have a fraction of a second (most dumps have none)."""
+    return bool(text.str.contains(".", regex=False).fillna(False).any())
 
 
 _FRACTION = r"(:\d{2})\.\d+"
@@ -249,9 +256,11 @@ _FRACTION = r"(:\d{2})\.\d+"
 
 def _fractions(times: pd.Series) -> pd.Series:
     """The fraction of a second of each text time (zero for typed times)."""
-    if not pd.api.types.is_string_dtype(times.dtype) and times.dtype != object:
+    text = times.astype("string[pyarrow]") if pd.api.types.is_string_dtype(times.dtype) \
+        or times.dtype == object else None
+    if text is None or not _any_dot(text):
         return pd.Series(pd.Timedelta(0), index=times.index)
-    digits = times.astype("string[pyarrow]").str.extract(r":\d{2}\.(\d+)", expand=False)
+    digits = text.str.extract(r":\d{2}\.(\d+)", expand=False)
     nanos = digits.str.pad(9, side="right", fillchar="0").str.slice(0, 9)
     return pd.to_timedelta(pd.to_numeric(nanos).fillna(0).astype("int64"), unit="ns")
 
