@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from itertools import islice
+from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
@@ -196,6 +196,7 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
 # -- device ids (cross-record) --------------------------------------------------
 
 PARTIAL_COLUMNS = ["device", "user", "source", "line", "problem"]
+_UNSEEN = object()  # a memo lookup's default: the device id was never examined
 
 
 def collect_devices(
@@ -212,28 +213,35 @@ def collect_devices(
     codes, uniques = pd.factorize(devices)
     texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
-    new = [v for v in texts if v not in memo]
+    known = list(map(memo.get, texts, repeat(_UNSEEN)))
+    new = [v for v, k in zip(texts, known, strict=True) if k is _UNSEEN]
     fresh = dict(zip(new, random_guid_problems(new), strict=True))
     memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
-    problems = np.array([fresh[v] if v in fresh else memo[v] for v in texts], dtype=object)
+    problems = np.array([fresh[v] if k is _UNSEEN else k for v, k in zip(texts, known,
+                                                                           strict=True)],
+                        dtype=object)
     users = (
         _text(events[user_field]).reindex(devices.index)
         if user_field in events.columns
         else pd.Series(None, index=devices.index, dtype=object)
     )
-    frame = pd.DataFrame(
-        {
-            "device": devices.to_numpy(),
-            "user": users.to_numpy(),
-            "source": meta.loc[devices.index, "source"].to_numpy(),
-            "line": meta.loc[devices.index, "line"].to_numpy(),
-            "problem": problems[codes],
-        }
-    )
-    flagged = frame[frame["problem"].notna()]
-    pairs = frame[frame["problem"].isna() & frame["user"].notna()]
-    pairs = pairs.drop_duplicates(["device", "user"], keep="first")
-    return pd.concat([flagged, pairs], ignore_index=True)
+    rows = np.flatnonzero(events[column].notna().to_numpy())  # devices' rows (in order)
+    problem = problems[codes]
+    flagged = np.flatnonzero(pd.notna(problem))
+    # Each (device, user) pair once, at its first row: deduplicated on integer codes.
+    user_codes = pd.factorize(users)[0]
+    paired = np.flatnonzero(pd.isna(problem) & (user_codes >= 0))
+    pair_key = codes[paired].astype(np.int64) * (int(user_codes.max(initial=0)) + 1) \
+        + user_codes[paired]
+    paired = paired[np.sort(np.unique(pair_key, return_index=True)[1])]
+    keep = np.concatenate([flagged, paired])
+    return pd.DataFrame({
+        "device": devices.to_numpy(dtype=object)[keep],
+        "user": users.to_numpy(dtype=object)[keep],
+        "source": meta["source"].to_numpy()[rows[keep]],
+        "line": meta["line"].to_numpy()[rows[keep]],
+        "problem": problem[keep],
+    })
 
 
 def finish_devices(rule: Rule, partials: list[pd.DataFrame], ctx: ScanContext) -> pd.DataFrame:
