@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from audit import __version__
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
@@ -31,8 +32,11 @@ from audit.finding_store import (
     RunSpool,
     RunWriter,
     ScratchDir,
+    batch_of,
+    from_batch,
     merge_late,
     report_order,
+    to_batch,
     with_marks,
 )
 from audit.fingerprint import fingerprint, mask, resolve_key
@@ -400,7 +404,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         found = run_chunk(chunk, states, ctx)
-        writer.add_chunk([*_malformed(chunk, ctx), *found])
+        writer.add_chunk([_malformed(chunk, ctx), *found])
         _count_days(chunk, found, days, findings_by_day)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
@@ -412,7 +416,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     return FileResult([writer.close()], info, states, days, findings_by_day)
 
 
-def _count_days(chunk: Chunk, found: list[Finding], days: Counter[str],
+def _count_days(chunk: Chunk, found: list[pa.RecordBatch], days: Counter[str],
                 findings_by_day: Counter[str]) -> None:
     """Events and findings per day of event time, for the report's time chart.
 
@@ -436,7 +440,7 @@ def _count_days(chunk: Chunk, found: list[Finding], days: Counter[str],
         lines = np.concatenate(row_lines)
         order = np.argsort(lines, kind="stable")
         lines, day_of_row = lines[order], day_of_row[order]
-        wanted = np.fromiter((f.line for f in found), dtype=np.int64, count=len(found))
+        wanted = np.concatenate([b.column("line").to_numpy() for b in found])
         at = np.minimum(np.searchsorted(lines, wanted), max(len(lines) - 1, 0))
         dated = (lines[at] == wanted) if len(lines) else np.zeros(len(wanted), dtype=bool)
         findings_by_day.update(_day_counts(day_of_row[at[dated]]))
@@ -492,13 +496,14 @@ def string_fields(pack: RulePack) -> frozenset[str]:
 
 
 @chunk_scoped
-def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> list[Finding]:
+def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
+              ) -> list[pa.RecordBatch]:
     """Run every runnable rule on the chunk's rows of its category.
 
     The rules share one chunk cache: rules with equal selectors get the same rows, and
     what one rule derives from them the next one reuses.
     """
-    found: list[Finding] = []
+    found: list[pa.RecordBatch] = []
     for category, events in chunk.frames.items():
         for rule in ctx.rulepack.categories[category].rules:
             state = states[rule.id]
@@ -528,8 +533,8 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext) -> l
                 state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
                 continue
             if len(result):
-                sources = pd.Series(chunk.source, index=result.index)
-                found.extend(_complete(rule, result, sources, chunk.lines[result.index], ctx))
+                lines = chunk.lines[result.index].to_numpy()
+                found.append(finding_batch(rule, result, chunk.source, lines, ctx))
     return found
 
 
@@ -563,37 +568,37 @@ def _finish(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str, An
     except Exception as exc:
         state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
         return []
-    return list(_complete(rule, result, result["source"], result["line"], ctx))
+    return from_batch(finding_batch(rule, result, result["source"].to_numpy(),
+                                    result["line"].to_numpy(), ctx))
 
 
-def _complete(
-    rule: Rule, result: pd.DataFrame, sources: pd.Series, lines: pd.Series, ctx: ScanContext
-) -> Iterator[Finding]:
-    """Hits → findings: message, masked evidence and fingerprint, in one place."""
-    columns = zip(
-        sources.to_numpy(),
-        lines.to_numpy(),
-        result["field"],
-        result["value"],
-        result["detector"],
-        result["explanation"],
-        strict=True,
-    )
+def finding_batch(rule: Rule, result: pd.DataFrame, sources: str | np.ndarray,
+                  lines: np.ndarray, ctx: ScanContext) -> pa.RecordBatch:
+    """Hits → findings, straight into Arrow columns: message, masked evidence and
+    fingerprint, in one place. ``sources`` is the input of every hit, or one per hit."""
+    n = len(result)
+    fields = result["field"].tolist()
+    detectors = result["detector"].tolist()
+    explanations = result["explanation"].tolist()
+    messages: list[str] = []
+    evidence: list[str | None] = []
+    prints: list[str] = []
     # Findings of one rule repeat their texts: build each message once and share the
-    # strings, which keeps a dump with a million findings in a fraction of the memory.
-    texts: dict[tuple[Any, ...], tuple[str, Any, Any, Any]] = {}
-    # A value repeats too (a shared device id, a user's address): mask and digest it once.
+    # strings. A value repeats too (a shared device id, a user's address): mask and
+    # digest it once.
+    texts: dict[tuple[Any, ...], str] = {}
     digests: dict[tuple[Any, str | None], tuple[str | None, str]] = {}
-    for source, line, field_name, value, detector, explanation in columns:
+    for field_name, value, detector, explanation in zip(
+            fields, result["value"], detectors, explanations, strict=True):
         text = _as_text(value)
         digested = digests.get((field_name, text))
         if digested is None:
             digested = digests[(field_name, text)] = (
                 text if ctx.show_evidence else mask(text, ctx.key),
                 fingerprint(ctx.key, rule.id, field_name, text))
-        shared = texts.get((field_name, detector, explanation))
-        if shared is None:
-            message = rule.message.format_map(
+        message = texts.get((field_name, detector, explanation))
+        if message is None:
+            message = texts[(field_name, detector, explanation)] = rule.message.format_map(
                 _SafeFormat(
                     field=field_name or "-",
                     explanation=explanation or "",
@@ -602,22 +607,23 @@ def _complete(
                     category=rule.category,
                 )
             )
-            shared = texts[(field_name, detector, explanation)] = (
-                message, field_name, detector, explanation)
-        message, field_name, detector, explanation = shared
-        yield Finding(
-            rule=rule.id,
-            category=rule.category,
-            severity=rule.severity,
-            source=str(source),
-            line=int(line),
-            field=field_name,
-            message=message,
-            evidence=digested[0],
-            fingerprint=digested[1],
-            detector=detector,
-            explanation=explanation,
-        )
+        messages.append(message)
+        evidence.append(digested[0])
+        prints.append(digested[1])
+    return batch_of({
+        "rule": [rule.id] * n,
+        "category": [rule.category] * n,
+        "severity": [rule.severity.value] * n,
+        "source": [sources] * n if isinstance(sources, str) else [str(s) for s in sources],
+        "line": np.asarray(lines, dtype=np.int64),
+        "field": fields,
+        "message": messages,
+        "evidence": evidence,
+        "fingerprint": prints,
+        "detector": detectors,
+        "explanation": explanations,
+        "baseline": [BaselineStatus.ACTIVE.value] * n,
+    })
 
 
 def _as_text(value: Any) -> str | None:
@@ -636,7 +642,12 @@ def _as_text(value: Any) -> str | None:
         return str(value)
 
 
-def _malformed(chunk: Chunk, ctx: ScanContext) -> Iterable[Finding]:
+def _malformed(chunk: Chunk, ctx: ScanContext) -> pa.RecordBatch:
+    """The chunk's rejected records as findings (an empty batch when there are none)."""
+    return to_batch(list(_malformed_findings(chunk, ctx)))
+
+
+def _malformed_findings(chunk: Chunk, ctx: ScanContext) -> Iterator[Finding]:
     rule = MALFORMED_RULE
     for line, what in chunk.rejected:
         yield Finding(

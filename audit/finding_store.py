@@ -67,6 +67,11 @@ def to_batch(findings: Sequence[Finding]) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(columns, schema=schema())
 
 
+def batch_of(columns: Mapping[str, Any]) -> pa.RecordBatch:
+    """Finding columns (one list or array per field, enums as their values) → a batch."""
+    return pa.RecordBatch.from_pydict(dict(columns), schema=schema())
+
+
 def from_batch(batch: pa.RecordBatch) -> list[Finding]:
     """One record batch → findings (the inverse of :func:`to_batch`)."""
     columns = batch.to_pydict()
@@ -242,32 +247,34 @@ class Run:
 
 
 class RunWriter:
-    """Builds a :class:`Run` from findings added in order (or chunk by chunk, each
-    chunk sorted here), moving it to a file in ``folder`` once it holds more than
+    """Builds a :class:`Run` from batches of findings added in order (or chunk by chunk,
+    each chunk sorted here), moving it to a file in ``folder`` once it holds more than
     :data:`SPILL_AFTER` rows; without a folder it stays in memory."""
 
     def __init__(self, folder: str | None) -> None:
         self._folder = folder
-        self._pending: list[Finding] = []
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
         self._run = Run()
         self._sink: Any = None
 
-    def add(self, finding: Finding) -> None:
-        self._pending.append(finding)
-        if len(self._pending) >= BATCH_ROWS:
-            self._flush()
-
-    def add_chunk(self, findings: Iterable[Finding]) -> None:
-        """One chunk's findings, in any order: they follow everything added before."""
-        self._pending.extend(sorted(findings, key=report_order))
-        if len(self._pending) >= BATCH_ROWS:
-            self._flush()
+    def add_chunk(self, batches: Iterable[pa.RecordBatch]) -> None:
+        """One chunk's findings, rows in any order: sorted into report order here (a
+        stable sort: equal keys keep their order); they follow everything added before."""
+        parts = [b for b in batches if b.num_rows]
+        if parts:
+            self._hold(_sorted(pa.Table.from_batches(parts, schema=schema())))
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
-        """Findings already in a batch (in order): appended as they are."""
-        self._flush()
+        """Findings already in order: they follow everything added before."""
         if batch.num_rows:
-            self._append(batch)
+            self._hold(batch)
+
+    def _hold(self, batch: pa.RecordBatch) -> None:
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        if self._pending_rows >= BATCH_ROWS:
+            self._flush()
 
     def close(self) -> Run:
         self._flush()
@@ -277,10 +284,11 @@ class RunWriter:
         return self._run
 
     def _flush(self) -> None:
-        if self._pending:
-            batch = to_batch(self._pending)
-            self._pending = []
-            self._append(batch)
+        if not self._pending:
+            return
+        held, self._pending, self._pending_rows = self._pending, [], 0
+        self._append(held[0] if len(held) == 1 else
+                     pa.Table.from_batches(held).combine_chunks().to_batches()[0])
 
     def _append(self, batch: pa.RecordBatch) -> None:
         run = self._run

@@ -114,7 +114,7 @@ def test_store_is_a_sequence(spill_after: int, monkeypatch: pytest.MonkeyPatch) 
     scratch = ScratchDir()
     writer = RunWriter(scratch.path)
     for f in findings:
-        writer.add(f)
+        writer.add_batch(to_batch([f]))
     store = FindingStore(writer.close(), scratch)
     assert store.spilled is (spill_after < 20)
     assert len(store) == 20 and list(store) == findings
