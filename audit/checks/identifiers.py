@@ -22,7 +22,7 @@ Both decide once per distinct value, never once per record.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,7 @@ _KIND_NOUNS = {
 }
 #: Values remembered per rule across chunks (telemetry ids repeat); bounded memory.
 MEMO_LIMIT = 500_000
+_UNSEEN = object()  # a memo lookup's default: the value was never examined
 
 _DIGESTS = ("md5(", "sha1(", "sha256(", "sha512(")
 _FOUND = re.compile(r": (?P<kind>[a-z_]+) found as \S+(?: \(identities line (?P<line>\d+)\))?")
@@ -159,6 +160,20 @@ def _known(value: str, identities: Any) -> tuple[str, str, str, str] | None:
     return None
 
 
+def remembered(memo: dict[str, Any], values: list[str],
+               examine: Callable[[list[str]], list[Any]]) -> list[Any]:
+    """``examine`` of each of ``values`` (distinct), asked only about those the memo has
+    not seen: a later chunk's repeated ids cost one lookup each. The memo keeps at most
+    `MEMO_LIMIT` answers."""
+    known = list(map(memo.get, values, repeat(_UNSEEN)))
+    new = [v for v, k in zip(values, known, strict=True) if k is _UNSEEN]
+    if not new:
+        return known
+    fresh = dict(zip(new, examine(new), strict=True))
+    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
+    return [fresh[v] if k is _UNSEEN else k for v, k in zip(values, known, strict=True)]
+
+
 @check_kind("hashed-identifier", params_schema=HASHED_PARAMS)
 def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataFrame:
     """One hit per record whose user id is not a one-way, unlinkable hash."""
@@ -171,13 +186,10 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     codes, uniques = pd.factorize(values)
     texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("hashed-identifier", rule.id), {})
-    new = [v for v in texts if v not in memo]
-    fresh = dict(zip(new, _user_id_problems(new, ctx.identities), strict=True))
-    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
+    problems = remembered(memo, texts, lambda new: _user_id_problems(new, ctx.identities))
     table = np.empty((len(texts), 3), dtype=object)
     bad = np.zeros(len(texts), dtype=bool)
-    for i, value in enumerate(texts):
-        problem = fresh[value] if value in fresh else memo[value]
+    for i, problem in enumerate(problems):
         if problem is not None:
             table[i], bad[i] = problem, True
     rows = bad[codes]
@@ -196,7 +208,6 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
 # -- device ids (cross-record) --------------------------------------------------
 
 PARTIAL_COLUMNS = ["device", "user", "source", "line", "problem"]
-_UNSEEN = object()  # a memo lookup's default: the device id was never examined
 
 
 def collect_devices(
@@ -213,13 +224,7 @@ def collect_devices(
     codes, uniques = pd.factorize(devices)
     texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
-    known = list(map(memo.get, texts, repeat(_UNSEEN)))
-    new = [v for v, k in zip(texts, known, strict=True) if k is _UNSEEN]
-    fresh = dict(zip(new, random_guid_problems(new), strict=True))
-    memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))
-    problems = np.array([fresh[v] if k is _UNSEEN else k for v, k in zip(texts, known,
-                                                                           strict=True)],
-                        dtype=object)
+    problems = np.array(remembered(memo, texts, random_guid_problems), dtype=object)
     users = (
         _text(events[user_field]).reindex(devices.index)
         if user_field in events.columns

@@ -131,3 +131,21 @@ def test_per_record_problems_are_one_finding_each(tmp_path: Path) -> None:
     assert "nil GUID" in found[0].explanation
     assert "MAC address" in found[2].explanation
     assert "serial" in found[3].explanation
+
+
+def test_remembered_asks_only_about_values_it_has_not_seen(monkeypatch) -> None:
+    from audit.checks import identifiers
+
+    asked: list[list[str]] = []
+
+    def examine(values: list[str]) -> list[str | None]:
+        asked.append(values)
+        return [None if v.startswith("ok") else f"bad {v}" for v in values]
+
+    monkeypatch.setattr(identifiers, "MEMO_LIMIT", 3)
+    memo: dict = {}
+    first = identifiers.remembered(memo, ["ok1", "x", "ok2", "y"], examine)
+    again = identifiers.remembered(memo, ["y", "ok1", "z"], examine)
+    assert first == [None, "bad x", None, "bad y"] and again == ["bad y", None, "bad z"]
+    assert asked == [["ok1", "x", "ok2", "y"], ["y", "z"]]  # y: past the memo's limit
+    assert len(memo) == 3
