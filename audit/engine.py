@@ -518,10 +518,11 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
                 if kind.aggregate:
                     lines = chunk.lines[rows.index]
                     meta = pd.DataFrame({"source": chunk.source, "line": lines}, index=rows.index)
-                    state.partials.append(kind.func(rule, rows, meta, ctx))
+                    result, partial = kind.func(rule, rows, meta, ctx)
+                    state.partials.append(partial)
                     state.partials = _compacted(kind, state.partials)
-                    continue
-                result = kind.func(rule, rows, ctx)
+                else:
+                    result = kind.func(rule, rows, ctx)
                 if kind.summarize is not None:
                     result, stats = result
                     state.stats.append(stats)

@@ -13,10 +13,13 @@ fingerprint, so a check never formats raw values into messages.
 A check that cannot decide on this run raises :class:`audit.errors.NotTested`.
 
 Cross-record kinds (``aggregate=True``) work in two steps so that the scan stays
-streamed: ``collect(rule, events, meta, ctx)`` returns a small partial DataFrame
-per chunk (``meta`` has ``source`` and ``line`` for each row), and
-``finish(rule, partials, ctx)`` turns the list of partials into hits whose
-columns also carry ``source`` and ``line``.
+streamed: ``collect(rule, events, meta, ctx)`` returns ``(hits, partial)`` per
+chunk: the hits a record shows on its own, findings at once, and a small partial
+DataFrame of what needs the whole dump (``meta`` has ``source`` and ``line`` for
+each row). ``finish(rule, partials, ctx)`` turns the list of partials into hits
+whose columns also carry ``source`` and ``line``. Keeping per-record hits out of
+the partials keeps the state as small as its distinct keys, however many records
+are bad.
 
 A kind that reports more than findings (the consent timeline) passes
 ``summarize``: its function then returns ``(hits, stats)`` per chunk, and at the

@@ -207,20 +207,21 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
 
 # -- device ids (cross-record) --------------------------------------------------
 
-PARTIAL_COLUMNS = ["device", "user", "source", "line", "problem"]
+PARTIAL_COLUMNS = ["device", "user", "source", "line"]
 
 
 def collect_devices(
     rule: Rule, events: pd.DataFrame, meta: pd.DataFrame, ctx: ScanContext
-) -> pd.DataFrame:
-    """Per chunk: every record with a device problem, and each (device, user) pair once."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per chunk: a hit for every record whose device id is not random (found at once),
+    and, for the ids that are, each (device, user) pair once (the cross-record part)."""
     column = rule.params["field"]
     user_field = rule.params.get("user_field", "UserID")
     if column not in events.columns:
-        return pd.DataFrame(columns=PARTIAL_COLUMNS)
+        return no_hits(), pd.DataFrame(columns=PARTIAL_COLUMNS)
     devices = _text(events[column])
     if devices.empty:
-        return pd.DataFrame(columns=PARTIAL_COLUMNS)
+        return no_hits(), pd.DataFrame(columns=PARTIAL_COLUMNS)
     codes, uniques = pd.factorize(devices)
     texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
@@ -230,71 +231,55 @@ def collect_devices(
         if user_field in events.columns
         else pd.Series(None, index=devices.index, dtype=object)
     )
-    rows = np.flatnonzero(events[column].notna().to_numpy())  # devices' rows (in order)
     problem = problems[codes]
     flagged = np.flatnonzero(pd.notna(problem))
+    found = hits(devices.index[flagged], field=column,
+                 value=devices.to_numpy(dtype=object)[flagged], detector="random-guid",
+                 explanation=problem[flagged])
     # Each (device, user) pair once, at its first row: deduplicated on integer codes.
+    rows = np.flatnonzero(events[column].notna().to_numpy())  # devices' rows (in order)
     user_codes = pd.factorize(users)[0]
     paired = np.flatnonzero(pd.isna(problem) & (user_codes >= 0))
     pair_key = codes[paired].astype(np.int64) * (int(user_codes.max(initial=0)) + 1) \
         + user_codes[paired]
     paired = paired[np.sort(np.unique(pair_key, return_index=True)[1])]
-    keep = np.concatenate([flagged, paired])
-    return pd.DataFrame({
-        "device": devices.to_numpy(dtype=object)[keep],
-        "user": users.to_numpy(dtype=object)[keep],
-        "source": meta["source"].to_numpy()[rows[keep]],
-        "line": meta["line"].to_numpy()[rows[keep]],
-        "problem": problem[keep],
+    pairs = pd.DataFrame({
+        "device": devices.to_numpy(dtype=object)[paired],
+        "user": users.to_numpy(dtype=object)[paired],
+        "source": meta["source"].to_numpy()[rows[paired]],
+        "line": meta["line"].to_numpy()[rows[paired]],
     })
+    return found, pairs
 
 
 def finish_devices(rule: Rule, partials: list[pd.DataFrame], ctx: ScanContext) -> pd.DataFrame:
-    """Hits for every flagged record and every pair of a device shared by too many users."""
+    """A hit for every pair of a device shared by more distinct users than allowed."""
     column = rule.params["field"]
     limit = int(rule.params.get("max_users_per_device", 3))
-    frame = pd.concat(partials, ignore_index=True)
-    out = []
-    flagged = frame[frame["problem"].notna()]
-    if len(flagged):
-        out.append(
-            hits(
-                flagged.index,
-                field=column,
-                value=flagged["device"].to_numpy(),
-                detector="random-guid",
-                explanation=flagged["problem"].to_numpy(),
-            ).assign(source=flagged["source"].to_numpy(), line=flagged["line"].to_numpy())
-        )
-    pairs = frame[frame["problem"].isna()].drop_duplicates(["device", "user"], keep="first")
+    pairs = pd.concat(partials, ignore_index=True).drop_duplicates(["device", "user"],
+                                                                   keep="first")
     counts = pairs.groupby("device")["user"].transform("size")
     shared = pairs[counts > limit]
-    if len(shared):
-        n = counts[shared.index].to_numpy()
-        out.append(
-            hits(
-                shared.index,
-                field=column,
-                value=shared["device"].to_numpy(),
-                detector="shared-device-id",
-                explanation=[
-                    f"one DeviceID shared by {k} distinct UserIDs (more than {limit}): "
-                    "not generated once per device"
-                    for k in n
-                ],
-            ).assign(source=shared["source"].to_numpy(), line=shared["line"].to_numpy())
-        )
-    if not out:
+    if not len(shared):
         return no_hits().assign(source=None, line=None)
-    return pd.concat(out, ignore_index=True)
+    n = counts[shared.index].to_numpy()
+    return hits(
+        shared.index,
+        field=column,
+        value=shared["device"].to_numpy(),
+        detector="shared-device-id",
+        explanation=[
+            f"one DeviceID shared by {k} distinct UserIDs (more than {limit}): "
+            "not generated once per device"
+            for k in n
+        ],
+    ).assign(source=shared["source"].to_numpy(), line=shared["line"].to_numpy())
 
 
 def compact_devices(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Keep every flagged record, and each (device, user) pair at its first line only."""
+    """Keep each (device, user) pair at its first line only."""
     frame = pd.concat(frames, ignore_index=True)
-    flagged = frame[frame["problem"].notna()]
-    pairs = frame[frame["problem"].isna()].drop_duplicates(["device", "user"], keep="first")
-    return [pd.concat([flagged, pairs], ignore_index=True)]
+    return [frame.drop_duplicates(["device", "user"], keep="first")]
 
 
 check_kind(
