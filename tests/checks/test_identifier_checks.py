@@ -149,3 +149,27 @@ def test_remembered_asks_only_about_values_it_has_not_seen(monkeypatch) -> None:
     assert first == [None, "bad x", None, "bad y"] and again == ["bad y", None, "bad z"]
     assert asked == [["ok1", "x", "ok2", "y"], ["y", "z"]]  # y: past the memo's limit
     assert len(memo) == 3
+
+
+def test_bad_device_ids_are_not_kept_as_cross_record_state() -> None:
+    """However many records carry a bad id, the rule's state holds only the distinct
+    (device, user) pairs of good ids: the bad ones are findings of their chunk."""
+    import pandas as pd
+
+    from audit.checks.identifiers import collect_devices
+    from audit.context import ScanContext
+    from audit.model import Stage
+
+    pack = audit.load_rule_pack()
+    rule = pack.rules["census/device-id-not-random"]
+    good = "5E872200-F546-4CCD-8F23-AF5F507AA2DD"
+    events = pd.DataFrame({"DeviceID": ["00000000-0000-0000-0000-000000000000"] * 500
+                           + [good] * 3, "UserID": ["u1"] * 500 + ["u1", "u2", "u1"]},
+                          index=range(10, 513))
+    meta = pd.DataFrame({"source": "dump.jsonl", "line": events.index + 1},
+                        index=events.index)
+    ctx = ScanContext(stage=Stage.TRANSIT, key=b"k", rulepack=pack)
+    found, pairs = collect_devices(rule, events, meta, ctx)
+    assert len(found) == 500 and list(found.index[:2]) == [10, 11]
+    assert pairs[["device", "user", "line"]].values.tolist() == [[good, "u1", 511],
+                                                                 [good, "u2", 512]]
