@@ -334,7 +334,7 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
         # A cut file's digest is taken here while the workers scan its parts (reading
         # and hashing release the GIL), not by the worker of its first part.
         cut = list(dict.fromkeys(path for path, part in units if part is not None))
-        with multiprocessing.get_context("fork").Pool(options.jobs) as pool, \
+        with multiprocessing.get_context("fork").Pool(options.jobs, _worker_setup) as pool, \
                 ThreadPoolExecutor(1) as hasher:
             digests = {path: hasher.submit(sha256_of, path) for path in cut}
 
@@ -356,12 +356,15 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
 _FORKED: tuple[ScanContext, dict[str, RuleState], int, str] | None = None
 
 
+def _worker_setup() -> None:
+    """Once in each forked worker: Arrow runs one thread, as the processes share the
+    cores and its threads would only contend."""
+    pa.set_cpu_count(1)
+
+
 def _scan_forked(unit: Unit) -> FileResult:
     """In a forked worker: scan one unit with the parent's context."""
     assert _FORKED is not None
-    import pyarrow as pa
-
-    pa.set_cpu_count(1)  # the processes share the cores: Arrow's threads would only contend
     ctx, states, chunk_rows, scratch = _FORKED
     return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1], scratch,
                      digest=unit[1] is None)
