@@ -40,7 +40,7 @@ from audit.finding_store import (
     with_marks,
 )
 from audit.fingerprint import fingerprint, mask, resolve_key
-from audit.ledger import whole_second_times
+from audit.ledger import chunk_times
 from audit.model import (
     BaselineStatus,
     Finding,
@@ -406,9 +406,8 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
-        found = run_chunk(chunk, states, ctx)
+        found = check_chunk(chunk, states, ctx, days, findings_by_day)
         writer.add_chunk([_malformed(chunk, ctx), *found])
-        _count_days(chunk, found, days, findings_by_day)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
     reader, compressed = reader_for(path)
@@ -430,7 +429,7 @@ def _count_days(chunk: Chunk, found: list[pa.RecordBatch], days: Counter[str],
     for events in chunk.frames.values():
         if "time" not in events.columns:
             continue
-        when = whole_second_times(events["time"].astype(str))
+        when = chunk_times(events, "time")
         valid = when.notna().to_numpy()
         day = when.dt.tz_convert(None).to_numpy()[valid]  # any year: not via nanoseconds
         row_days.append(day.astype("datetime64[D]"))
@@ -499,6 +498,15 @@ def string_fields(pack: RulePack) -> frozenset[str]:
 
 
 @chunk_scoped
+def check_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
+                days: Counter[str], findings_by_day: Counter[str]) -> list[pa.RecordBatch]:
+    """Run the rules on a chunk and count its events and findings per day, with one
+    chunk cache for both (the event times are parsed once)."""
+    found = run_chunk(chunk, states, ctx)
+    _count_days(chunk, found, days, findings_by_day)
+    return found
+
+
 def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
               ) -> list[pa.RecordBatch]:
     """Run every runnable rule on the chunk's rows of its category.

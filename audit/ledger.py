@@ -254,6 +254,15 @@ def _any_dot(text: pd.Series) -> bool:
 _FRACTION = r"(:\d{2})\.\d+"
 
 
+def chunk_times(frame: pd.DataFrame, column: str) -> pd.Series:
+    """:func:`whole_second_times` of a frame's column, parsed once per chunk for every
+    rule and count that reads it (the chunk cache; a time's answer is its own)."""
+    from audit.context import shared
+
+    return shared(frame, ("whole-second-times", column),
+                  lambda: whole_second_times(frame[column]))
+
+
 def _fractions(times: pd.Series) -> pd.Series:
     """The fraction of a second of each text time (zero for typed times)."""
     text = times.astype("string[pyarrow]") if pd.api.types.is_string_dtype(times.dtype) \
