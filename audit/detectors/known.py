@@ -22,9 +22,10 @@ is confirmed by comparing the whole variant at that position.
 Most variants are hex digests and GUIDs, and a hit must not have a letter or
 digit glued to either end: such a variant can only be found as a whole hex
 token. Those go into a dict instead (`TOKEN`), looked up per token of the
-text; a value that is one bare token (a hashed id, a device GUID) is looked up
-vectorised by Arrow and never searched by the automaton. That keeps the
-automaton a fifth of the size: faster to build and to run.
+text; a value that is one bare token (a hashed id, a device GUID), which Arrow
+picks out of many at once, is looked up whole and never searched by the
+automaton. With 10,000 identities that keeps 150,000 of 240,000 keys out of
+the automaton: faster to build and to run.
 """
 
 from __future__ import annotations
@@ -226,7 +227,8 @@ class KnownIdentities:
         return frozenset(i.entity for i in self.identities)
 
     def candidates(self, values: Sequence[str]) -> np.ndarray:
-        """Which values may hold an identity: one automaton pass over all of them at once.
+        """Which values may hold an identity: digests and GUIDs looked up as tokens, and
+        one automaton pass over all the other values at once.
 
         The values are joined with a separator no identity contains and searched in C;
         each hit's end offset is mapped back to its value. A second, case-folded pass
