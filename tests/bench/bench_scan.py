@@ -19,13 +19,16 @@ its own:
   reported beside it;
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
-as JSON.
+as JSON. A shared or virtual machine varies by 10% or more from run to run:
+``--repeat N`` runs every measurement N times and reports the median (each run's
+figures are kept in the JSON).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +70,14 @@ def run(code: str, *args: str) -> list[float]:
     return [float(x) for x in done.stdout.split()]
 
 
+def median_run(repeat: int, code: str, *args: str) -> tuple[list[float], list[list[float]]]:
+    """``run`` ``repeat`` times, each in a fresh process: the run of median time (its own
+    figures, so memory and time come from one run), and every run."""
+    runs = [run(code, *args) for _ in range(repeat)]
+    middle = statistics.median_low([r[0] for r in runs])
+    return next(r for r in runs if r[0] == middle), runs
+
+
 def dump_for(size: int, work: Path) -> Path:
     path = work / f"events-{size}.jsonl"
     if not path.exists():
@@ -104,16 +115,18 @@ def main() -> None:
                         help="processes: --jobs of the pandas engine, or dask workers")
     parser.add_argument("--split", type=int, default=8,
                         help="with --engine dask: files the dump is cut into (partitions)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each measurement; the median one is reported")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for size in args.sizes:
         dump = dump_for(size, args.work)
-        parse_s, parsed, parse_rss = run(PARSE, str(dump))
+        (parse_s, parsed, parse_rss), parse_runs = median_run(args.repeat, PARSE, str(dump))
         target = split_for(dump, args.split) if args.engine == "dask" else dump
         for workers in args.workers:
-            scan_s, read, scan_rss, findings, child_rss = run(
-                SCAN, str(target), str(args.work / "ledger.csv"),
+            (scan_s, read, scan_rss, findings, child_rss), scan_runs = median_run(
+                args.repeat, SCAN, str(target), str(args.work / "ledger.csv"),
                 str(args.work / "directory.csv"), args.engine, str(ROOT), str(workers))
             assert int(parsed) == int(read) == size, (parsed, read, size)
             rows.append({
@@ -123,9 +136,12 @@ def main() -> None:
                 "parse_peak_rss_mb": round(parse_rss / 1024), "scan_peak_rss_mb":
                 round(scan_rss / 1024), "largest_child_rss_mb": round(child_rss / 1024),
                 "findings": int(findings),
+                "runs": {"parse_s": [round(r[0], 2) for r in parse_runs],
+                         "scan_s": [round(r[0], 2) for r in scan_runs]},
             })
             print(rows[-1], flush=True)
-    print(tabulate(rows, headers="keys"))
+    print(tabulate([{k: v for k, v in row.items() if k != "runs"} for row in rows],
+                   headers="keys"))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=2) + "\n", "utf-8")
     print(f"wrote {args.json}")
