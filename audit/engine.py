@@ -103,14 +103,22 @@ def prepare(options: ScanOptions) -> ScanContext:
         raise UsageError("chunk size must be at least 1")
     pack = load_rules(options.rules)
     ledger = identities = None
-    if options.ledger:
-        from audit.ledger import load_ledger
+    # With cores to spare, the ledger is read beside the directory's automaton.
+    aside = _LedgerAside(options.ledger, pack) \
+        if options.ledger and options.identities and options.jobs > 1 else None
+    try:
+        if options.identities:
+            from audit.detectors.known import load_identities
 
-        ledger = load_ledger(options.ledger, pack)
-    if options.identities:
-        from audit.detectors.known import load_identities
+            identities = load_identities(options.identities)
+        if options.ledger:
+            from audit.ledger import ledger_from, load_ledger
 
-        identities = load_identities(options.identities)
+            read = aside.result() if aside is not None else None
+            ledger = ledger_from(read, pack) if read else load_ledger(options.ledger, pack)
+    finally:
+        if aside is not None:
+            aside.close()
     mapping = None
     if options.mapping:
         from audit.mapping import load_mapping
@@ -125,6 +133,42 @@ def prepare(options: ScanOptions) -> ScanContext:
         rulepack=pack,
         mapping=mapping,
     )
+
+
+_ASIDE: tuple[str, RulePack] | None = None
+
+
+def _read_aside() -> Any:
+    """In the forked process: the ledger read and validated (see :class:`_LedgerAside`)."""
+    from audit.ledger import read_ledger
+
+    assert _ASIDE is not None
+    return read_ledger(*_ASIDE)
+
+
+class _LedgerAside:
+    """A ledger read in a forked process while this one builds the directory automaton
+    (both take about as long). Any failure over there, a broken ledger included, gives
+    no result: the ledger is then loaded here, and reports its own error."""
+
+    def __init__(self, path: str, pack: RulePack) -> None:
+        import multiprocessing
+
+        global _ASIDE
+        _ASIDE = (path, pack)  # the fork inherits it: the rule pack is not picklable
+        self._pool = multiprocessing.get_context("fork").Pool(1)
+        _ASIDE = None
+        self._read = self._pool.apply_async(_read_aside)
+
+    def result(self) -> Any:
+        try:
+            return self._read.get()
+        except Exception:  # the ledger is loaded again, here
+            return None
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
 
 
 def initial_states(ctx: ScanContext) -> dict[str, RuleState]:

@@ -293,20 +293,30 @@ def parsed_times(times: pd.Series) -> pd.Series:
 
 def load_ledger(path: str | Path, pack: RulePack) -> Ledger:
     """Read and validate a ledger against the consent gates of ``pack``."""
+    return ledger_from(read_ledger(path, pack), pack)
+
+
+def read_ledger(path: str | Path, pack: RulePack) -> tuple[str, str, pd.DataFrame]:
+    """The reading half of :func:`load_ledger`: the path, the file's SHA-256 and the
+    validated records (plain values, so another process can hand them over)."""
     where = str(path)
     raw = _read_bytes(Path(path))
     fmt, text = _decode(where, raw)
     rows = _parse_csv(where, text) if fmt == "csv" else _parse_jsonl(where, text)
-    gates = _declared(pack)
-    records = _validate(where, rows, gates)
-    defaults = MappingProxyType(dict(gates))
+    return where, hashlib.sha256(raw).hexdigest(), _validate(where, rows, _declared(pack))
+
+
+def ledger_from(read: tuple[str, str, pd.DataFrame], pack: RulePack) -> Ledger:
+    """The :class:`Ledger` of :func:`read_ledger`'s result, indexed for lookups."""
+    where, sha256, records = read
+    defaults = MappingProxyType(dict(_declared(pack)))
     by_setting = MappingProxyType({
         key: group.reset_index(drop=True)
         for key, group in records.groupby(["scope", "setting"], sort=False)
     })
     return Ledger(
         path=where,
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha256,
         records=records,
         defaults=defaults,
         _by_setting=by_setting,

@@ -325,3 +325,42 @@ def test_events_over_time_count_a_far_future_event_on_its_own_day(tmp_path: Path
     days = [d["time"] for d in audit.scan(inputs=str(dump), chunk_rows=1).extras[
         "events_over_time"]]
     assert days == ["2026-03-02", "3000-01-01"]
+
+
+def test_ledger_read_beside_the_directory_equals_the_ledger_read_here() -> None:
+    """With cores to spare the ledger is read in a forked process while the directory
+    builds; the ledger is the same, and so is the error of a broken one."""
+    from dataclasses import replace
+
+    from support import DIRECTORY, LEDGER
+
+    from audit.engine import prepare
+    from audit.options import ScanOptions
+
+    options = ScanOptions(inputs=("dump.jsonl",), ledger=str(LEDGER),
+                          identities=str(DIRECTORY))
+    here, aside = prepare(replace(options, jobs=1)), prepare(replace(options, jobs=2))
+    assert aside.ledger.sha256 == here.ledger.sha256
+    pd.testing.assert_frame_equal(aside.ledger.records, here.ledger.records)
+    assert aside.ledger.defaults == here.ledger.defaults
+
+
+def test_a_broken_ledger_read_aside_reports_its_file_and_line(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from support import DIRECTORY
+
+    from audit.engine import prepare
+    from audit.options import ScanOptions
+
+    broken = tmp_path / "policy.csv"
+    broken.write_text("scope,subject,setting,value,since\n"
+                      "org,contoso.com,DisableAutomaticSendTracing,maybe,2026-01-01T00:00:00Z\n",
+                      "utf-8")
+    options = ScanOptions(inputs=("dump.jsonl",), ledger=str(broken), identities=str(DIRECTORY))
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(LedgerError) as err:
+            prepare(replace(options, jobs=jobs))
+        errors.append(str(err.value))
+    assert errors[0] == errors[1] and "policy.csv:2: value must be a boolean" in errors[0]
