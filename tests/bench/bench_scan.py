@@ -20,8 +20,8 @@ its own:
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
 as JSON. A shared or virtual machine varies by 10% or more from run to run:
-``--repeat N`` runs every measurement N times and reports the median (each run's
-figures are kept in the JSON).
+``--repeat N`` runs N rounds of every measurement and reports the median run of each
+(every run's time is kept in the JSON).
 """
 
 from __future__ import annotations
@@ -70,12 +70,10 @@ def run(code: str, *args: str) -> list[float]:
     return [float(x) for x in done.stdout.split()]
 
 
-def median_run(repeat: int, code: str, *args: str) -> tuple[list[float], list[list[float]]]:
-    """``run`` ``repeat`` times, each in a fresh process: the run of median time (its own
-    figures, so memory and time come from one run), and every run."""
-    runs = [run(code, *args) for _ in range(repeat)]
+def median(runs: list[list[float]]) -> list[float]:
+    """The run of median time (its own figures: memory and time come from one run)."""
     middle = statistics.median_low([r[0] for r in runs])
-    return next(r for r in runs if r[0] == middle), runs
+    return next(r for r in runs if r[0] == middle)
 
 
 def dump_for(size: int, work: Path) -> Path:
@@ -122,12 +120,20 @@ def main() -> None:
     rows = []
     for size in args.sizes:
         dump = dump_for(size, args.work)
-        (parse_s, parsed, parse_rss), parse_runs = median_run(args.repeat, PARSE, str(dump))
         target = split_for(dump, args.split) if args.engine == "dask" else dump
+        # Rounds of every measurement in turn, so a slow spell of the machine falls on
+        # parsing and scanning alike.
+        parse_runs: list[list[float]] = []
+        scan_runs: dict[int, list[list[float]]] = {w: [] for w in args.workers}
+        for _ in range(args.repeat):
+            parse_runs.append(run(PARSE, str(dump)))
+            for workers in args.workers:
+                scan_runs[workers].append(run(
+                    SCAN, str(target), str(args.work / "ledger.csv"),
+                    str(args.work / "directory.csv"), args.engine, str(ROOT), str(workers)))
+        parse_s, parsed, parse_rss = median(parse_runs)
         for workers in args.workers:
-            (scan_s, read, scan_rss, findings, child_rss), scan_runs = median_run(
-                args.repeat, SCAN, str(target), str(args.work / "ledger.csv"),
-                str(args.work / "directory.csv"), args.engine, str(ROOT), str(workers))
+            scan_s, read, scan_rss, findings, child_rss = median(scan_runs[workers])
             assert int(parsed) == int(read) == size, (parsed, read, size)
             rows.append({
                 "events": size, "engine": args.engine, "workers": workers,
@@ -137,7 +143,7 @@ def main() -> None:
                 round(scan_rss / 1024), "largest_child_rss_mb": round(child_rss / 1024),
                 "findings": int(findings),
                 "runs": {"parse_s": [round(r[0], 2) for r in parse_runs],
-                         "scan_s": [round(r[0], 2) for r in scan_runs]},
+                         "scan_s": [round(r[0], 2) for r in scan_runs[workers]]},
             })
             print(rows[-1], flush=True)
     print(tabulate([{k: v for k, v in row.items() if k != "runs"} for row in rows],
