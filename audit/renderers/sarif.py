@@ -10,6 +10,7 @@ suppressed results rather than disappearing, so the acceptance is auditable.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import IO, Any
 from urllib.parse import quote
@@ -22,9 +23,11 @@ SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas
 FINGERPRINT_KEY = "telemetryAudit/v1"
 
 
+@lru_cache(maxsize=4096)
 def artifact_uri(path: str) -> str:
     """A URI reference for a file path: relative paths stay relative (so code
-    scanning resolves them against the checkout), absolute ones become file URIs."""
+    scanning resolves them against the checkout), absolute ones become file URIs.
+    Worked out once per input file, not once per result."""
     text = path.replace("\\", "/") if PureWindowsPath(path).drive else path
     if PureWindowsPath(path).drive:
         return "file:///" + quote(text, safe="/:")
