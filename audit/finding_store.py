@@ -338,6 +338,41 @@ class RunSpool:
         self._runs.clear()
 
 
+@dataclass(slots=True)
+class RuleDigest:
+    """What a report shows of one rule's findings without listing them all."""
+
+    total: int = 0  #: findings of the rule
+    active: int = 0  #: of them, not suppressed by the baseline
+    #: active findings per severity value
+    severities: dict[str, int] = field(default_factory=dict)
+    #: the first findings in report order (capped; active ones only, if asked)
+    rows: list[Finding] = field(default_factory=list)
+
+
+def digest_by_rule(findings: Sequence[Finding], cap: int, *, active_rows: bool = False
+                   ) -> dict[str, RuleDigest]:
+    """Per rule: counts and the first ``cap`` findings (active ones only with
+    ``active_rows``). A :class:`FindingStore` is read in Arrow,
+    and only the rows kept become findings; any other sequence is read one by one."""
+    if isinstance(findings, FindingStore):
+        return findings.digest_by_rule(cap, active_rows=active_rows)
+    out: dict[str, RuleDigest] = {}
+    for finding in findings:
+        digest = out.get(finding.rule)
+        if digest is None:
+            digest = out[finding.rule] = RuleDigest()
+        digest.total += 1
+        active = finding.baseline is not BaselineStatus.SUPPRESSED
+        if active:
+            digest.active += 1
+            severity = finding.severity.value
+            digest.severities[severity] = digest.severities.get(severity, 0) + 1
+        if len(digest.rows) < cap and (active or not active_rows):
+            digest.rows.append(finding)
+    return out
+
+
 class FindingStore(Sequence[Finding]):
     """The report's findings: a read-only sequence over one :class:`Run`, turned back
     into findings one batch at a time (never all at once)."""
@@ -376,6 +411,44 @@ class FindingStore(Sequence[Finding]):
             raise IndexError("finding index out of range")
         number = bisect.bisect_right(self._starts, index) - 1
         return self._batch(number)[index - self._starts[number]]
+
+    def digest_by_rule(self, cap: int, *, active_rows: bool = False
+                       ) -> dict[str, RuleDigest]:
+        """:func:`digest_by_rule`, counted on Arrow columns batch by batch."""
+        import numpy as np
+        import pyarrow.compute as pc
+
+        out: dict[str, RuleDigest] = {}
+        for batch in self._run.iter_batches():
+            rule = batch.column("rule")
+            active = pc.not_equal(batch.column("baseline"), BaselineStatus.SUPPRESSED.value)
+            for item in pc.value_counts(rule).to_pylist():
+                out.setdefault(item["values"], RuleDigest()).total += item["counts"]
+            kept = pa.table({"rule": rule.filter(active),
+                             "severity": batch.column("severity").filter(active)})
+            counted = kept.group_by(["rule", "severity"]).aggregate([("rule", "count")])
+            for name, severity, n in zip(counted.column("rule").to_pylist(),
+                                         counted.column("severity").to_pylist(),
+                                         counted.column("rule_count").to_pylist(), strict=True):
+                digest = out[name]
+                digest.active += n
+                digest.severities[severity] = digest.severities.get(severity, 0) + n
+            wanted = {name: cap - len(d.rows) for name, d in out.items() if len(d.rows) < cap}
+            if not wanted:
+                continue
+            mask = pc.is_in(rule, value_set=pa.array(list(wanted), type=pa.string()))
+            if active_rows:
+                mask = pc.and_(mask, active)
+            rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+            take: list[int] = []
+            for row, name in zip(rows.tolist(), rule.take(pa.array(rows)).to_pylist(),
+                                 strict=True):
+                if wanted[name] > 0:
+                    wanted[name] -= 1
+                    take.append(row)
+            for finding in from_batch(batch.take(pa.array(take, type=pa.int64()))):
+                out[finding.rule].rows.append(finding)
+        return out
 
     def _batch(self, number: int) -> list[Finding]:
         if self._cached is None or self._cached[0] != number:

@@ -204,3 +204,33 @@ def test_baseline_marks_in_arrow_equal_marks_one_by_one() -> None:
     assert marked == list(apply_baseline(findings, baseline, today))
     assert [f.baseline.value for f in marked] == ["active", "suppressed", "active", "active",
                                                  "expired", "active"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["census/a", "usage/b", "error/c"]),
+                          st.sampled_from(list(BaselineStatus)),
+                          st.sampled_from(list(Severity))), max_size=40),
+       st.integers(0, 5), st.booleans())
+def test_digest_by_rule_in_arrow_equals_one_by_one(rows: list, cap: int,
+                                                   active_rows: bool) -> None:
+    """Counts and first findings per rule, read off Arrow batches, are those of a pass
+    over the findings (what the HTML and JUnit reports show)."""
+    from audit.finding_store import RuleDigest, digest_by_rule
+
+    findings = [_finding(i, rule=rule, baseline=status, severity=severity)
+                for i, (rule, status, severity) in enumerate(rows)]
+    old_rows = finding_store.BATCH_ROWS
+    finding_store.BATCH_ROWS = 3  # several batches
+    try:
+        writer = RunWriter(None)
+        for start in range(0, len(findings), 2):
+            writer.add_batch(to_batch(findings[start:start + 2]))
+        store = FindingStore(writer.close())
+    finally:
+        finding_store.BATCH_ROWS = old_rows
+    assert len(store._run.sizes) == (len(findings) + 3) // 4 or not findings
+    arrow = digest_by_rule(store, cap, active_rows=active_rows)
+    plain = digest_by_rule(findings, cap, active_rows=active_rows)
+    assert arrow == plain
+    assert all(isinstance(d, RuleDigest) for d in arrow.values())
+    assert sum(d.total for d in plain.values()) == len(findings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -20,7 +20,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Severity, Status
+from audit.finding_store import RuleDigest, digest_by_rule
+from audit.model import Finding, Report, RuleOutcome, Severity, Status
 from audit.renderers import charts, register
 
 #: Findings listed per rule; the rest are counted, not listed.
@@ -84,34 +85,22 @@ class _Group:
         return self.total - len(self.rows)
 
 
-def _group_findings(findings: Iterable[Finding], outcomes: Sequence[RuleOutcome],
-                    cap: int) -> list[_Group]:
-    """One pass over the findings: keep the first ``cap`` per rule, count the rest."""
+def _group_findings(digests: Mapping[str, RuleDigest], outcomes: Sequence[RuleOutcome]
+                    ) -> list[_Group]:
+    """The rules with findings, worst first: their first findings and their counts."""
     by_rule = {o.rule: o for o in outcomes}
-    groups: dict[str, _Group] = {}
-    for finding in findings:
-        group = groups.get(finding.rule)
-        if group is None:
-            group = groups[finding.rule] = _Group(finding.rule, by_rule.get(finding.rule))
-        group.total += 1
-        if finding.baseline is not BaselineStatus.SUPPRESSED:
-            group.active += 1
-        if len(group.rows) < cap:
-            group.rows.append(finding)
+    groups = [_Group(rule, by_rule.get(rule), total=d.total, active=d.active, rows=d.rows)
+              for rule, d in digests.items() if d.total]
 
     def order(g: _Group) -> tuple[int, int, str]:
         sev = g.outcome.severity if g.outcome else g.rows[0].severity
         return (-sev.rank, -g.total, g.rule)
 
-    return sorted(groups.values(), key=order)
+    return sorted(groups, key=order)
 
 
-def _severity_counts_by_rule(findings: Iterable[Finding]) -> dict[str, dict[str, int]]:
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for f in findings:
-        if f.baseline is not BaselineStatus.SUPPRESSED:
-            counts[f.rule][f.severity.value] += 1
-    return {rule: dict(c) for rule, c in counts.items()}
+def _severity_counts_by_rule(digests: Mapping[str, RuleDigest]) -> dict[str, dict[str, int]]:
+    return {rule: dict(d.severities) for rule, d in digests.items() if d.severities}
 
 
 def _control_matrix(report: Report) -> tuple[list[dict[str, Any]], list[RuleOutcome]]:
@@ -140,12 +129,12 @@ def _control_matrix(report: Report) -> tuple[list[dict[str, Any]], list[RuleOutc
     return rows, unmapped
 
 
-def _charts(report: Report) -> dict[str, Markup]:
+def _charts(report: Report, digests: Mapping[str, RuleDigest]) -> dict[str, Markup]:
     """Inline SVG charts. They are built from counts, rule ids and (masked)
     ledger subjects that matplotlib has already XML-escaped, and
     :func:`charts._to_svg` rejects anything active, so they are marked safe."""
     out: dict[str, Markup] = {}
-    by_rule = charts.findings_by_rule(_severity_counts_by_rule(report.findings))
+    by_rule = charts.findings_by_rule(_severity_counts_by_rule(digests))
     if by_rule:
         out["by_rule"] = Markup(by_rule)
     series = report.extras.get("events_over_time")
@@ -174,7 +163,8 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
                       key=lambda o: (_STATUS_ORDER[o.status], -o.severity.rank, o.rule))
     status_counts = Counter(o.status for o in report.outcomes)
     script, _ = _script()
-    groups = _group_findings(report.findings, report.outcomes, cap)
+    digests = digest_by_rule(report.findings, cap)  # one pass for the groups and a chart
+    groups = _group_findings(digests, report.outcomes)
     return {
         "tool": report.tool,
         "run": report.run,
@@ -191,7 +181,7 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
         "groups": groups,
         "anchors": {g.rule: f"rule-{i}" for i, g in enumerate(groups, 1)},
         "cap": cap,
-        "charts": _charts(report),
+        "charts": _charts(report, digests),
         "consent": report.extras.get("consent_timeline") or [],
         "show_evidence": bool(params.get("show_evidence")),
         "status_label": _STATUS_LABEL,

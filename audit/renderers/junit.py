@@ -11,7 +11,8 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Status
+from audit.finding_store import digest_by_rule
+from audit.model import Finding, Report, RuleOutcome, Status
 from audit.renderers import register
 
 #: Locations listed in a failure body; the count stays exact.
@@ -55,14 +56,9 @@ def _testcase(suite: ET.Element, outcome: RuleOutcome, sample: list[Finding],
 
 def build_tree(report: Report) -> ET.Element:
     """The ``<testsuites>`` element: one suite per category, one case per rule."""
-    samples: dict[str, list[Finding]] = defaultdict(list)
-    active: dict[str, int] = defaultdict(int)
-    for f in report.findings:
-        if f.baseline is BaselineStatus.SUPPRESSED:
-            continue
-        active[f.rule] += 1
-        if len(samples[f.rule]) < MAX_LOCATIONS:
-            samples[f.rule].append(f)
+    digests = digest_by_rule(report.findings, MAX_LOCATIONS, active_rows=True)
+    samples = {rule: d.rows for rule, d in digests.items()}
+    active = {rule: d.active for rule, d in digests.items()}
 
     by_category: dict[str, list[RuleOutcome]] = defaultdict(list)
     for outcome in report.outcomes:
@@ -75,7 +71,8 @@ def build_tree(report: Report) -> ET.Element:
         counts = {"failure": 0, "error": 0, "skipped": 0, "passed": 0}
         for outcome in sorted(by_category[category], key=lambda o: o.rule):
             # A rule may be 'failed' only through suppressed findings: then it passes here.
-            kind = _testcase(suite, outcome, samples[outcome.rule], active[outcome.rule])
+            kind = _testcase(suite, outcome, samples.get(outcome.rule, []),
+                             active.get(outcome.rule, 0))
             counts[kind] += 1
         tests = sum(counts.values())
         suite.set("tests", str(tests))
