@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import os
 import shutil
 import tempfile
@@ -373,6 +374,16 @@ def digest_by_rule(findings: Sequence[Finding], cap: int, *, active_rows: bool =
     return out
 
 
+def most_severe(findings: Sequence[Finding], n: int) -> list[Finding]:
+    """The ``n`` most severe active findings, then by rule and line (equal ones in report
+    order). A :class:`FindingStore` is sorted in Arrow, batch by batch."""
+    if isinstance(findings, FindingStore):
+        return findings.most_severe(n)
+    return heapq.nsmallest(n, (f for f in findings if f.baseline is not
+                               BaselineStatus.SUPPRESSED),
+                           key=lambda f: (-f.severity.rank, f.rule, f.line))
+
+
 class FindingStore(Sequence[Finding]):
     """The report's findings: a read-only sequence over one :class:`Run`, turned back
     into findings one batch at a time (never all at once)."""
@@ -449,6 +460,29 @@ class FindingStore(Sequence[Finding]):
             for finding in from_batch(batch.take(pa.array(take, type=pa.int64()))):
                 out[finding.rule].rows.append(finding)
         return out
+
+    def most_severe(self, n: int) -> list[Finding]:
+        """:func:`most_severe`: the best ``n`` so far, sorted with each batch's (a stable
+        sort, earlier rows first)."""
+        import pyarrow.compute as pc
+
+        worst_first = pa.array([s.value for s in sorted(Severity, key=lambda s: -s.rank)])
+        best: pa.Table | None = None
+        for batch in self._run.iter_batches():
+            active = pc.not_equal(batch.column("baseline"), BaselineStatus.SUPPRESSED.value)
+            table = pa.Table.from_batches([batch.filter(active)])
+            if best is not None:
+                table = pa.concat_tables([best, table])
+            keys = pa.table({"severity": pc.index_in(table.column("severity"),
+                                                     value_set=worst_first),
+                             "rule": table.column("rule"), "line": table.column("line")})
+            order = pc.sort_indices(keys, sort_keys=[("severity", "ascending"),
+                                                     ("rule", "ascending"),
+                                                     ("line", "ascending")])
+            best = table.take(order.slice(0, n))
+        if best is None or not best.num_rows:
+            return []
+        return [f for b in best.combine_chunks().to_batches() for f in from_batch(b)]
 
     def _batch(self, number: int) -> list[Finding]:
         if self._cached is None or self._cached[0] != number:

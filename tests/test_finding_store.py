@@ -211,14 +211,14 @@ def test_baseline_marks_in_arrow_equal_marks_one_by_one() -> None:
                           st.sampled_from(list(BaselineStatus)),
                           st.sampled_from(list(Severity))), max_size=40),
        st.integers(0, 5), st.booleans())
-def test_digest_by_rule_in_arrow_equals_one_by_one(rows: list, cap: int,
-                                                   active_rows: bool) -> None:
-    """Counts and first findings per rule, read off Arrow batches, are those of a pass
-    over the findings (what the HTML and JUnit reports show)."""
+def test_report_digests_in_arrow_equal_one_by_one(rows: list, cap: int,
+                                                  active_rows: bool) -> None:
+    """Counts and first findings per rule, and the most severe findings, read off Arrow
+    batches are those of a pass over the findings (what HTML, JUnit and Markdown show)."""
     from audit.finding_store import RuleDigest, digest_by_rule
 
-    findings = [_finding(i, rule=rule, baseline=status, severity=severity)
-                for i, (rule, status, severity) in enumerate(rows)]
+    findings = [_finding(i, rule=rule, baseline=status, severity=severity, line=i // 3 + 1)
+                for i, (rule, status, severity) in enumerate(rows)]  # lines shared: ties
     old_rows = finding_store.BATCH_ROWS
     finding_store.BATCH_ROWS = 3  # several batches
     try:
@@ -234,3 +234,10 @@ def test_digest_by_rule_in_arrow_equals_one_by_one(rows: list, cap: int,
     assert arrow == plain
     assert all(isinstance(d, RuleDigest) for d in arrow.values())
     assert sum(d.total for d in plain.values()) == len(findings)
+    # The Markdown report's most severe findings: the same as sorting them all.
+    from audit.finding_store import most_severe
+
+    for n in (cap, 25):
+        assert most_severe(store, n) == most_severe(findings, n) == sorted(
+            (f for f in findings if f.baseline is not BaselineStatus.SUPPRESSED),
+            key=lambda f: (-f.severity.rank, f.rule, f.line))[:n]

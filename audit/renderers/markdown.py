@@ -7,12 +7,12 @@ and ``<img onerror=…>`` or ``[x](javascript:…)`` must show as text.
 
 from __future__ import annotations
 
-import heapq
 import re
 
 from tabulate import tabulate
 
-from audit.model import BaselineStatus, Finding, Report, Severity, Status
+from audit.finding_store import most_severe
+from audit.model import Report, Severity, Status
 from audit.renderers import register
 
 #: Findings listed in the summary; the full list is in the other formats.
@@ -37,10 +37,6 @@ def _code(value: object) -> str:
 def _table(rows: list[list[object]], headers: list[str]) -> str:
     # Cells are escaped already; disable_numparse keeps fingerprints and ids as written.
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-
-
-def _sort_key(f: Finding) -> tuple[int, str, int]:
-    return (-f.severity.rank, f.rule, f.line)
 
 
 def render_text(report: Report) -> str:
@@ -80,9 +76,7 @@ def render_text(report: Report) -> str:
     out += ["## Rules", "", _table(rows, ["rule", "severity", "status", "findings", "reason"]), ""]
 
     if active:
-        top = heapq.nsmallest(TOP_FINDINGS, (f for f in report.findings
-                                             if f.baseline is not BaselineStatus.SUPPRESSED),
-                              key=_sort_key)
+        top = most_severe(report.findings, TOP_FINDINGS)
         rows = [[escape(f.severity.value), _code(f.rule), escape(f"{f.source}:{f.line}"),
                  _code(f.field) if f.field else "", escape(f.message),
                  _code(f.evidence) if f.evidence else ""] for f in top]
