@@ -374,6 +374,17 @@ def digest_by_rule(findings: Sequence[Finding], cap: int, *, active_rows: bool =
     return out
 
 
+def finding_dicts(findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
+    """Each finding as :meth:`Finding.to_dict` gives it; a :class:`FindingStore`'s rows
+    come straight from its batches (the columns are those fields, in that order)."""
+    if isinstance(findings, FindingStore):
+        for batch in findings._run.iter_batches():
+            yield from batch.to_pylist()
+    else:
+        for finding in findings:
+            yield finding.to_dict()
+
+
 def most_severe(findings: Sequence[Finding], n: int) -> list[Finding]:
     """The ``n`` most severe active findings, then by rule and line (equal ones in report
     order). A :class:`FindingStore` is sorted in Arrow, batch by batch."""

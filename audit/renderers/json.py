@@ -6,6 +6,7 @@ import json
 from importlib import resources
 from typing import IO, Any
 
+from audit.finding_store import finding_dicts
 from audit.model import Report
 from audit.renderers import as_bytes, register_stream
 from audit.renderers.streaming import new_marker, write_json
@@ -26,7 +27,7 @@ def write(report: Report, out: IO[bytes]) -> None:
     findings are streamed one at a time."""
     marker = new_marker()
     doc = report.to_dict(findings=marker)
-    write_json(doc, out, marker, (f.to_dict() for f in report.findings))
+    write_json(doc, out, marker, finding_dicts(report.findings))
 
 
 render = as_bytes(write)

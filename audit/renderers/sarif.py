@@ -15,7 +15,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import IO, Any
 from urllib.parse import quote
 
-from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Status
+from audit.finding_store import finding_dicts
+from audit.model import BaselineStatus, Report, RuleOutcome, Severity, Status
 from audit.renderers import as_bytes, register_stream
 from audit.renderers.streaming import new_marker, write_json
 
@@ -77,46 +78,52 @@ def _rule_descriptor(outcome: RuleOutcome, statements: dict[str, str]) -> dict[s
     return descriptor
 
 
-def _result(finding: Finding, rule_index: int | None, accepted: dict[str, str]) -> dict[str, Any]:
-    text = finding.message
-    if finding.field:
-        text = f"{text} (field {finding.field})"
+def _result(finding: dict[str, Any], rule_index: int | None, accepted: dict[str, str]
+            ) -> dict[str, Any]:
+    """One result from a finding as a dict (:meth:`Finding.to_dict`)."""
+    field_name = finding["field"]
+    text = finding["message"]
+    if field_name:
+        text = f"{text} (field {field_name})"
     result: dict[str, Any] = {
-        "ruleId": finding.rule,
-        "level": finding.severity.sarif_level,
+        "ruleId": finding["rule"],
+        "level": _LEVELS[finding["severity"]],
         "message": {"text": text},
         "locations": [{
             "physicalLocation": {
-                "artifactLocation": {"uri": artifact_uri(finding.source)},
+                "artifactLocation": {"uri": artifact_uri(finding["source"])},
                 # Line 0 means "no line" (e.g. a file-level problem); SARIF lines start at 1.
-                "region": {"startLine": max(1, int(finding.line))},
+                "region": {"startLine": max(1, int(finding["line"]))},
             },
         }],
-        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "partialFingerprints": {FINGERPRINT_KEY: finding["fingerprint"]},
         "properties": {
-            "severity": finding.severity.value,
-            "category": finding.category,
-            "field": finding.field,
-            "evidence": finding.evidence,
-            "baseline": finding.baseline.value,
+            "severity": finding["severity"],
+            "category": finding["category"],
+            "field": field_name,
+            "evidence": finding["evidence"],
+            "baseline": finding["baseline"],
         },
     }
     if rule_index is not None:
         result["ruleIndex"] = rule_index
-    if finding.field:
+    if field_name:
         result["locations"][0]["logicalLocations"] = [
-            {"fullyQualifiedName": finding.field, "kind": "member"}
+            {"fullyQualifiedName": field_name, "kind": "member"}
         ]
-    if finding.detector:
-        result["properties"]["detector"] = finding.detector
-    if finding.explanation:
-        result["properties"]["explanation"] = finding.explanation
-    if finding.baseline is BaselineStatus.SUPPRESSED:
-        justification = accepted.get(finding.fingerprint) or "accepted in the baseline"
+    if finding["detector"]:
+        result["properties"]["detector"] = finding["detector"]
+    if finding["explanation"]:
+        result["properties"]["explanation"] = finding["explanation"]
+    if finding["baseline"] == BaselineStatus.SUPPRESSED.value:
+        justification = accepted.get(finding["fingerprint"]) or "accepted in the baseline"
         result["suppressions"] = [
             {"kind": "external", "status": "accepted", "justification": justification}
         ]
     return result
+
+
+_LEVELS = {s.value: s.sarif_level for s in Severity}
 
 
 def build_log(report: Report, results: Any = None) -> dict[str, Any]:
@@ -128,12 +135,12 @@ def build_log(report: Report, results: Any = None) -> dict[str, Any]:
     outcomes = list(report.outcomes)
     known = {o.rule for o in outcomes}
     # A finding whose rule has no outcome still needs a descriptor to point at.
-    for finding in report.findings:
-        if finding.rule not in known:
-            known.add(finding.rule)
-            outcomes.append(RuleOutcome(rule=finding.rule, category=finding.category,
-                                        severity=finding.severity, status=Status.FAILED,
-                                        findings=0))
+    for finding in finding_dicts(report.findings):
+        if finding["rule"] not in known:
+            known.add(finding["rule"])
+            outcomes.append(RuleOutcome(rule=finding["rule"], category=finding["category"],
+                                        severity=Severity(finding["severity"]),
+                                        status=Status.FAILED, findings=0))
     index = {o.rule: i for i, o in enumerate(outcomes)}
     accepted = dict(report.extras.get("baseline_reasons") or {})
 
@@ -181,7 +188,8 @@ def build_log(report: Report, results: Any = None) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "invocations": [invocation],
-        "results": [_result(f, index.get(f.rule), accepted) for f in report.findings]
+        "results": [_result(f, index.get(f["rule"]), accepted)
+                    for f in finding_dicts(report.findings)]
         if results is None else results,
         "columnKind": "unicodeCodePoints",
         "properties": {
@@ -204,8 +212,8 @@ def write(report: Report, out: IO[bytes]) -> None:
     driver_rules = log["runs"][0]["tool"]["driver"]["rules"]
     index = {descriptor["id"]: i for i, descriptor in enumerate(driver_rules)}
     accepted = dict(report.extras.get("baseline_reasons") or {})
-    write_json(log, out, marker,
-               (_result(f, index.get(f.rule), accepted) for f in report.findings))
+    write_json(log, out, marker, (_result(f, index.get(f["rule"]), accepted)
+                                  for f in finding_dicts(report.findings)))
 
 
 render = as_bytes(write)
