@@ -378,8 +378,7 @@ def finding_dicts(findings: Sequence[Finding]) -> Iterator[dict[str, Any]]:
     """Each finding as :meth:`Finding.to_dict` gives it; a :class:`FindingStore`'s rows
     come straight from its batches (the columns are those fields, in that order)."""
     if isinstance(findings, FindingStore):
-        for batch in findings._run.iter_batches():
-            yield from batch.to_pylist()
+        yield from findings.dicts()
     else:
         for finding in findings:
             yield finding.to_dict()
@@ -433,6 +432,11 @@ class FindingStore(Sequence[Finding]):
             raise IndexError("finding index out of range")
         number = bisect.bisect_right(self._starts, index) - 1
         return self._batch(number)[index - self._starts[number]]
+
+    def dicts(self) -> Iterator[dict[str, Any]]:
+        """:func:`finding_dicts`: the batches' rows, which are the findings' fields."""
+        for batch in self._run.iter_batches():
+            yield from batch.to_pylist()
 
     def digest_by_rule(self, cap: int, *, active_rows: bool = False
                        ) -> dict[str, RuleDigest]:
