@@ -225,11 +225,15 @@ def event_times(times: pd.Series) -> pd.Series:
     before, or after, every ledger record, as the real time does.
     """
     parsed = parsed_times(times)
+    fractions = _fractions(times)
     if parsed.dt.unit != "ns":
         low, high = (pd.Timestamp.min.ceil("s").tz_localize("UTC"),
                      pd.Timestamp.max.floor("s").tz_localize("UTC"))
+        # At a bound the fraction is dropped: it would overflow the last second.
+        fractions = fractions.mask(((parsed <= low) | (parsed >= high)).fillna(False),
+                                   pd.Timedelta(0))
         parsed = parsed.clip(low, high).astype(_TIME)
-    return parsed + _fractions(times)
+    return parsed + fractions
 
 
 def whole_second_times(times: pd.Series) -> pd.Series:
@@ -251,7 +255,8 @@ def _any_dot(text: pd.Series) -> bool:
     return bool(text.str.contains(".", regex=False).fillna(False).any())
 
 
-_FRACTION = r"(:\d{2})\.\d+"
+#: A fraction of a second, after hours, minutes and seconds (``10:00.5`` is no time).
+_FRACTION = r"(\d{2}:\d{2}:\d{2})\.\d+"
 
 
 def chunk_times(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -269,7 +274,7 @@ def _fractions(times: pd.Series) -> pd.Series:
         or times.dtype == object else None
     if text is None or not _any_dot(text):
         return pd.Series(pd.Timedelta(0), index=times.index)
-    digits = text.str.extract(r":\d{2}\.(\d+)", expand=False)
+    digits = text.str.extract(r"\d{2}:\d{2}:\d{2}\.(\d+)", expand=False)
     nanos = digits.str.pad(9, side="right", fillchar="0").str.slice(0, 9)
     return pd.to_timedelta(pd.to_numeric(nanos).fillna(0).astype("int64"), unit="ns")
 

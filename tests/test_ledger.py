@@ -364,3 +364,15 @@ def test_a_broken_ledger_read_aside_reports_its_file_and_line(tmp_path: Path) ->
             prepare(replace(options, jobs=jobs))
         errors.append(str(err.value))
     assert errors[0] == errors[1] and "policy.csv:2: value must be a boolean" in errors[0]
+
+
+def test_a_fraction_only_counts_after_seconds_and_never_overflows() -> None:
+    """``10:00.5`` is not an ISO 8601 time (a fraction needs seconds before it), and a
+    far-future time with a fraction stays at the end of the range, not an overflow."""
+    from audit.ledger import event_times
+
+    times = event_times(pd.Series(["2026-03-02T10:00.5Z", "2026-03-02T10:00:01.5Z",
+                                   "9999-12-31T23:59:59.999999999Z"]))
+    assert pd.isna(times[0])
+    assert times[1] == pd.Timestamp("2026-03-02T10:00:01.5Z")
+    assert times[2] == pd.Timestamp.max.floor("s").tz_localize("UTC")
