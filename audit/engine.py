@@ -278,7 +278,6 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
              extras: dict[str, Any]) -> tuple[FindingStore, Tally]:
     """Every finding once, in report order (input file, line, rule, field): each file's
     sorted runs merged with the cross-record findings, then marked by the baseline."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     from audit.baseline import baseline_marks, load_baseline

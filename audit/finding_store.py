@@ -58,14 +58,8 @@ def report_order(finding: Finding) -> tuple[int, str, str]:
 
 
 def to_batch(findings: Sequence[Finding]) -> pa.RecordBatch:
-    """Findings → one record batch."""
-    columns: dict[str, list[Any]] = {name: [] for name in FIELDS}
-    for f in findings:
-        for name in FIELDS:
-            columns[name].append(getattr(f, name))
-    columns["severity"] = [s.value for s in columns["severity"]]
-    columns["baseline"] = [b.value for b in columns["baseline"]]
-    return pa.RecordBatch.from_pydict(columns, schema=schema())
+    """Findings → one record batch: one row per :meth:`Finding.to_dict`."""
+    return pa.RecordBatch.from_pylist([f.to_dict() for f in findings], schema=schema())
 
 
 def batch_of(columns: Mapping[str, Any]) -> pa.RecordBatch:
@@ -213,10 +207,6 @@ class Run:
     @property
     def rows(self) -> int:
         return sum(self.sizes)
-
-    def __iter__(self) -> Iterator[Finding]:
-        for batch in self.iter_batches():
-            yield from from_batch(batch)
 
     def iter_batches(self) -> Iterator[pa.RecordBatch]:
         """The run's batches in order (a spilled run's file opened once)."""
