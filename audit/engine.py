@@ -104,7 +104,7 @@ def prepare(options: ScanOptions) -> ScanContext:
     pack = load_rules(options.rules)
     ledger = identities = None
     # With cores to spare, the ledger is read beside the directory's automaton.
-    aside = _LedgerAside(options.ledger, pack) \
+    aside = _LedgerAside.start(options.ledger, pack) \
         if options.ledger and options.identities and options.jobs > 1 else None
     try:
         if options.identities:
@@ -151,14 +151,24 @@ class _LedgerAside:
     (both take about as long). Any failure over there, a broken ledger included, gives
     no result: the ledger is then loaded here, and reports its own error."""
 
-    def __init__(self, path: str, pack: RulePack) -> None:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._read = pool.apply_async(_read_aside)
+
+    @classmethod
+    def start(cls, path: str, pack: RulePack) -> _LedgerAside | None:
+        """The forked reader, or None when no process can be started (then the ledger
+        is simply read here)."""
         import multiprocessing
 
         global _ASIDE
         _ASIDE = (path, pack)  # the fork inherits it: the rule pack is not picklable
-        self._pool = multiprocessing.get_context("fork").Pool(1)
-        _ASIDE = None
-        self._read = self._pool.apply_async(_read_aside)
+        try:
+            return cls(multiprocessing.get_context("fork").Pool(1))
+        except OSError:
+            return None
+        finally:
+            _ASIDE = None
 
     def result(self) -> Any:
         try:
@@ -391,8 +401,8 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
                 if path in digests:
                     result.info = replace(result.info, sha256=digests[path].result())
                 yield result
-        _FORKED = None
     finally:
+        _FORKED = None  # the context is not kept alive by a finished (or failed) scan
         progress.close()
 
 

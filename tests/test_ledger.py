@@ -376,3 +376,24 @@ def test_a_fraction_only_counts_after_seconds_and_never_overflows() -> None:
     assert pd.isna(times[0])
     assert times[1] == pd.Timestamp("2026-03-02T10:00:01.5Z")
     assert times[2] == pd.Timestamp.max.floor("s").tz_localize("UTC")
+
+
+def test_no_process_for_the_ledger_means_it_is_read_here(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    import multiprocessing
+    from dataclasses import replace
+
+    from support import DIRECTORY, LEDGER
+
+    from audit.engine import prepare
+    from audit.options import ScanOptions
+
+    def no_pool(*args: object, **kwargs: object) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    fork = multiprocessing.get_context("fork")
+    monkeypatch.setattr(type(fork), "Pool", no_pool)
+    options = ScanOptions(inputs=("dump.jsonl",), ledger=str(LEDGER),
+                          identities=str(DIRECTORY))
+    assert len(prepare(replace(options, jobs=2)).ledger) == len(
+        prepare(replace(options, jobs=1)).ledger)
