@@ -120,10 +120,11 @@ class Ledger:
 
     def subjects(self, scope: str, setting: str | None = None) -> pd.Index:
         """The distinct subject keys with a record in ``scope`` (for ``setting`` if given)."""
-        mask = self.records["scope"] == scope
-        if setting is not None:
-            mask &= self.records["setting"] == setting
-        return pd.Index(self.records.loc[mask, "subject"].unique())
+        if setting is not None:  # worked out at load, for the lookups
+            join = self._joins.get((scope, setting))
+            return join.known if join is not None else pd.Index([], dtype=object)
+        records = self.records[self.records["scope"] == scope]
+        return pd.Index(records["subject"].unique())
 
     def records_of(self, scope: str, setting: str) -> pd.DataFrame:
         """The records of one (scope, setting), in the order of ``records``."""
