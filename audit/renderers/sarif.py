@@ -15,7 +15,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import IO, Any
 from urllib.parse import quote
 
-from audit.finding_store import finding_dicts
+from audit.finding_store import digest_by_rule, finding_dicts
 from audit.model import BaselineStatus, Report, RuleOutcome, Severity, Status
 from audit.renderers import as_bytes, register_stream
 from audit.renderers.streaming import new_marker, write_json
@@ -134,13 +134,14 @@ def build_log(report: Report, results: Any = None) -> dict[str, Any]:
     statements = dict(rulepack.get("statements") or {})
     outcomes = list(report.outcomes)
     known = {o.rule for o in outcomes}
-    # A finding whose rule has no outcome still needs a descriptor to point at.
-    for finding in finding_dicts(report.findings):
-        if finding["rule"] not in known:
-            known.add(finding["rule"])
-            outcomes.append(RuleOutcome(rule=finding["rule"], category=finding["category"],
-                                        severity=Severity(finding["severity"]),
-                                        status=Status.FAILED, findings=0))
+    # A finding whose rule has no outcome still needs a descriptor to point at: its
+    # rule's first finding gives the category and severity (no pass over all of them).
+    for rule, digest in digest_by_rule(report.findings, 1).items():
+        if rule not in known:
+            first = digest.rows[0]
+            outcomes.append(RuleOutcome(rule=rule, category=first.category,
+                                        severity=first.severity, status=Status.FAILED,
+                                        findings=0))
     index = {o.rule: i for i, o in enumerate(outcomes)}
     accepted = dict(report.extras.get("baseline_reasons") or {})
 

@@ -102,3 +102,23 @@ def test_odd_paths_and_unknown_rules_still_validate(report_factory):
             for r in log["runs"][0]["results"]]
     assert uris == ["dir%20with%20space/a%23b%3F.jsonl", "file:///abs/path/x.jsonl",
                     "file:///C:/dumps/x.jsonl"]
+
+
+def test_a_store_of_findings_gives_the_same_log_as_a_tuple(report_factory):
+    """Reports of a scan hold a FindingStore read in Arrow; the log is the same."""
+    import dataclasses
+
+    from audit.finding_store import FindingStore, RunWriter, to_batch
+
+    findings = [
+        make_finding("custom/rule-without-outcome", Severity.INFO, source="/abs/path/x.jsonl"),
+        make_finding("census/identifies-user", Severity.HIGH, source="a.jsonl"),
+        make_finding("other/no-outcome-either", Severity.LOW, source="a.jsonl"),
+    ]
+    plain = report_factory(findings)
+    writer = RunWriter(None)
+    writer.add_batch(to_batch(findings))
+    stored = dataclasses.replace(plain, findings=FindingStore(writer.close()))
+    assert load(stored) == load(plain)
+    ids = [r["id"] for r in load(stored)["runs"][0]["tool"]["driver"]["rules"]]
+    assert ids[-2:] == ["custom/rule-without-outcome", "other/no-outcome-either"]
