@@ -42,17 +42,22 @@ def load(text: str, path: str, error: type[AuditError], *, json_only: bool = Fal
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise error(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+    loader = yaml.SafeLoader(text)
+    try:  # parsed once: the node tree gives the lines, and the data is built from it
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+        lines: Lines = {}
+        if node is not None:
+            _mark(node, "", lines, path, error)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise error(f"invalid YAML: {problem}", path=path,
                     line=mark.line + 1 if mark else None) from None
-    lines: Lines = {}
-    if node is not None:
-        _mark(node, "", lines, path, error)
+    except RecursionError:
+        raise error("nested too deeply", path=path) from None
+    finally:
+        loader.dispose()
     return data, lines
 
 

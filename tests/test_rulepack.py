@@ -155,3 +155,12 @@ def test_consent_rule_naming_an_unknown_gate_fails_at_load(run_cli, tmp_path: Pa
     assert result.code == 2
     assert "gate 'org-trace' is not a consent gate" in result.err
     assert f"usage.yaml:{line}" in result.err
+
+
+def test_a_rule_file_nested_too_deeply_is_an_error_not_a_crash(run_cli, tmp_path: Path
+                                                               ) -> None:
+    folder, _line = broken_pack(tmp_path, "rules:\n", "x: " + "[" * 5000 + "]" * 5000
+                                + "\nrules:\n")
+    result = run_cli("rules", "validate", str(folder))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "usage.yaml" in result.err and "nested too deeply" in result.err
