@@ -151,3 +151,53 @@ def test_lone_surrogate_escapes_are_rejected_in_every_json_format(run_cli, tmp_p
     capture.write_text(json.dumps(har), "utf-8")
     assert {f.explanation for f in audit.scan(inputs=str(capture)).findings} == {
         f"{lone} in the request body"}
+
+
+def test_a_line_nested_thousands_deep_is_rejected_not_a_crash(tmp_path: Path) -> None:
+    """pyarrow's parser crashes the process on such a line: it must never see it. The
+    scan runs in a child process, so a crash fails this test instead of the run."""
+    import subprocess
+    import sys
+
+    deep = b'{"category": "census", "x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}"
+    path = tmp_path / "deep.jsonl"
+    path.write_bytes(b"\n".join([GOOD.encode(), deep, GOOD.encode()]) + b"\n")
+    done = subprocess.run([sys.executable, "-m", "audit", "scan", str(path), "--out",
+                           str(tmp_path / "out"), "--format", "json", "--quiet"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode in (0, 1), done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text("utf-8"))
+    assert report["summary"]["records_read"] == 3
+    assert [(f["line"], f["explanation"]) for f in report["findings"]
+            if f["rule"] == "input/malformed-record"] == [(2, "invalid JSON: nested too deeply")]
+
+
+def test_har_nested_too_deeply_is_reported(tmp_path: Path) -> None:
+    from audit.errors import InputError
+
+    deep = "[" * 100_000 + "]" * 100_000
+    body = '{"category": "census", "x": ' + deep + "}"
+    har = {"log": {"entries": [{"request": {"method": "POST", "url": "https://t/e",
+                                            "postData": {"mimeType": "application/json",
+                                                         "text": body}}}]}}
+    path = tmp_path / "capture.har"
+    path.write_text(json.dumps(har), "utf-8")
+    report = audit.scan(inputs=str(path))
+    assert [f.explanation for f in report.findings] == [
+        "invalid JSON in request body: nested too deeply"]
+    envelope = tmp_path / "envelope.har"
+    envelope.write_text('{"log": ' + deep + "}", "utf-8")
+    try:
+        audit.scan(inputs=str(envelope))
+    except InputError as exc:
+        assert "nested too deeply" in str(exc) and "envelope.har" in str(exc)
+    else:
+        raise AssertionError("a HAR file nested too deeply must be an input error")
+
+
+def test_a_json_array_says_when_its_later_elements_are_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.json"
+    path.write_text(f'[{GOOD}, {{"x": {"[" * 100_000}{"]" * 100_000}}}, {GOOD}]', "utf-8")
+    report = audit.scan(inputs=str(path))
+    (explanation,) = [f.explanation for f in report.findings]
+    assert "nested too deeply" in explanation and "not read" in explanation

@@ -17,6 +17,7 @@ from audit.readers import RawRecord, Reader, StrictJSON, register
 
 POST_METHODS = frozenset({"POST", "PUT"})
 _JSON = StrictJSON()
+_TOO_DEEP = "invalid JSON in request body: nested too deeply"
 
 
 def read(stream: IO[bytes]) -> Iterator[RawRecord]:
@@ -28,6 +29,8 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
             raise TypeError
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise OSError(f"not a HAR file ({exc})") from None
+    except RecursionError:
+        raise OSError("not a HAR file (nested too deeply)") from None
     except (KeyError, TypeError):
         raise OSError("not a HAR file (no log.entries list)") from None
     index = 0
@@ -61,6 +64,9 @@ def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
     """
     try:
         data, problem = _JSON.loads(body)
+    except RecursionError:
+        yield _TOO_DEEP
+        return
     except json.JSONDecodeError:
         lines = [line for line in body.splitlines() if line.strip()]
         parsed: list[Any] = []
@@ -70,6 +76,8 @@ def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
                 parsed.append(line_problem if line_problem is not None else value)
             except json.JSONDecodeError as exc:
                 parsed.append(f"invalid JSON in request body: {exc.msg}")
+            except RecursionError:
+                parsed.append(_TOO_DEEP)
         if looks_json or any(not isinstance(p, str) for p in parsed):
             yield from (p if isinstance(p, dict | str) else "not a JSON object" for p in parsed)
         return

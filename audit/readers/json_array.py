@@ -10,6 +10,8 @@ from audit.readers import RawRecord, Reader, StrictJSON, has_surrogates, registe
 
 _DECODER = StrictJSON()
 _BLOCK = 1 << 16
+#: Past an element that cannot be parsed, the array's later elements cannot be found.
+_REST = "; the elements after it are not read"
 _WHITESPACE = " \t\r\n"
 
 
@@ -76,10 +78,10 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
             except json.JSONDecodeError as exc:
                 if fill():
                     continue  # the element may end in the next block
-                yield RawRecord(index, error=f"invalid JSON: {exc.msg}")
+                yield RawRecord(index, error=f"invalid JSON: {exc.msg}{_REST}")
                 return
             except RecursionError:
-                yield RawRecord(index, error="invalid JSON: nested too deeply")
+                yield RawRecord(index, error=f"invalid JSON: nested too deeply{_REST}")
                 return
             if end >= len(buffer) and not eof and fill():
                 continue  # a number may continue in the next block

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 READ_BLOCK = 1 << 24  # bytes read at a time; batches are cut at line ends
 PARSE_BLOCK = 1 << 20  # bytes pyarrow parses per task
+#: Lines opening more arrays and objects than this are parsed by Python (see _maybe_deep).
+ARROW_MAX_OPENINGS = 512
 _JSON = StrictJSON()
 _WHITESPACE = (32, 9, 10, 13)
 
@@ -127,12 +129,27 @@ def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: froze
     for i in doubtful:
         used[i] = bool(chunk[int(starts[i]):int(stops[i])].strip())
     lines = (np.flatnonzero(used) + first_line).astype(np.int64)
-    frame = _arrow_frame(chunk, int(used.sum()), string_fields)
+    frame = None if _maybe_deep(chunk, starts, stops) else \
+        _arrow_frame(chunk, int(used.sum()), string_fields)
     if frame is not None:
         return Batch(frame, lines, [])
     records = [parse_line(int(n), chunk[int(starts[i]):int(stops[i])])
                for i, n in zip(np.flatnonzero(used), lines, strict=True)]
     return batch_of(records)
+
+
+def _maybe_deep(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> bool:
+    """Whether some line opens more than `ARROW_MAX_OPENINGS` arrays and objects: pyarrow's
+    parser recurses once per level and crashes the process on a line nested some
+    thousands deep, so such a batch goes to Python's parser, which rejects the line
+    as nested too deeply. Only a line longer than the limit can hold that many."""
+    import numpy as np
+
+    for i in np.flatnonzero(stops - starts > ARROW_MAX_OPENINGS).tolist():
+        line = chunk[int(starts[i]):int(stops[i])]
+        if line.count(b"[") + line.count(b"{") > ARROW_MAX_OPENINGS:
+            return True
+    return False
 
 
 def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str]
