@@ -54,6 +54,7 @@ from audit.model import (
 from audit.normalize import Chunk, normalize_chunk
 from audit.options import ScanOptions
 from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_of, split
+from audit.readers.ahead import read_ahead
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
 from audit.selectors import selected
@@ -351,8 +352,14 @@ def jobs_for(files: list[Path], jobs: int) -> int:
             total += path.stat().st_size
     if total < SPLIT_MIN_BYTES:
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, MAX_AUTO_JOBS))
+    return max(1, min(usable_cores(), MAX_AUTO_JOBS))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def plan(files: list[Path], parts: int) -> list[Unit]:
@@ -375,8 +382,10 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
     units = plan(files, options.jobs)
     try:
         if options.jobs <= 1 or len(units) == 1:
+            # One process: a spare core reads the next batch while this one is checked.
+            ahead = usable_cores() > 1
             results = (scan_file(path, ctx, states, options.chunk_rows, progress.update, part,
-                                 scratch) for path, part in units)
+                                 scratch, ahead=ahead) for path, part in units)
             yield from merge_parts(units, results)
             return
         import multiprocessing
@@ -447,16 +456,17 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
 
 def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], chunk_rows: int,
               advance: Any = None, part: Part | None = None, scratch: str | None = None,
-              digest: bool = True) -> FileResult:
+              digest: bool = True, ahead: bool = False) -> FileResult:
     """Scan one input file (or one part of it) chunk by chunk: the unit of work of both
     engines. Findings beyond a few thousand go to a file in ``scratch`` when given. The
-    file's digest is taken by its first part unless ``digest`` is false (the caller's)."""
+    file's digest is taken by its first part unless ``digest`` is false (the caller's).
+    ``ahead`` reads the next batch in a thread (when a core is free for it)."""
     states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
     writer = RunWriter(scratch)
     days: Counter[str] = Counter()
     findings_by_day: Counter[str] = Counter()
     records = rejected = 0
-    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping):
+    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping, ahead):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         found = check_chunk(chunk, states, ctx, days, findings_by_day)
@@ -531,11 +541,13 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
 
 
 def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None,
-                mapping: Any = None) -> Iterator[Chunk]:
-    """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time."""
+                mapping: Any = None, ahead: bool = False) -> Iterator[Chunk]:
+    """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time;
+    with ``ahead``, the next batch is read in a thread while this chunk is checked."""
     reader, _ = reader_for(path)
     start = 0
-    for batch in read_batches(path, chunk_rows, string_fields(pack), part):
+    batches = read_batches(path, chunk_rows, string_fields(pack), part)
+    for batch in read_ahead(batches) if ahead else batches:
         yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start,
                               mapping=mapping)
         start += len(batch.frame)
