@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -327,30 +328,45 @@ def test_events_over_time_count_a_far_future_event_on_its_own_day(tmp_path: Path
     assert days == ["2026-03-02", "3000-01-01"]
 
 
-def test_ledger_read_beside_the_directory_equals_the_ledger_read_here() -> None:
-    """With cores to spare the ledger is read in a forked process while the directory
-    builds; the ledger is the same, and so is the error of a broken one."""
-    from dataclasses import replace
+def _prepared(options: object, aside: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The scan context, with the ledger read in a forked process or in this one."""
+    from audit import engine
 
+    minimum = 0 if aside else 1 << 62
+    monkeypatch.setattr(engine, "ASIDE_MIN_LEDGER_BYTES", minimum)
+    monkeypatch.setattr(engine, "ASIDE_MIN_IDENTITIES_BYTES", minimum)
+    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
+    started = []
+    start = engine._LedgerAside.start
+    monkeypatch.setattr(engine._LedgerAside, "start",
+                        lambda *args: started.append(1) or start(*args))
+    try:
+        return engine.prepare(options)  # type: ignore[arg-type]
+    finally:
+        assert started == ([1] if aside else [])
+
+
+def test_ledger_read_beside_the_directory_equals_the_ledger_read_here(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a core to spare a large ledger is read in a forked process while a large
+    directory builds; the ledger is the same, and so is the error of a broken one."""
     from support import DIRECTORY, LEDGER
 
-    from audit.engine import prepare
     from audit.options import ScanOptions
 
     options = ScanOptions(inputs=("dump.jsonl",), ledger=str(LEDGER),
                           identities=str(DIRECTORY))
-    here, aside = prepare(replace(options, jobs=1)), prepare(replace(options, jobs=2))
+    here = _prepared(options, False, monkeypatch)
+    aside = _prepared(options, True, monkeypatch)
     assert aside.ledger.sha256 == here.ledger.sha256
     pd.testing.assert_frame_equal(aside.ledger.records, here.ledger.records)
     assert aside.ledger.defaults == here.ledger.defaults
 
 
-def test_a_broken_ledger_read_aside_reports_its_file_and_line(tmp_path: Path) -> None:
-    from dataclasses import replace
-
+def test_a_broken_ledger_read_aside_reports_its_file_and_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from support import DIRECTORY
 
-    from audit.engine import prepare
     from audit.options import ScanOptions
 
     broken = tmp_path / "policy.csv"
@@ -359,9 +375,9 @@ def test_a_broken_ledger_read_aside_reports_its_file_and_line(tmp_path: Path) ->
                       "utf-8")
     options = ScanOptions(inputs=("dump.jsonl",), ledger=str(broken), identities=str(DIRECTORY))
     errors = []
-    for jobs in (1, 2):
+    for aside in (False, True):
         with pytest.raises(LedgerError) as err:
-            prepare(replace(options, jobs=jobs))
+            _prepared(options, aside, monkeypatch)
         errors.append(str(err.value))
     assert errors[0] == errors[1] and "policy.csv:2: value must be a boolean" in errors[0]
 
@@ -381,11 +397,9 @@ def test_a_fraction_only_counts_after_seconds_and_never_overflows() -> None:
 def test_no_process_for_the_ledger_means_it_is_read_here(monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
     import multiprocessing
-    from dataclasses import replace
 
     from support import DIRECTORY, LEDGER
 
-    from audit.engine import prepare
     from audit.options import ScanOptions
 
     def no_pool(*args: object, **kwargs: object) -> None:
@@ -395,5 +409,5 @@ def test_no_process_for_the_ledger_means_it_is_read_here(monkeypatch: pytest.Mon
     monkeypatch.setattr(type(fork), "Pool", no_pool)
     options = ScanOptions(inputs=("dump.jsonl",), ledger=str(LEDGER),
                           identities=str(DIRECTORY))
-    assert len(prepare(replace(options, jobs=2)).ledger) == len(
-        prepare(replace(options, jobs=1)).ledger)
+    assert len(_prepared(options, True, monkeypatch).ledger) == len(
+        _prepared(options, False, monkeypatch).ledger)
