@@ -71,7 +71,7 @@ def test_leaving_early_stops_the_reader_and_closes_its_source() -> None:
     ahead.close()
     assert closed == ["closed"]
     assert not _threads()
-    assert len(produced) <= 3 + 2 + 1  # read at most depth items (and one in hand) ahead
+    assert len(produced) <= 3 + 2  # never more than depth items ahead of the caller
 
 
 def test_an_error_of_the_check_stops_the_reader() -> None:
