@@ -98,15 +98,15 @@ class _SafeFormat(dict[str, str]):
         return "{" + key + "}"
 
 
-def prepare(options: ScanOptions) -> ScanContext:
-    """Load the rule pack, ledger and identities named by the options."""
+def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
+    """Load the rule pack, ledger and identities named by the options; with ``fork``, a
+    large ledger may be read in a forked process while a large directory builds here."""
     if options.chunk_rows < 1:
         raise UsageError("chunk size must be at least 1")
     pack = load_rules(options.rules)
     ledger = identities = None
-    # With a core to spare, a large ledger is read beside a large directory's automaton.
     aside = _LedgerAside.start(options.ledger, pack) \
-        if _worth_reading_aside(options) else None
+        if fork and _worth_reading_aside(options) else None
     try:
         if options.identities:
             from audit.detectors.known import load_identities
@@ -137,7 +137,7 @@ def prepare(options: ScanOptions) -> ScanContext:
 
 
 #: Sizes from which the ledger and the directory each take over 0.1 s to load (a forked
-#: reader costs about 0.05 s): below either, the ledger is simply read here.
+#: reader costs about 0.05 s): below either, or on one core, the ledger is read here.
 ASIDE_MIN_LEDGER_BYTES = 1 << 20
 ASIDE_MIN_IDENTITIES_BYTES = 1 << 15
 
@@ -226,9 +226,11 @@ def scan(options: ScanOptions) -> Report:
     """Run a whole scan and return the report (nothing is written here)."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     files, skipped = expand_inputs(list(options.inputs))
+    # ``--jobs 1`` asks for one process: not even a short-lived one for the ledger.
+    fork = options.engine != "dask" and options.jobs != 1
     if options.engine != "dask":
         options = replace(options, jobs=jobs_for(files, options.jobs))
-    ctx = prepare(options)
+    ctx = prepare(options, fork=fork)
     pack = ctx.rulepack
     states = initial_states(ctx)
     scratch = ScratchDir()

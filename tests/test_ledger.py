@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -332,16 +333,15 @@ def _prepared(options: object, aside: bool, monkeypatch: pytest.MonkeyPatch) -> 
     """The scan context, with the ledger read in a forked process or in this one."""
     from audit import engine
 
-    minimum = 0 if aside else 1 << 62
-    monkeypatch.setattr(engine, "ASIDE_MIN_LEDGER_BYTES", minimum)
-    monkeypatch.setattr(engine, "ASIDE_MIN_IDENTITIES_BYTES", minimum)
+    monkeypatch.setattr(engine, "ASIDE_MIN_LEDGER_BYTES", 0)  # the fixtures are small
+    monkeypatch.setattr(engine, "ASIDE_MIN_IDENTITIES_BYTES", 0)
     monkeypatch.setattr(engine, "usable_cores", lambda: 2)
     started = []
     start = engine._LedgerAside.start
     monkeypatch.setattr(engine._LedgerAside, "start",
                         lambda *args: started.append(1) or start(*args))
     try:
-        return engine.prepare(options)  # type: ignore[arg-type]
+        return engine.prepare(options, fork=aside)  # type: ignore[arg-type]
     finally:
         assert started == ([1] if aside else [])
 
@@ -361,6 +361,39 @@ def test_ledger_read_beside_the_directory_equals_the_ledger_read_here(
     assert aside.ledger.sha256 == here.ledger.sha256
     pd.testing.assert_frame_equal(aside.ledger.records, here.ledger.records)
     assert aside.ledger.defaults == here.ledger.defaults
+
+
+def test_the_ledger_is_read_aside_only_when_it_saves_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a large ledger beside a large directory, on more than one core, and never
+    under ``--jobs 1`` (one process was asked for)."""
+    from support import DIRECTORY, LEDGER, SAMPLE
+
+    import audit
+    from audit import engine
+    from audit.options import ScanOptions
+
+    options = ScanOptions(inputs=(str(SAMPLE),), ledger=str(LEDGER), identities=str(DIRECTORY))
+    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
+    assert not engine._worth_reading_aside(options)  # the fixtures are small
+    big = tmp_path / "policy.csv"
+    big.write_bytes(LEDGER.read_bytes() + b"\n" * engine.ASIDE_MIN_LEDGER_BYTES)
+    assert not engine._worth_reading_aside(replace(options, ledger=str(big)))
+    monkeypatch.setattr(engine, "ASIDE_MIN_IDENTITIES_BYTES", 0)
+    assert engine._worth_reading_aside(replace(options, ledger=str(big)))
+    monkeypatch.setattr(engine, "usable_cores", lambda: 1)
+    assert not engine._worth_reading_aside(replace(options, ledger=str(big)))
+
+    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
+    monkeypatch.setattr(engine, "ASIDE_MIN_LEDGER_BYTES", 0)
+    forks: list[bool] = []
+    prepare = engine.prepare
+    monkeypatch.setattr(engine, "prepare",
+                        lambda opts, fork=False: forks.append(fork) or prepare(opts, fork=fork))
+    for jobs in (0, 1, 2):
+        audit.scan(inputs=str(SAMPLE), ledger=str(LEDGER), identities=str(DIRECTORY),
+                   jobs=jobs, quiet=True)
+    assert forks == [True, False, True]
 
 
 def test_a_broken_ledger_read_aside_reports_its_file_and_line(
