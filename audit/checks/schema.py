@@ -20,11 +20,13 @@ from audit.lazy import lazy
 from audit.selectors import select_rows
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from audit.context import ScanContext
     from audit.rulepack import FieldSpec, Rule
 else:
+    np = lazy("numpy")
     pd = lazy("pandas")
 
 GUID_RE = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
@@ -76,88 +78,93 @@ def field_schema(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataF
     parts = []
     for spec in ctx.rulepack.categories[rule.category].fields.values():
         column = events[spec.name] if spec.name in events.columns else None
-        missing = column.isna() if column is not None else pd.Series(True, index=events.index)
-        needed = _required_rows(spec, events)
-        absent = missing & needed
-        if absent.any():
-            parts.append(
-                hits(events.index[absent], field=spec.name, explanation="required field is missing")
-            )
-        if column is None:
+        missing = column.isna().to_numpy() if column is not None else \
+            np.ones(len(events), dtype=bool)
+        if spec.required or spec.required_when:
+            absent = missing if spec.required else \
+                missing & select_rows(events, spec.required_when).to_numpy(dtype=bool)
+            if absent.any():
+                parts.append(hits(events.index[absent], field=spec.name,
+                                  explanation="required field is missing"))
+        if column is None or missing.all():
             continue
-        present = column[~missing]
-        if present.empty:
-            continue
+        present = column[~missing] if missing.any() else column
         problems = _problems(spec, present, events)
-        bad = problems.notna()
-        if bad.any():
+        if problems is not None:
+            bad = pd.notna(problems)
             parts.append(
                 hits(
                     present.index[bad],
                     field=spec.name,
                     value=present[bad].to_numpy(),
-                    explanation=problems[bad].to_numpy(),
+                    explanation=problems[bad],
                 )
             )
     return pd.concat(parts) if parts else no_hits()
 
 
-def _required_rows(spec: FieldSpec, events: pd.DataFrame) -> pd.Series:
-    if spec.required:
-        return pd.Series(True, index=events.index)
-    if spec.required_when:
-        return select_rows(events, spec.required_when)
-    return pd.Series(False, index=events.index)
-
-
-def _problems(spec: FieldSpec, values: pd.Series, events: pd.DataFrame) -> pd.Series:
+def _problems(spec: FieldSpec, values: pd.Series, events: pd.DataFrame) -> np.ndarray | None:
     """Per value (of ``events[spec.name]``): None when valid, else what is wrong (without
-    the value itself)."""
-    problems = pd.Series(None, index=values.index, dtype=object)
+    the value itself); None instead of the array when every value is valid, as most are
+    (a chunk's columns are checked hundreds of times per million events)."""
+    problems: np.ndarray | None = None
     typed = _type_ok(spec.type, values)
-    if not typed.all():
+    ok, at = values, None  # the values still valid, and their positions (None: all)
+    if typed is not None:
+        problems = np.full(len(values), None, dtype=object)
         found = values[~typed].map(json_type)
-        problems[~typed] = "expected " + spec.type + ", found " + found
-    ok = values[typed]
-    for check in _constraint_checks(spec, events):
+        problems[~typed] = ("expected " + spec.type + ", found " + found).to_numpy()
+        at = np.flatnonzero(typed)
+        ok = values[typed]
+    for check, explanation in _constraint_checks(spec, events):
         if ok.empty:
             break
-        failed = check[0](ok)
+        failed = check(ok).to_numpy(dtype=bool)
         if failed.any():
-            problems[failed[failed].index] = check[1]
+            if problems is None:
+                problems = np.full(len(values), None, dtype=object)
+            problems[np.flatnonzero(failed) if at is None else at[failed]] = explanation
+            at = np.flatnonzero(~failed) if at is None else at[~failed]
             ok = ok[~failed]
     return problems
 
 
-def _type_ok(type_name: str, values: pd.Series) -> pd.Series:
+def _type_ok(type_name: str, values: pd.Series) -> np.ndarray | None:
+    """Whether each value has the JSON type; None when all have (the common case)."""
     dtype = values.dtype
     if dtype.kind == "O":
         # One C pass answers the common case (every value of the expected type).
         inferred = pd.api.types.infer_dtype(values, skipna=True)
         if inferred == _INFERRED_OK.get(type_name):
-            return pd.Series(True, index=values.index)
+            return None
     if type_name == "string":
         if pd.api.types.is_string_dtype(dtype) and dtype.kind != "O":
-            return pd.Series(True, index=values.index)
-        return values.map(lambda v: isinstance(v, str))
+            return None
+        return _all_or_mask(values.map(lambda v: isinstance(v, str)))
     if type_name == "boolean":
         if pd.api.types.is_bool_dtype(dtype):
-            return pd.Series(True, index=values.index)
-        return values.map(lambda v: isinstance(v, bool))
+            return None
+        return _all_or_mask(values.map(lambda v: isinstance(v, bool)))
     if type_name == "integer":
         if pd.api.types.is_integer_dtype(dtype):
-            return pd.Series(True, index=values.index)
+            return None
         if pd.api.types.is_float_dtype(dtype):  # integers with gaps arrive as floats
-            return values % 1 == 0
-        return values.map(
+            return _all_or_mask(values % 1 == 0)
+        return _all_or_mask(values.map(
             lambda v: (
                 (isinstance(v, int) and not isinstance(v, bool))
                 or (isinstance(v, float) and v.is_integer())
             )
-        )
+        ))
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return pd.Series(True, index=values.index)
-    return values.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+        return None
+    return _all_or_mask(values.map(
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool)))
+
+
+def _all_or_mask(ok: pd.Series) -> np.ndarray | None:
+    mask = ok.to_numpy(dtype=bool)
+    return None if mask.all() else mask
 
 
 _INFERRED_OK = {"string": "string", "boolean": "boolean", "integer": "integer"}
