@@ -217,15 +217,16 @@ def _as_text(value: Any) -> Any:
     return value if isinstance(value, str) else str(value)
 
 
-def event_times(times: pd.Series) -> pd.Series:
+def event_times(times: pd.Series, whole: pd.Series | None = None) -> pd.Series:
     """Event times as UTC nanosecond timestamps; NaT where not an ISO 8601 date-time.
 
     The same time gives the same answer whatever else is parsed with it (see
     :func:`whole_second_times`): seconds and their fraction are read apart. A time
     beyond nanoseconds' range (before 1677, after 2262) is clipped to it: it still falls
-    before, or after, every ledger record, as the real time does.
+    before, or after, every ledger record, as the real time does. ``whole``, when given,
+    is ``whole_second_times(times)`` already worked out (a chunk's, see :func:`chunk_times`).
     """
-    parsed = parsed_times(times)
+    parsed = parsed_times(times, whole)
     fractions = _fractions(times)
     if parsed.dt.unit != "ns":
         low, high = (pd.Timestamp.min.ceil("s").tz_localize("UTC"),
@@ -280,9 +281,9 @@ def _fractions(times: pd.Series) -> pd.Series:
     return pd.to_timedelta(pd.to_numeric(nanos).fillna(0).astype("int64"), unit="ns")
 
 
-def parsed_times(times: pd.Series) -> pd.Series:
+def parsed_times(times: pd.Series, whole: pd.Series | None = None) -> pd.Series:
     """Event times to the second (UTC; NaT where not an ISO 8601 date-time), in the
-    unit pandas picks for them, which holds any year."""
+    unit pandas picks for them, which holds any year. ``whole`` as for :func:`event_times`."""
     if isinstance(times.dtype, pd.DatetimeTZDtype):
         return times.dt.tz_convert("UTC")
     if pd.api.types.is_datetime64_dtype(times.dtype):
@@ -291,7 +292,7 @@ def parsed_times(times: pd.Series) -> pd.Series:
     # cannot pass the full-date test, so it ends up NaT like any other bad time.
     text = times.astype("string[pyarrow]")
     full_date = text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool)
-    return whole_second_times(text).where(full_date)
+    return (whole_second_times(text) if whole is None else whole).where(full_date)
 
 
 # -- loading ------------------------------------------------------------------

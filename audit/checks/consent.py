@@ -311,13 +311,15 @@ def consent(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> tuple[pd.Data
 
 def _times(events: pd.DataFrame, chosen: np.ndarray) -> np.ndarray:
     """The chosen rows' event times (UTC, naive datetime64[ns]; NaT where not ISO 8601),
-    the column parsed once per chunk for every gate."""
-    from audit.ledger import event_times
+    the column parsed once per chunk for every gate, and for the schema check."""
+    from audit.ledger import chunk_times, event_times
 
     if "time" not in events.columns:
         return np.full(int(chosen.sum()), np.datetime64("NaT", "ns"))
-    times = shared(events, ("event-times",), lambda: event_times(events["time"]))
-    return times[chosen].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    times = shared(events, ("event-times",), lambda: event_times(
+        events["time"], chunk_times(events, "time")).dt.tz_convert(None).to_numpy(
+            dtype="datetime64[ns]"))
+    return times[chosen]
 
 
 def _stats(subjects: np.ndarray, lines: np.ndarray, violating: np.ndarray) -> pd.DataFrame:
