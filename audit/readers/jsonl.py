@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
 from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, register
+from audit.readers.columnar import frame_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -179,17 +180,7 @@ def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str]
         return None
     if table.num_rows != expected_rows:
         return None
-    while any(pa.types.is_struct(t) for t in table.schema.types):
-        table = table.flatten()
-    for field in table.schema:
-        kind = field.type
-        if not (pa.types.is_string(kind) or pa.types.is_integer(kind)
-                or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-                or pa.types.is_null(kind)):
-            return None  # lists, timestamps: Python keeps the JSON value as it was
-    frame = table.to_pandas()
-    # Nulls are absent, as in the Python path (which drops null keys).
-    return frame.dropna(axis=1, how="all")
+    return frame_of(table)  # None for lists, timestamps: Python keeps the JSON value
 
 
 register(Reader("jsonl", (".jsonl", ".ndjson"), read, batches=read_batches, splittable=True))
