@@ -564,11 +564,12 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
 def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None,
                 mapping: Any = None, ahead: bool = False) -> Iterator[Chunk]:
     """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time;
-    with ``ahead``, the next batch is read in a thread while this chunk is checked."""
+    with ``ahead``, a format pyarrow parses (the GIL released) has its next batch read in
+    a thread while this chunk is checked. Formats read by Python gain nothing from it."""
     reader, _ = reader_for(path)
     start = 0
     batches = read_batches(path, chunk_rows, string_fields(pack), part)
-    for batch in read_ahead(batches) if ahead else batches:
+    for batch in read_ahead(batches) if ahead and reader.batches is not None else batches:
         yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start,
                               mapping=mapping)
         start += len(batch.frame)
