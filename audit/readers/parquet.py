@@ -1,8 +1,11 @@
 """Parquet via pyarrow, batch by batch; the line is the 1-based row index.
 
-Batches whose columns are strings, numbers, booleans and structs of them become frames
-in C (:func:`audit.readers.columnar.frame_of`); a batch with a list, a timestamp or
-another type is read record by record, so each value stays as the file holds it.
+A timestamp column is read as ISO 8601 text (``2026-03-02 10:00:00Z``), the form a JSON
+dump carries: the schema's ``date-time`` format and the ledger's event times read it
+the same way, and a timestamp without a time zone fails that format as its text would.
+Batches whose columns are then strings, numbers, booleans and structs of them become
+frames in C (:func:`audit.readers.columnar.frame_of`); a batch with a list or another
+type is read record by record, so each value stays as the file holds it.
 """
 
 from __future__ import annotations
@@ -28,11 +31,24 @@ def _opened(stream: IO[bytes]) -> Any:
         raise OSError(f"not a readable Parquet file ({exc})") from None
 
 
+def _text_times(batch: Any) -> Any:
+    """The batch as a table, structs flattened to dotted names and timestamps as text."""
+    import pyarrow as pa
+
+    table = pa.Table.from_batches([batch])
+    while any(pa.types.is_struct(kind) for kind in table.schema.types):
+        table = table.flatten()
+    for i, field in enumerate(table.schema):
+        if pa.types.is_timestamp(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return table
+
+
 def read(stream: IO[bytes]) -> Iterator[RawRecord]:
-    """Yield rows as dicts (nested structs stay nested; the normaliser flattens them)."""
+    """Yield rows as dicts (nested names dotted, timestamps as ISO 8601 text)."""
     row = 0
     for batch in _opened(stream).iter_batches(batch_size=BATCH_ROWS):
-        for data in batch.to_pylist():
+        for data in _text_times(batch).to_pylist():
             row += 1
             yield RawRecord(row, data)
 
@@ -45,7 +61,6 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
     string field stored as numbers is seen as numbers by either path.
     """
     import numpy as np
-    import pyarrow as pa
 
     row = first_line - 1
     for batch in _opened(stream).iter_batches(batch_size=chunk_rows):
@@ -53,12 +68,13 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         row += batch.num_rows
         if not batch.num_rows:
             continue
-        frame = frame_of(pa.Table.from_batches([batch]))
+        table = _text_times(batch)
+        frame = frame_of(table)
         if frame is not None:
             yield Batch(frame, lines, [])
         else:
             yield batch_of([RawRecord(line, data)
-                            for line, data in zip(lines.tolist(), batch.to_pylist(), strict=True)])
+                            for line, data in zip(lines.tolist(), table.to_pylist(), strict=True)])
 
 
 register(Reader("parquet", (".parquet", ".pq"), read, batches=read_batches))

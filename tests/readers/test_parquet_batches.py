@@ -92,6 +92,36 @@ def test_nested_nulls_gaps_and_types_python_must_keep(
     assert {f["field"] for f in batched["findings"]} >= {"Tags", "seen"}
 
 
+def test_typed_times_read_as_their_iso_text(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timestamp column with a time zone is a valid date-time, and the consent rules
+    read it as the same events in JSON Lines; one without a zone fails the format, as
+    its text would."""
+    from support import write_jsonl
+
+    # fabrikam.com turned tracing off for April (fixtures/policy.csv).
+    events = [make_event("usage", time=f"2026-0{month}-15T10:00:00Z", tenant=tenant)
+              for month in (3, 4, 5) for tenant in ("contoso.com", "fabrikam.com")]
+    as_text = _report(write_jsonl(tmp_path / "events.jsonl", events))
+    table = _table(events)
+    stamps = pa.array([datetime.fromisoformat(e["time"]) for e in events],
+                      pa.timestamp("us", tz="UTC"))
+    typed = table.set_column(table.schema.get_field_index("time"), "time", stamps)
+    pq.write_table(typed, tmp_path / "typed.parquet")
+    batched, one_by_one = _both_ways(tmp_path / "typed.parquet", monkeypatch)
+    assert batched == one_by_one
+    assert batched["findings"], "the ledger makes some of these events violations"
+    assert [(f["rule"], f["line"], f["field"]) for f in batched["findings"]] == \
+        [(f["rule"], f["line"], f["field"]) for f in as_text["findings"]]
+
+    naive = table.set_column(table.schema.get_field_index("time"), "time",
+                             stamps.cast(pa.timestamp("us")))
+    pq.write_table(naive, tmp_path / "naive.parquet")
+    report = _report(tmp_path / "naive.parquet")
+    assert {f["explanation"] for f in report["findings"] if f["field"] == "time"} == \
+        {"not an ISO 8601 date-time with a time zone"}
+
+
 def test_batches_keep_their_row_numbers(tmp_path: Path) -> None:
     rows = [make_event("census", SignInAttempts=k) for k in range(23)]
     path = _write(tmp_path / "rows.parquet", rows, row_group_size=6)
