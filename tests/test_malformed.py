@@ -201,3 +201,20 @@ def test_a_json_array_says_when_its_later_elements_are_not_read(tmp_path: Path) 
     report = audit.scan(inputs=str(path))
     (explanation,) = [f.explanation for f in report.findings]
     assert "nested too deeply" in explanation and "not read" in explanation
+
+
+def test_a_csv_quoting_error_rejects_its_record_and_reading_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    ok = "census,2026-03-01T00:00:00Z,iPhoneSkype"
+    path.write_text(f'category,time,AppName\n{ok}\ncensus,"2026"x,y\n{ok}\n'
+                    f'census,"never closed,z\n{ok}\n', "utf-8")
+    report = audit.scan(inputs=str(path))
+    rejected = [
+        (f.line, f.explanation) for f in report.findings if f.rule == "input/malformed-record"
+    ]
+    assert rejected == [
+        (3, "invalid CSV: ',' expected after '\"'"),
+        (5, "invalid CSV: unexpected end of data (a quoted value is never closed: "
+            "the lines after it are part of it)"),
+    ]
+    assert report.summary.records_audited == 2 and report.summary.records_rejected == 2

@@ -19,6 +19,8 @@ from audit.readers import (
     text_stream,
 )
 
+_REST_UNREAD = " (a quoted value is never closed: the lines after it are part of it)"
+
 
 def read(stream: IO[bytes]) -> Iterator[RawRecord]:
     """Yield one record per data row; a row of the wrong width is rejected."""
@@ -31,8 +33,12 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield RawRecord(start, error=f"invalid CSV: {exc}")
-            return
+            # The reader goes on after the record it refused; only a quote left open runs
+            # to the end of the file, which then holds nothing more to read.
+            rest = _REST_UNREAD if rows.line_num > start else ""
+            yield RawRecord(start, error=f"invalid CSV: {exc}{rest}")
+            start = rows.line_num + 1
+            continue
         line, start = start, rows.line_num + 1
         if not row:
             continue
