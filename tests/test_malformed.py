@@ -218,3 +218,15 @@ def test_a_csv_quoting_error_rejects_its_record_and_reading_goes_on(tmp_path: Pa
             "the lines after it are part of it)"),
     ]
     assert report.summary.records_audited == 2 and report.summary.records_rejected == 2
+
+
+def test_records_holding_no_value_are_rejected_not_a_crash(tmp_path: Path) -> None:
+    """A CSV row of empty cells, or a JSON object with no keys, is a record with no
+    category; a batch of only those once made a frame with no rows."""
+    for name, text in (("events.csv", "category,time,AppName\n,,\n"), ("events.json", "[{}]")):
+        path = tmp_path / name
+        path.write_text(text, "utf-8")
+        report = audit.scan(inputs=str(path))
+        assert [(f.line, f.explanation) for f in report.findings] == [(2 if name.endswith(
+            "csv") else 1, "no category field")]
+        assert report.summary.records_rejected == 1
