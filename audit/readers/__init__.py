@@ -235,6 +235,13 @@ def _guarded(path: Path, produce: Callable[[IO[bytes]], Iterator[Any]]) -> Itera
         raise InputError(f"cannot read file: {what}", path=str(path)) from None
 
 
+def line_ends(data: bytes) -> np.ndarray:
+    """The offsets of the newlines of ``data``, in one vectorised pass."""
+    import numpy as np
+
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+
+
 def batch_of(records: list[RawRecord]) -> Batch:
     """Flatten parsed records into a frame; keep the unusable ones as rejections."""
     import numpy as np

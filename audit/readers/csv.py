@@ -23,6 +23,7 @@ from audit.readers import (
     UnusableFile,
     batch_of,
     has_surrogates,
+    line_ends,
     register,
     text_stream,
 )
@@ -100,7 +101,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
             data += block
         if not data:
             return
-        ends = _line_ends(data, chunk_rows)
+        ends = line_ends(data)[:chunk_rows]
         cut = int(ends[-1]) + 1 if len(ends) == chunk_rows else len(data)
         batch = _arrow_batch(data[:cut], ends, header, line)
         if batch is None:  # from here on Python reads, records spanning lines included
@@ -127,13 +128,6 @@ def _plain_header(raw: bytes) -> list[str] | None:
     if len(rows) != 1 or not rows[0] or len(set(rows[0])) != len(rows[0]) or "" in rows[0]:
         return None
     return rows[0]
-
-
-def _line_ends(data: bytes, limit: int) -> np.ndarray:
-    """The offsets of the first ``limit`` newlines of ``data``."""
-    import numpy as np
-
-    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)[:limit]
 
 
 def _arrow_batch(chunk: bytes, ends: np.ndarray, header: list[str], first_line: int

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, register
+from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, line_ends, register
 from audit.readers.columnar import frame_of
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
             if lines < chunk_rows:
                 continue
         data = b"".join(blocks)
-        ends = _line_ends(data)
+        ends = line_ends(data)  # found once, shared by its batches
         if not block:
             if data:
                 yield from _batches(data, ends, first_line, chunk_rows, string_fields)
@@ -86,13 +86,6 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         first_line += whole
         lines -= whole
         blocks = [data[cut:]]
-
-
-def _line_ends(data: bytes) -> np.ndarray:
-    """The offsets of the newlines of ``data``, found once and shared by its batches."""
-    import numpy as np
-
-    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
 
 
 def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
