@@ -80,6 +80,9 @@ class Reader:
     typed: bool = True
     batches: BatchFunc | None = None
     splittable: bool = False  # line-based: a byte range cut at line ends reads on its own
+    #: Cuts a file into about N parts of the format's own (Parquet: row groups), each
+    #: ``Part(first group, stop group, first row)``, read by ``batches(..., part=)``.
+    cut: Callable[[Path, int], list[Part] | None] | None = None
 
 
 READERS: dict[str, Reader] = {}
@@ -158,6 +161,12 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
                  part: Part | None = None) -> Iterator[Batch]:
     """Stream one file (or one part of it) as batches of at most ``chunk_rows`` records."""
     reader, _ = reader_for(path)
+    if part is not None and reader.cut is not None:
+        assert reader.batches is not None
+        batches = reader.batches
+        yield from _guarded(path, lambda stream: batches(
+            stream, chunk_rows, string_fields, part.first_line, part=part))
+        return
     if part is not None:
         assert reader.batches is not None and reader.splittable
         batches = reader.batches
@@ -174,14 +183,20 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
 
 
 def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None:
-    """Cut a line-based, uncompressed file into about ``parts`` byte ranges at line ends.
+    """Cut an uncompressed file into about ``parts`` parts: a line-based one into byte
+    ranges at line ends, a Parquet file by row groups (its reader's ``cut``).
 
-    None when the file cannot be cut (compressed, not line-based) or is too small to be
-    worth it. Counting the lines before each cut is one fast pass over the bytes.
+    None when the file cannot be cut (compressed, neither kind, one row group) or is too
+    small to be worth it. Counting the lines before each cut is one fast pass over the
+    bytes.
     """
     reader, compressed = reader_for(path)
     size = path.stat().st_size
-    if parts < 2 or compressed or not reader.splittable or size < min_bytes:
+    if parts < 2 or compressed or size < min_bytes:
+        return None
+    if reader.cut is not None:
+        return reader.cut(path, parts)
+    if not reader.splittable:
         return None
     targets = [size * k // parts for k in range(1, parts)]
     cuts, lines_before = [0], [0]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from itertools import accumulate, pairwise
+from pathlib import Path
 from typing import IO, Any
 
-from audit.readers import Batch, RawRecord, Reader, batch_of, register
+from audit.readers import Batch, Part, RawRecord, Reader, batch_of, register
 from audit.readers.columnar import frame_of
 
 BATCH_ROWS = 50_000
@@ -54,8 +56,9 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
-                 first_line: int = 1) -> Iterator[Batch]:
-    """Batches of ``chunk_rows`` rows, converted by pyarrow where the types allow.
+                 first_line: int = 1, part: Part | None = None) -> Iterator[Batch]:
+    """Batches of ``chunk_rows`` rows, converted by pyarrow where the types allow; of the
+    row groups ``part.start`` to ``part.stop`` only when a part is given (see :func:`cut`).
 
     ``string_fields`` is not needed: Parquet columns have their types, and a declared
     string field stored as numbers is seen as numbers by either path.
@@ -63,7 +66,8 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
     import numpy as np
 
     row = first_line - 1
-    for batch in _opened(stream).iter_batches(batch_size=chunk_rows):
+    groups = None if part is None else list(range(part.start, part.stop))
+    for batch in _opened(stream).iter_batches(batch_size=chunk_rows, row_groups=groups):
         lines = np.arange(row + 1, row + 1 + batch.num_rows, dtype=np.int64)
         row += batch.num_rows
         if not batch.num_rows:
@@ -77,4 +81,26 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
                             for line, data in zip(lines.tolist(), table.to_pylist(), strict=True)])
 
 
-register(Reader("parquet", (".parquet", ".pq"), read, batches=read_batches))
+def cut(path: Path, parts: int) -> list[Part] | None:
+    """About ``parts`` runs of whole row groups with as many rows each, for processes to
+    read apart (a row group is the smallest piece a Parquet file can be read by); None
+    for a file of one row group."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # an unreadable file is reported when it is read
+        return None
+    rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    if len(rows) < 2:
+        return None
+    before = [0, *accumulate(rows)]  # rows before each group
+    bounds = [0]
+    for group in range(1, len(rows)):
+        if len(bounds) < parts and before[group] >= before[-1] * len(bounds) / parts:
+            bounds.append(group)
+    bounds.append(len(rows))
+    return [Part(a, b, before[a] + 1) for a, b in pairwise(bounds)]
+
+
+register(Reader("parquet", (".parquet", ".pq"), read, batches=read_batches, cut=cut))

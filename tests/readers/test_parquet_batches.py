@@ -156,3 +156,26 @@ def test_generated_columns_report_the_same_both_ways(
     pq.write_table(table, path)
     batched, one_by_one = _both_ways(path, monkeypatch, chunk_rows=chunk_rows)
     assert batched == one_by_one
+
+
+def test_row_groups_scanned_in_processes_equal_one_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Parquet file of several row groups is cut into runs of them, one per process,
+    each read with its true row numbers."""
+    from audit import engine
+    from audit.readers import split
+
+    events = [make_event("census", SignInAttempts=k, DeviceModel=f"Amos Marble's iPhone {k}")
+              for k in range(40)] + [make_event("usage", client="tablet")] * 7
+    path = _write(tmp_path / "groups.parquet", events, row_group_size=6)
+    parts = split(path, 3, 0)
+    assert parts is not None and [(p.start, p.first_line) for p in parts] == [
+        (0, 1), (3, 19), (6, 37)]
+    assert parts[-1].stop == 8
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    one, three = _report(path, jobs=1), _report(path, jobs=3)
+    assert three["run"]["parameters"].pop("jobs") == 3
+    one["run"]["parameters"].pop("jobs")
+    assert three == one
+    assert {f["line"] for f in one["findings"]} >= {1, 19, 37, 47}
+    assert split(_write(tmp_path / "one.parquet", events), 3, 0) is None  # one row group
