@@ -94,11 +94,13 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         yield from _python_batches(_joined(data, stream), chunk_rows)
         return
     data, line, more = data[end + 1:], 2, True
+    newlines = data.count(b"\n")
     while True:
-        while more and data.count(b"\n") < chunk_rows:
+        while more and newlines < chunk_rows:
             block = stream.read(READ_BLOCK)
             more = bool(block)
             data += block
+            newlines += block.count(b"\n")
         if not data:
             return
         ends = line_ends(data)[:chunk_rows]
@@ -110,7 +112,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         if batch.records:
             yield batch
         line += len(ends) + (data[cut - 1:cut] != b"\n")  # a last line without newline
-        data = data[cut:]
+        data, newlines = data[cut:], newlines - len(ends)
 
 
 def _plain_header(raw: bytes) -> list[str] | None:
