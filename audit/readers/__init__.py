@@ -268,10 +268,8 @@ def batch_of(records: list[RawRecord]) -> Batch:
     lines = np.fromiter((r.line for r in records if r.data is not None), dtype=np.int64,
                         count=len(rows))
     rejected = [(r.line, r.error or "unreadable record") for r in records if r.data is None]
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
-    if len(frame) < len(rows):  # records that hold no value at all give pandas no rows
-        frame = frame.reindex(pd.RangeIndex(len(rows)))
-    return Batch(frame, lines, rejected)
+    # A row per record, one that holds no value included (from_records would drop it).
+    return Batch(pd.DataFrame(rows), lines, rejected)
 
 
 def text_stream(stream: IO[bytes]) -> io.TextIOWrapper:
