@@ -161,23 +161,25 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
                  part: Part | None = None) -> Iterator[Batch]:
     """Stream one file (or one part of it) as batches of at most ``chunk_rows`` records."""
     reader, _ = reader_for(path)
-    if part is not None and reader.cut is not None:
-        assert reader.batches is not None
-        batches = reader.batches
-        yield from _guarded(path, lambda stream: batches(
-            stream, chunk_rows, string_fields, part.first_line, part=part))
+    batches = reader.batches
+    if batches is None:
+        yield from record_batches(read_records(path), chunk_rows)
         return
-    if part is not None:
-        assert reader.batches is not None and reader.splittable
-        batches = reader.batches
-        yield from _guarded(path, lambda stream: batches(
-            _Slice(stream, part), chunk_rows, string_fields, part.first_line))
-        return
-    if reader.batches is not None:
-        batches = reader.batches
-        yield from _guarded(path, lambda stream: batches(stream, chunk_rows, string_fields))
-        return
-    records = read_records(path)
+
+    def produce(stream: IO[bytes]) -> Iterator[Batch]:
+        if part is None:
+            return batches(stream, chunk_rows, string_fields)
+        if reader.cut is not None:  # a part of the format's own (Parquet: row groups)
+            return batches(stream, chunk_rows, string_fields, part.first_line, part=part)
+        assert reader.splittable  # a byte range cut at line ends
+        return batches(_Slice(stream, part), chunk_rows, string_fields, part.first_line)
+
+    yield from _guarded(path, produce)
+
+
+def record_batches(records: Iterator[RawRecord], chunk_rows: int) -> Iterator[Batch]:
+    """Records, ``chunk_rows`` at a time, as batches (for readers with no batches of
+    their own, and for the part of a file Python must read)."""
     while batch := list(islice(records, chunk_rows)):
         yield batch_of(batch)
 

@@ -21,9 +21,9 @@ from audit.readers import (
     RawRecord,
     Reader,
     UnusableFile,
-    batch_of,
     has_surrogates,
     line_ends,
+    record_batches,
     register,
     text_stream,
 )
@@ -181,12 +181,7 @@ def _well_formed(lines: Any) -> np.ndarray:
 
 def _python_batches(stream: IO[bytes], chunk_rows: int, header: list[str] | None = None,
                     first_line: int = 1) -> Iterator[Batch]:
-    records = _records(stream, header, first_line)
-    while True:
-        batch = [record for _, record in zip(range(chunk_rows), records, strict=False)]
-        if not batch:
-            return
-        yield batch_of(batch)
+    return record_batches(_records(stream, header, first_line), chunk_rows)
 
 
 def _joined(head: bytes, rest: IO[bytes]) -> IO[bytes]:
