@@ -28,6 +28,7 @@ from audit.context import ScanContext, chunk_scoped
 from audit.errors import NotTested, UsageError
 from audit.finding_store import (
     FindingStore,
+    MarkLookup,
     Run,
     RunSpool,
     RunWriter,
@@ -325,6 +326,7 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     sources = [*order, *(s for s in late if s not in order)]
     baseline = load_baseline(options.baseline) if options.baseline else None
     marks = baseline_marks(baseline, date.today()) if baseline else {}
+    lookup = MarkLookup.of(marks) if marks else None
     reasons = baseline.reasons() if baseline else {}
     accepted: dict[str, str] = {}
     writer, tally = RunWriter(scratch.path), Tally()
@@ -334,8 +336,8 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
             if len(undecided):
                 batch = batch.filter(pc.invert(pc.is_in(batch.column("rule"),
                                                         value_set=undecided)))
-            if marks:
-                batch = with_marks(batch, marks)
+            if lookup is not None:
+                batch = with_marks(batch, lookup)
                 accepted_rows = pc.not_equal(batch.column("baseline"),
                                              BaselineStatus.ACTIVE.value)
                 for fingerprint in batch.column("fingerprint").filter(accepted_rows).to_pylist():

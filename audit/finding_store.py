@@ -143,18 +143,31 @@ def _sorted(table: pa.Table) -> pa.RecordBatch:
     return table.take(order).combine_chunks().to_batches()[0]
 
 
-def with_marks(batch: pa.RecordBatch, marks: Mapping[tuple[str, str], BaselineStatus]
-               ) -> pa.RecordBatch:
+@dataclass(frozen=True, slots=True)
+class MarkLookup:
+    """Baseline marks ((rule, fingerprint) → status) as Arrow arrays, built once per scan
+    rather than once per batch."""
+
+    keys: Any
+    statuses: Any
+
+    @classmethod
+    def of(cls, marks: Mapping[tuple[str, str], BaselineStatus]) -> MarkLookup:
+        return cls(pa.array([f"{rule}\x00{fingerprint}" for rule, fingerprint in marks],
+                            type=pa.string()),
+                   pa.array([status.value for status in marks.values()], type=pa.string()))
+
+
+def with_marks(batch: pa.RecordBatch,
+               marks: MarkLookup | Mapping[tuple[str, str], BaselineStatus]) -> pa.RecordBatch:
     """The batch with each finding's baseline column set from ``marks`` ((rule,
     fingerprint) → status; ``active`` where absent), looked up in Arrow."""
     import pyarrow.compute as pc
 
+    lookup = marks if isinstance(marks, MarkLookup) else MarkLookup.of(marks)
     keys = pc.binary_join_element_wise(batch.column("rule"), batch.column("fingerprint"),
                                        "\x00")
-    known = pa.array([f"{rule}\x00{fingerprint}" for rule, fingerprint in marks],
-                     type=pa.string())
-    statuses = pa.array([status.value for status in marks.values()], type=pa.string())
-    marked = pc.fill_null(pc.take(statuses, pc.index_in(keys, value_set=known)),
+    marked = pc.fill_null(pc.take(lookup.statuses, pc.index_in(keys, value_set=lookup.keys)),
                           BaselineStatus.ACTIVE.value)
     return batch.set_column(FIELDS.index("baseline"), "baseline", marked)
 
@@ -404,8 +417,8 @@ class FindingStore(Sequence[Finding]):
         return self._starts[-1]
 
     def __iter__(self) -> Iterator[Finding]:
-        for number in range(len(self._run.sizes)):
-            yield from self._batch(number)
+        for batch in self._run.iter_batches():  # a spilled file is opened once
+            yield from from_batch(batch)
 
     @overload
     def __getitem__(self, index: int) -> Finding: ...
