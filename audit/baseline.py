@@ -24,6 +24,7 @@ from jsonschema.exceptions import best_match
 
 from audit.errors import BaselineError
 from audit.model import BaselineStatus, Finding
+from audit.readers import StrictJSON
 
 BASELINE_VERSION = 1
 
@@ -137,10 +138,16 @@ def load_baseline(path: str | Path) -> Baseline:
     except (OSError, UnicodeDecodeError) as exc:
         raise BaselineError(f"cannot read baseline: {exc}", path=where) from None
     try:
-        doc = json.loads(text)
+        # Strict: a lone surrogate could not be written to any report, and a repeated
+        # key would silently keep only its last value.
+        doc, problem = StrictJSON().loads(text)
     except json.JSONDecodeError as exc:
         raise BaselineError(f"not valid JSON: {exc.msg} (column {exc.colno})", path=where,
                             line=exc.lineno) from None
+    except RecursionError:
+        raise BaselineError("not valid JSON: nested too deeply", path=where) from None
+    if problem is not None:
+        raise BaselineError(f"not valid JSON: {problem}", path=where)
     return parse_baseline(doc, path=where)
 
 

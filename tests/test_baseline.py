@@ -134,3 +134,17 @@ def test_empty_baseline_changes_nothing():
     baseline = parse_baseline({"version": 1, "entries": []})
     (marked,) = apply_baseline([finding()], baseline, date(2024, 1, 1))
     assert marked.baseline is BaselineStatus.ACTIVE
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ('{"version": 1, "entries": [{"reason": "x\\ud800"}]}', "lone surrogate"),
+    ('{"version": 1, "version": 2, "entries": []}', "duplicate key 'version'"),
+    ("[" * 100_000, "nested too deeply"),
+])
+def test_text_no_report_could_hold_is_a_baseline_error(tmp_path, text, problem):
+    """A reason that is not Unicode text once crashed the report writers half-way."""
+    path = tmp_path / "baseline.json"
+    path.write_text(text, "utf-8")
+    with pytest.raises(BaselineError, match=problem) as err:
+        load_baseline(path)
+    assert "baseline.json" in str(err.value)
