@@ -10,6 +10,7 @@ memory; their ``render`` is the same output as bytes.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,8 +77,15 @@ def write_reports(report: Report, out_dir: Path, formats: Iterable[str]) -> list
     for name in dict.fromkeys(names):
         renderer = RENDERERS[name]
         path = out_dir / renderer.filename
-        with path.open("wb") as out:
-            renderer.write(report, out)
+        # Written beside, then moved into place: a render that fails half-way leaves
+        # neither a cut-off report nor the loss of the previous one.
+        partial = path.with_name(path.name + ".part")
+        try:
+            with partial.open("wb") as out:
+                renderer.write(report, out)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         written.append(path)
     return written
 

@@ -45,3 +45,28 @@ def test_streamed_reports_equal_whole_documents(monkeypatch: pytest.MonkeyPatch)
     assert RENDERERS["json"].render(report).decode("utf-8") == whole
     log = json.dumps(sarif.build_log(report), indent=2, ensure_ascii=False) + "\n"
     assert RENDERERS["sarif"].render(report).decode("utf-8") == log
+
+
+def test_a_render_that_fails_leaves_the_previous_report(tmp_path, monkeypatch) -> None:
+    """Reports are written beside and moved into place: no cut-off file, no loss."""
+    import dataclasses
+
+    import pytest
+    from support import SAMPLE
+
+    import audit
+    from audit.renderers import RENDERERS, write_reports
+
+    report = audit.scan(inputs=str(SAMPLE))
+    write_reports(report, tmp_path, ["json"])
+    before = (tmp_path / "report.json").read_bytes()
+
+    def broken(report: object, out: object) -> None:
+        out.write(b'{"half": ')  # type: ignore[attr-defined]
+        raise RuntimeError("renderer failed")
+
+    monkeypatch.setitem(RENDERERS, "json", dataclasses.replace(RENDERERS["json"], write=broken))
+    with pytest.raises(RuntimeError):
+        write_reports(report, tmp_path, ["json"])
+    assert (tmp_path / "report.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
