@@ -9,6 +9,7 @@ suppressed results rather than disappearing, so the acceptance is auditable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
@@ -126,16 +127,23 @@ def _result(finding: dict[str, Any], rule_index: int | None, accepted: dict[str,
 _LEVELS = {s.value: s.sarif_level for s in Severity}
 
 
-def build_log(report: Report, results: Any = None) -> dict[str, Any]:
-    """The SARIF log as a JSON-ready dict (tests validate it against the schema);
-    ``results`` replaces the list of results (a streaming writer's placeholder)."""
+def build_log(report: Report) -> dict[str, Any]:
+    """The SARIF log as a JSON-ready dict (tests validate it against the schema)."""
+    log, results = _log_and_results(report)
+    log["runs"][0]["results"] = list(results)
+    return log
+
+
+def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """The SARIF log without its results, and the results, made lazily as they are
+    written (one finding at a time)."""
     run_info = report.run
     rulepack = run_info.get("rulepack") or {}
     statements = dict(rulepack.get("statements") or {})
     outcomes = list(report.outcomes)
     known = {o.rule for o in outcomes}
     # A finding whose rule has no outcome still needs a descriptor to point at: its
-    # rule's first finding gives the category and severity (no pass over all of them).
+    # rule's first finding gives the category and severity.
     for rule, digest in digest_by_rule(report.findings, 1).items():
         if rule not in known:
             first = digest.rows[0]
@@ -189,9 +197,7 @@ def build_log(report: Report, results: Any = None) -> dict[str, Any]:
     run: dict[str, Any] = {
         "tool": {"driver": driver},
         "invocations": [invocation],
-        "results": [_result(f, index.get(f["rule"]), accepted)
-                    for f in finding_dicts(report.findings)]
-        if results is None else results,
+        "results": [],
         "columnKind": "unicodeCodePoints",
         "properties": {
             "stage": run_info.get("stage"),
@@ -202,19 +208,17 @@ def build_log(report: Report, results: Any = None) -> dict[str, Any]:
     }
     if artifacts:
         run["artifacts"] = artifacts
-    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+    results = (_result(f, index.get(f["rule"]), accepted) for f in finding_dicts(report.findings))
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, results
 
 
 @register_stream("sarif", "report.sarif")
 def write(report: Report, out: IO[bytes]) -> None:
     """Write ``report`` as a SARIF 2.1.0 log, the results streamed one at a time."""
     marker = new_marker()
-    log = build_log(report, results=marker)
-    driver_rules = log["runs"][0]["tool"]["driver"]["rules"]
-    index = {descriptor["id"]: i for i, descriptor in enumerate(driver_rules)}
-    accepted = dict(report.extras.get("baseline_reasons") or {})
-    write_json(log, out, marker, (_result(f, index.get(f["rule"]), accepted)
-                                  for f in finding_dicts(report.findings)))
+    log, results = _log_and_results(report)
+    log["runs"][0]["results"] = marker
+    write_json(log, out, marker, results)
 
 
 render = as_bytes(write)
