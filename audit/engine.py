@@ -25,7 +25,7 @@ import pyarrow as pa
 from audit import __version__
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
 from audit.context import ScanContext, chunk_scoped
-from audit.errors import NotTested, UsageError
+from audit.errors import AuditError, NotTested, UsageError
 from audit.finding_store import (
     FindingStore,
     MarkLookup,
@@ -159,6 +159,31 @@ def _worth_reading_aside(options: ScanOptions) -> bool:
 _ASIDE: tuple[str, RulePack] | None = None
 
 
+def _forked_pool(workers: int, initializer: Any, initargs: tuple[Any, ...] = ()) -> Any:
+    """Forked worker processes that share this one's loaded state copy-on-write. Unlike
+    ``multiprocessing.Pool``, a worker that dies (out of memory, a crash in native code)
+    breaks the pool and its results raise, instead of the caller waiting forever."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=initializer, initargs=initargs)
+
+
+def _stop(pool: Any) -> None:
+    """End a pool's processes now, without waiting for the work they are doing."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _keep_aside(path: str, pack: RulePack) -> None:
+    """In the forked reader: what to read (the rule pack is not picklable; a fork
+    inherits it)."""
+    global _ASIDE
+    _ASIDE = (path, pack)
+
+
 def _read_aside() -> Any:
     """In the forked process: the ledger read and validated (see :class:`_LedgerAside`)."""
     from audit.ledger import read_ledger
@@ -169,37 +194,36 @@ def _read_aside() -> Any:
 
 class _LedgerAside:
     """A ledger read in a forked process while this one builds the directory automaton
-    (both take about as long). Any failure over there, a broken ledger included, gives
-    no result: the ledger is then loaded here, and reports its own error."""
+    (both take about as long). Any failure over there, a broken ledger or a process that
+    dies included, gives no result: the ledger is then loaded here, and reports its own
+    error."""
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self._read = pool.apply_async(_read_aside)
+        self._read = pool.submit(_read_aside)
 
     @classmethod
     def start(cls, path: str, pack: RulePack) -> _LedgerAside | None:
         """The forked reader, or None when no process can be started (then the ledger
         is simply read here)."""
-        import multiprocessing
-
-        global _ASIDE
-        _ASIDE = (path, pack)  # the fork inherits it: the rule pack is not picklable
         try:
-            return cls(multiprocessing.get_context("fork").Pool(1))
+            pool = _forked_pool(1, _keep_aside, (path, pack))
         except OSError:
             return None
-        finally:
-            _ASIDE = None
+        try:
+            return cls(pool)
+        except OSError:
+            _stop(pool)
+            return None
 
     def result(self) -> Any:
         try:
-            return self._read.get()
+            return self._read.result()
         except Exception:  # the ledger is loaded again, here
             return None
 
     def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        _stop(self._pool)
 
 
 def initial_states(ctx: ScanContext) -> dict[str, RuleState]:
@@ -411,28 +435,37 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
                                  scratch, ahead=ahead) for path, part in units)
             yield from merge_parts(units, results)
             return
-        import multiprocessing
         from concurrent.futures import ThreadPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         global _FORKED
         _FORKED = (ctx, states, options.chunk_rows, scratch)
         # A cut file's digest is taken here while the workers scan its parts (reading
         # and hashing release the GIL), not by the worker of its first part.
         cut = list(dict.fromkeys(path for path, part in units if part is not None))
-        with multiprocessing.get_context("fork").Pool(options.jobs, _worker_setup) as pool, \
-                ThreadPoolExecutor(1) as hasher:
-            digests = {path: hasher.submit(sha256_of, path) for path in cut}
+        pool = _forked_pool(options.jobs, _worker_setup)
+        try:
+            with ThreadPoolExecutor(1) as hasher:
+                digests = {path: hasher.submit(sha256_of, path) for path in cut}
 
-            def counted() -> Iterator[FileResult]:
-                for result in pool.imap(_scan_forked, units):
-                    progress.update(result.info.records)
+                def counted() -> Iterator[FileResult]:
+                    try:
+                        for result in pool.map(_scan_forked, units):
+                            progress.update(result.info.records)
+                            yield result
+                    except BrokenProcessPool:
+                        raise AuditError(
+                            "a scanning process ended abruptly (out of memory?); "
+                            "try fewer processes (--jobs) or smaller chunks (--chunk-rows)"
+                        ) from None
+
+                for result in merge_parts(units, counted()):
+                    path = Path(result.info.path)
+                    if path in digests:
+                        result.info = replace(result.info, sha256=digests[path].result())
                     yield result
-
-            for result in merge_parts(units, counted()):
-                path = Path(result.info.path)
-                if path in digests:
-                    result.info = replace(result.info, sha256=digests[path].result())
-                yield result
+        finally:
+            _stop(pool)
     finally:
         _FORKED = None  # the context is not kept alive by a finished (or failed) scan
         progress.close()

@@ -435,12 +435,43 @@ def test_no_process_for_the_ledger_means_it_is_read_here(monkeypatch: pytest.Mon
 
     from audit.options import ScanOptions
 
-    def no_pool(*args: object, **kwargs: object) -> None:
+    def no_process(*args: object, **kwargs: object) -> None:
         raise OSError("Resource temporarily unavailable")
 
     fork = multiprocessing.get_context("fork")
-    monkeypatch.setattr(type(fork), "Pool", no_pool)
+    monkeypatch.setattr(fork.Process, "start", no_process)
     options = ScanOptions(inputs=("dump.jsonl",), ledger=str(LEDGER),
                           identities=str(DIRECTORY))
     assert len(_prepared(options, True, monkeypatch).ledger) == len(
         _prepared(options, False, monkeypatch).ledger)
+
+
+def test_a_ledger_reader_that_dies_means_it_is_read_here(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """A forked reader killed (out of memory, say) gives no result: no wait forever."""
+    import os
+
+    from support import DIRECTORY, LEDGER
+
+    import audit.ledger
+    from audit import engine
+    from audit.options import ScanOptions
+
+    read = audit.ledger.read_ledger
+    here = os.getpid()
+
+    def dies_when_forked(*args: object) -> object:
+        if os.getpid() != here:
+            os._exit(1)
+        return read(*args)  # type: ignore[arg-type]
+
+    options = ScanOptions(inputs=("dump.jsonl",), ledger=str(LEDGER),
+                          identities=str(DIRECTORY))
+    monkeypatch.setattr(audit.ledger, "read_ledger", dies_when_forked)
+    died = []
+    result = engine._LedgerAside.result
+    monkeypatch.setattr(engine._LedgerAside, "result",
+                        lambda self: died.append(result(self) is None) or None)
+    assert len(_prepared(options, True, monkeypatch).ledger) == len(
+        _prepared(options, False, monkeypatch).ledger)
+    assert died == [True]

@@ -204,3 +204,29 @@ def test_automatic_jobs_need_large_inputs(monkeypatch: pytest.MonkeyPatch,
     assert engine.jobs_for([small, tmp_path / "gone.jsonl"], 0) == engine.MAX_AUTO_JOBS
     monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert engine.jobs_for([small], 0) == 2
+
+
+def test_a_scanning_process_that_dies_is_an_error_not_a_hang(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed (out of memory, a crash in native code) ends the scan with an
+    audit error naming what happened; the pool does not wait for it forever."""
+    import os
+
+    from support import SAMPLE
+
+    from audit import engine
+    from audit.errors import AuditError
+
+    scan_file = engine.scan_file
+    here = os.getpid()
+
+    def dies_on_the_second_part(*args: Any, **kwargs: Any) -> Any:
+        part = args[5]
+        if os.getpid() != here and part is not None and part.first_line > 1:
+            os._exit(1)  # as the kernel's out-of-memory killer would end it
+        return scan_file(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(engine, "scan_file", dies_on_the_second_part)
+    with pytest.raises(AuditError, match="ended abruptly"):
+        audit.scan(inputs=str(SAMPLE), jobs=2, quiet=True)
