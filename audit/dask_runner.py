@@ -14,7 +14,6 @@ the same paths as the driver (a shared file system, or one machine).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,7 +45,7 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
                ) -> tuple[list[Unit], Iterator[FileResult]]:
     """Scan every file (large JSON Lines files cut into one part per worker) on the
     cluster; the units, and their results as they are taken in input order."""
-    from audit.engine import plan
+    from audit.engine import plan, usable_cores
 
     try:
         from dask.distributed import Client, LocalCluster
@@ -61,7 +60,7 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
             raise UsageError(f"cannot reach the dask scheduler {options.scheduler}: {exc}"
                              ) from None
     else:
-        workers = options.workers or os.cpu_count() or 1
+        workers = options.workers or usable_cores()
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
         client = Client(cluster)

@@ -193,7 +193,10 @@ def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None
     bytes.
     """
     reader, compressed = reader_for(path)
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except OSError:  # gone since it was listed: reading it whole reports that
+        return None
     if parts < 2 or compressed or size < min_bytes:
         return None
     if reader.cut is not None:

@@ -230,3 +230,14 @@ def test_a_scanning_process_that_dies_is_an_error_not_a_hang(
     monkeypatch.setattr(engine, "scan_file", dies_on_the_second_part)
     with pytest.raises(AuditError, match="ended abruptly"):
         audit.scan(inputs=str(SAMPLE), jobs=2, quiet=True)
+
+
+def test_a_file_gone_before_it_is_cut_is_an_input_error(tmp_path: Path) -> None:
+    """Listed, then removed before the scan plans its parts: the usual error naming it."""
+    from audit import engine
+    from audit.errors import InputError
+
+    gone = tmp_path / "gone.jsonl"
+    assert engine.plan([gone], 2) == [(gone, None)]
+    with pytest.raises(InputError, match="gone.jsonl"):
+        list(engine.read_batches(gone, 10))
