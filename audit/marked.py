@@ -45,10 +45,11 @@ def load(text: str, path: str, error: type[AuditError], *, json_only: bool = Fal
     loader = yaml.SafeLoader(text)
     try:  # parsed once: the node tree gives the lines, and the data is built from it
         node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
         lines: Lines = {}
         if node is not None:
+            # Marked first: building the data expands merge keys (<<) in the tree itself.
             _mark(node, "", lines, path, error)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

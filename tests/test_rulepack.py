@@ -164,3 +164,13 @@ def test_a_rule_file_nested_too_deeply_is_an_error_not_a_crash(run_cli, tmp_path
     result = run_cli("rules", "validate", str(folder))
     assert result.code == 2 and "Traceback" not in result.err
     assert "usage.yaml" in result.err and "nested too deeply" in result.err
+
+
+def test_yaml_merge_keys_may_override_what_they_merge() -> None:
+    """``<<: *anchor`` then a key of its own is no duplicate key, and lines still map."""
+    from audit.errors import RuleFileError
+    from audit.marked import load
+
+    data, lines = load("base: &b {a: 1, c: 3}\nx:\n  <<: *b\n  a: 2\n", "f.yaml", RuleFileError)
+    assert data["x"] == {"a": 2, "c": 3}
+    assert lines["/x/a"] == 4
