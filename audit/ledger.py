@@ -497,9 +497,9 @@ def _validate(
         raise fail(i, f"value must be a boolean (true/false or 1/0), "
                       f"found {frame['raw_value'].iat[i]!r}")
 
-    text = frame["raw_since"].map(lambda v: v if isinstance(v, str) else None)
-    since = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-    since = since.where(text.str.match(_FULL_DATE.pattern).fillna(False).astype(bool))
+    # Parsed as event times are, so both sides agree: a time beyond nanoseconds' range
+    # (before 1677, after 2262) is clipped to it and still sorts before or after them all.
+    since = event_times(frame["raw_since"].map(lambda v: v if isinstance(v, str) else None))
     i = first_bad(since.isna())
     if i is not None:
         raise fail(i, f"since must be an ISO 8601 date-time such as 2026-03-01T00:00:00Z, "

@@ -475,3 +475,18 @@ def test_a_ledger_reader_that_dies_means_it_is_read_here(monkeypatch: pytest.Mon
     assert len(_prepared(options, True, monkeypatch).ledger) == len(
         _prepared(options, False, monkeypatch).ledger)
     assert died == [True]
+
+
+def test_a_ledger_time_beyond_nanosecond_range_is_clipped_not_a_crash(
+        tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    """``since`` of the year 3000 (or 1500) is parsed as event times are: it still falls
+    after (or before) every event, instead of an OutOfBoundsDatetime traceback."""
+    path = tmp_path / "policy.csv"
+    path.write_text("scope,subject,setting,value,since\n"
+                    "org,contoso.com,DisableAutomaticSendTracing,true,1500-01-01T00:00:00Z\n"
+                    "org,contoso.com,DisableAutomaticSendTracing,false,3000-01-01T00:00:00Z\n",
+                    "utf-8")
+    ledger = load_ledger(path, pack)
+    since = ledger.records["since"].tolist()
+    assert since == [pd.Timestamp.min.ceil("s").tz_localize("UTC"),
+                     pd.Timestamp.max.floor("s").tz_localize("UTC")]
