@@ -62,9 +62,10 @@ KEY_LEN = 12
 DIGESTS = ("md5", "sha1", "sha256", "sha512")
 _GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _HEX = r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128}"
-#: A GUID or a hex run of a digest's length, with no letter or digit glued on: a token.
-#: Each alternative is bounded, so a crafted run of hex never backtracks far.
-TOKEN = re.compile(rf"(?<![0-9A-Za-z])(?:{_GUID}|[0-9A-Fa-f]{{32,128}})(?![0-9A-Za-z])")
+#: A GUID or a hex run of a digest's length, with no letter or digit glued on (any
+#: script's, as for the automaton's hits: see _bounded): a token. Each alternative is
+#: bounded, so a crafted run of hex never backtracks far.
+TOKEN = re.compile(rf"(?<![^\W_])(?:{_GUID}|[0-9A-Fa-f]{{32,128}})(?![^\W_])")
 #: A whole value that is one bare token (RE2 syntax: Arrow runs it over many values).
 BARE_TOKEN = rf"^(?:{_GUID}|{_HEX})$"
 #: A value that may hold a token somewhere (RE2 prefilter for the per-value search).
