@@ -368,7 +368,6 @@ def search(
         return {}
     excl = tuple(exclude)
     remembered = memo is not None and not memo.get(_UNIQUE)  # type: ignore[call-overload]
-    memo = {} if memo is None else memo
     hits: dict[int, Match] = {}
     # Opaque ids can only be a digest of a directory entry: without the directory among
     # the entities, nothing in them is looked at (the prefilters never hit them anyway).
@@ -377,8 +376,8 @@ def search(
     else:
         plain = np.flatnonzero(~distinct.opaque)
     if not remembered:
-        hits.update(_detect_uniques(distinct, plain, ents, identities, decode, excl, memo))
-        return hits
+        return _detect_uniques(distinct, plain, ents, identities, decode, excl)
+    assert memo is not None
     # Values seen by an earlier chunk are answered from the memo, the others examined.
     texts = uniques[plain].tolist()
     todo: list[int] = []
@@ -392,7 +391,7 @@ def search(
         # than it saves. Later chunks of this column go straight to the prefilters.
         memo[_UNIQUE] = True  # type: ignore[index]
     fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
-                            excl, memo)
+                            excl)
     if len(memo) < MEMO_LIMIT:
         memo.update(zip(uniques[todo].tolist(), repeat(None)))
         memo.update({uniques[i]: m for i, m in fresh.items()})
@@ -419,11 +418,10 @@ def _detect_uniques(
     identities: KnownIdentities | None,
     decode: bool,
     excl: tuple[str, ...],
-    memo: dict[str, Match | None],
 ) -> dict[int, Match]:
     """The first match of each distinct value at ``todo`` (by position), prefiltered
-    column-wise. Only a value some prefilter lets through is examined, and remembered in
-    ``memo``: a later chunk asking about it again is answered from there."""
+    column-wise: only a value some prefilter lets through is examined (the caller
+    remembers the answers)."""
     if not len(todo):
         return {}
     # Which entities may match each value (KNOWN_* use the automaton on all).
@@ -458,19 +456,14 @@ def _detect_uniques(
             chosen = tuple(e for j, e in enumerate(ents) if bits >> j & 1)
             chosen_by_bits[bits] = chosen
         i = int(todo[k])
-        text = uniques[i]
-        found = memo.get(text, _UNSEEN)
-        if found is _UNSEEN:
-            found = _detect_one(
-                text[:MAX_VALUE_LEN],
-                chosen,
-                identities,
-                decodable is not None and bool(decodable[k]),
-                excl,
-                distinct.known_found,
-            )
-            if len(memo) < MEMO_LIMIT:
-                memo[text] = found
+        found = _detect_one(
+            uniques[i][:MAX_VALUE_LEN],
+            chosen,
+            identities,
+            decodable is not None and bool(decodable[k]),
+            excl,
+            distinct.known_found,
+        )
         if found is not None:
             hits[i] = found
     return hits
