@@ -64,6 +64,10 @@ class Baseline:
     entries: tuple[BaselineEntry, ...] = ()
     path: str | None = None
 
+    def index(self) -> dict[tuple[str, str], BaselineEntry]:
+        """(rule, fingerprint) → the entry that applies (the latest expiry on duplicates)."""
+        return _index(self)
+
     def reasons(self) -> dict[str, str]:
         """Fingerprint → reason, for renderers that show why a finding is accepted."""
         return {e.fingerprint: f"{e.reason} (owner {e.owner}, expires {e.expires})"

@@ -1,8 +1,9 @@
 """Command line: ``scan``, ``rules validate|list``, ``baseline create``, ``diff``.
 
-Exit codes are a contract: 0 nothing at or above ``--fail-on``; 1 findings at or
-above it; 2 the audit could not run, with one line naming the file, the line
-and what is wrong — never a traceback. pandas is imported only by ``scan``.
+Exit codes are a contract: 0 PASS; 1 FAIL, findings at or above ``--fail-on``; 2 the
+audit could not run, with one line naming the file, the line and what is wrong —
+never a traceback; 3 INCOMPLETE, part of the input or of the applicable rules went
+unaudited (``--allow-incomplete`` exits 0 instead). pandas is imported only by ``scan``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,24 @@ from audit import __version__
 from audit.errors import AuditError, InputError, UsageError
 from audit.model import Severity, Stage
 
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
 PROG = "telemetry-audit"
+
+EXIT_CODES_HELP = """\
+verdict and exit codes:
+  0  PASS        every applicable rule was tested on audited records; no active
+                 finding at or above --fail-on
+  1  FAIL        active findings at or above --fail-on (outranks INCOMPLETE)
+  2  ERROR       the audit could not run: bad arguments, an unreadable input, an
+                 invalid rule file, mapping, ledger or baseline, a rule that crashed
+  3  INCOMPLETE  no record audited; records rejected or files skipped beyond
+                 --max-rejected; or an applicable rule not tested for lack of input
+                 (no --ledger, a field it needs never present) and not excluded with
+                 --skip-rule. --allow-incomplete exits 0 instead (the report still
+                 says INCOMPLETE)
+
+severities, highest first: critical, high, medium, low, info
+"""
 
 
 def _formats() -> list[str]:
@@ -56,6 +73,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _max_rejected(text: str) -> Any:
+    from audit.options import RejectLimit
+
+    try:
+        return RejectLimit.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _jobs(text: str) -> int:
     """``auto`` (0: one process per core for large inputs) or a positive count."""
     return 0 if text.strip().lower() == "auto" else _positive(text)
@@ -67,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Audit captured client telemetry against its data collection "
         "practices and write compliance reports.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -76,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="scan dumps and write reports",
         description="Scan telemetry dumps (files or folders) and write "
         "report.json plus the requested formats.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     scan.add_argument(
         "inputs",
@@ -111,7 +141,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=_severity,
         default=Severity.HIGH,
         metavar="SEVERITY",
-        help="exit 1 on active findings at or above this severity (default: high)",
+        help="FAIL (exit 1) on active findings at or above this severity: critical, high, "
+        "medium, low or info (default: high)",
+    )
+    scan.add_argument(
+        "--skip-rule",
+        dest="skip_rules",
+        action="append",
+        default=[],
+        metavar="ID|GLOB",
+        help="leave a rule out of this audit (repeatable; globs such as 'error/*'): it is "
+        "reported as excluded and cannot make the verdict INCOMPLETE",
+    )
+    scan.add_argument(
+        "--max-rejected",
+        type=_max_rejected,
+        default=None,
+        metavar="N|P%",
+        help="records rejected plus files skipped that still allow PASS: a count or a "
+        "percentage (default 0: any makes the verdict INCOMPLETE)",
+    )
+    scan.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 instead of 3 when the verdict is INCOMPLETE (the reports still say so)",
     )
     scan.add_argument(
         "--baseline", metavar="FILE", help="accepted findings (fingerprint, reason, owner, expiry)"
@@ -211,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from audit.engine import scan
     from audit.model import Status
-    from audit.options import DEFAULT_CHUNK_ROWS, ScanOptions
+    from audit.options import DEFAULT_CHUNK_ROWS, RejectLimit, ScanOptions
     from audit.renderers import write_reports
     from audit.renderers.terminal import render_terminal
 
@@ -236,6 +289,9 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         jobs=args.jobs,
         command=shlex.join([PROG, *argv]),
         quiet=args.quiet,
+        skip_rules=tuple(args.skip_rules),
+        max_rejected=args.max_rejected or RejectLimit(),
+        allow_incomplete=args.allow_incomplete,
     )
     report = scan(options)
     try:
@@ -254,7 +310,16 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
                 file=sys.stderr,
             )
         return EXIT_ERROR
-    return EXIT_FINDINGS if report.failed else EXIT_OK
+    return exit_code(report, allow_incomplete=options.allow_incomplete)
+
+
+def exit_code(report: Any, *, allow_incomplete: bool = False) -> int:
+    """0 PASS, 1 FAIL, 3 INCOMPLETE (0 when allowed)."""
+    if report.failed:
+        return EXIT_FINDINGS
+    if report.incomplete and not allow_incomplete:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
 
 
 def _rules(args: argparse.Namespace) -> int:

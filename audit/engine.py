@@ -8,6 +8,7 @@ memory does not grow with the dump.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import time
@@ -23,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from audit import __version__
-from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind
+from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind, Scope
 from audit.context import ScanContext, chunk_scoped
 from audit.errors import AuditError, NotTested, UsageError
 from audit.finding_store import (
@@ -43,6 +44,7 @@ from audit.finding_store import (
 from audit.fingerprint import fingerprint, mask, resolve_key
 from audit.ledger import chunk_times
 from audit.model import (
+    Acceptance,
     BaselineStatus,
     Finding,
     InputInfo,
@@ -58,25 +60,40 @@ from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_
 from audit.readers.ahead import read_ahead
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
-from audit.selectors import selected
+from audit.selectors import selected, selection
+from audit.verdict import gaps_of, verdict_of
 
 
 @dataclass(slots=True)
 class RuleState:
     """What one rule accumulates over the chunks of a scan (picklable, so a Dask
-    worker can return it and the driver can merge it)."""
+    worker can return it and the driver can merge it).
+
+    ``status`` is set once the rule is decided without its findings (an error, a check
+    that could not decide, a stage or a user that leaves it out). ``missing`` names an
+    input the rule needs and was not given: its rows are still counted, so that it ends
+    *not applicable* when nothing was in its scope and *not tested* otherwise.
+    """
 
     status: Status | None = None
     reason: str | None = None
+    missing: str | None = None
     rows_seen: int = 0
+    #: the scope's needed fields that some row in scope carried
+    fields_seen: set[str] = field(default_factory=set)
     partials: list[pd.DataFrame] = field(default_factory=list)
     stats: list[pd.DataFrame] = field(default_factory=list)
+
+    def fresh(self) -> RuleState:
+        """The state a new file or part starts from: what was decided before reading."""
+        return RuleState(self.status, self.reason, self.missing)
 
     def merge(self, other: RuleState) -> None:
         """Fold another part's state in: an error outranks 'not tested' outranks a result."""
         if other.status is not None and (self.status is None or other.status is Status.ERROR):
             self.status, self.reason = other.status, other.reason
         self.rows_seen += other.rows_seen
+        self.fields_seen |= other.fields_seen
         self.partials.extend(other.partials)
         self.stats.extend(other.stats)
 
@@ -226,25 +243,63 @@ class _LedgerAside:
         _stop(self._pool)
 
 
-def initial_states(ctx: ScanContext) -> dict[str, RuleState]:
-    """Per rule: already decided (unknown kind, wrong stage, missing input) or open."""
+def initial_states(ctx: ScanContext, skip: Sequence[str] = ()) -> dict[str, RuleState]:
+    """Per rule: already decided (unknown kind, excluded, wrong stage) or open, with
+    the inputs it misses. ``skip`` holds rule ids or globs to leave out;
+    one that matches no rule is a usage error (a typo must not pass as an exclusion)."""
+    pack = ctx.rulepack
+    ids = [rule.id for rule in pack.all_rules()]
+    for pattern in skip:
+        if not fnmatch.filter(ids, pattern):
+            raise UsageError(f"--skip-rule {pattern!r} matches no rule of the pack "
+                             "(see: telemetry-audit rules list)")
     states = {}
-    for rule in ctx.rulepack.rules.values():
+    for rule in pack.rules.values():
         state = RuleState()
         kind = CHECK_KINDS.get(rule.kind)
+        excluded = next((p for p in skip if fnmatch.fnmatchcase(rule.id, p)), None)
         if kind is None:
             state.status, state.reason = Status.ERROR, f"unknown check kind {rule.kind!r}"
+        elif excluded is not None:
+            state.status, state.reason = Status.EXCLUDED, f"excluded by --skip-rule {excluded}"
         elif ctx.stage not in rule.stages:
             stages = ", ".join(sorted(s.value for s in rule.stages))
-            state.status = Status.NOT_TESTED
+            state.status = Status.NOT_APPLICABLE
             state.reason = f"applies at stage {stages} only (this scan: {ctx.stage.value})"
         else:
             missing = [n for n in sorted(kind.needs) if not ctx.has(n)]
             if missing:
-                state.status = Status.NOT_TESTED
-                state.reason = "; ".join(NEEDS_REASONS[n] for n in missing)
+                state.missing = "; ".join(NEEDS_REASONS[n] for n in missing)
         states[rule.id] = state
     return states
+
+
+def rule_scope(rule: Rule, ctx: ScanContext) -> Scope:
+    """The rule's :class:`Scope`, worked out once per scan (and per worker process)."""
+    key = ("scope", rule.id)
+    scope = ctx.memo.get(key)
+    if scope is None:
+        kind = CHECK_KINDS[rule.kind]
+        scope = ctx.memo[key] = kind.scope_of(rule, ctx.rulepack.categories[rule.category])
+    return scope  # type: ignore[no-any-return]
+
+
+def _settle(rule: Rule, state: RuleState, ctx: ScanContext) -> None:
+    """Decide what the rows in scope leave undecided: nothing in scope is *not
+    applicable*; a missing input, or a needed field no row carried, *not tested*."""
+    if state.status is not None:
+        return
+    if state.rows_seen == 0:
+        state.status = Status.NOT_APPLICABLE
+        state.reason = f"no {rule.category} events it applies to"
+    elif state.missing is not None:
+        state.status, state.reason = Status.NOT_TESTED, state.missing
+    else:
+        absent = [f for f in rule_scope(rule, ctx).fields if f not in state.fields_seen]
+        if absent:
+            state.status = Status.NOT_TESTED
+            state.reason = (f"{' and '.join(absent)} never present in the "
+                            f"{state.rows_seen:,} {rule.category} events it applies to")
 
 
 def scan(options: ScanOptions) -> Report:
@@ -257,7 +312,7 @@ def scan(options: ScanOptions) -> Report:
         options = replace(options, jobs=jobs_for(files, options.jobs))
     ctx = prepare(options, fork=fork)
     pack = ctx.rulepack
-    states = initial_states(ctx)
+    states = initial_states(ctx, options.skip_rules)
     scratch = ScratchDir()
     spool = RunSpool(scratch)
     try:
@@ -288,6 +343,7 @@ def scan(options: ScanOptions) -> Report:
         finished: list[Finding] = []
         for rule_id, state in states.items():
             finished.extend(_finish(pack.rules[rule_id], state, ctx, extras))
+            _settle(pack.rules[rule_id], state, ctx)
         findings, tally = _collect(files, spool, finished, states, options, scratch, extras)
     except BaseException:
         scratch.remove()
@@ -295,7 +351,7 @@ def scan(options: ScanOptions) -> Report:
     finally:
         spool.close()
     outcomes = _outcomes(pack, states, tally)
-    summary = _summary(inputs, tally, options.fail_on)
+    summary = _summary(inputs, skipped, outcomes, tally, options)
     run = _run_info(options, pack, inputs, skipped, ctx.identities, started, clock)
     return Report(
         tool={"name": "telemetry-audit", "version": __version__},
@@ -312,9 +368,12 @@ class Tally:
     """Counts of the final findings, taken as they stream into the store."""
 
     total: int = 0
+    total_by_rule: Counter[str] = field(default_factory=Counter)
     active_by_rule: Counter[str] = field(default_factory=Counter)
     active_by_severity: Counter[Severity] = field(default_factory=Counter)
     expired: int = 0
+    #: rule -> (baseline entry, expired) -> findings it matched
+    accepted: dict[str, Counter[tuple[Any, bool]]] = field(default_factory=dict)
 
     def add_batch(self, batch: Any) -> None:
         """Count a batch of findings (Arrow columns of :mod:`audit.finding_store`)."""
@@ -323,11 +382,40 @@ class Tally:
         self.total += batch.num_rows
         status = batch.column("baseline")
         active = pc.not_equal(status, BaselineStatus.SUPPRESSED.value)
+        for item in pc.value_counts(batch.column("rule")).to_pylist():
+            self.total_by_rule[item["values"]] += item["counts"]
         for name, counter, convert in (("rule", self.active_by_rule, str),
                                        ("severity", self.active_by_severity, Severity)):
             for item in pc.value_counts(batch.column(name).filter(active)).to_pylist():
                 counter[convert(item["values"])] += item["counts"]
         self.expired += pc.sum(pc.equal(status, BaselineStatus.EXPIRED.value)).as_py() or 0
+
+    def add_accepted(self, batch: Any, entries: dict[tuple[str, str], Any]) -> None:
+        """Count the batch's findings a baseline entry matched, by rule and entry (each
+        distinct rule and fingerprint looked up once)."""
+        import pyarrow.compute as pc
+
+        matched = pc.not_equal(batch.column("baseline"), BaselineStatus.ACTIVE.value)
+        if not pc.any(matched).as_py():
+            return
+        keys = pc.binary_join_element_wise(batch.column("rule").filter(matched),
+                                           batch.column("fingerprint").filter(matched),
+                                           batch.column("baseline").filter(matched), "\0")
+        for item in pc.value_counts(keys).to_pylist():
+            rule, fingerprint, mark = item["values"].split("\0")
+            entry = entries.get((rule, fingerprint))
+            if entry is not None:
+                by_entry = self.accepted.setdefault(rule, Counter())
+                by_entry[(entry, mark == BaselineStatus.EXPIRED.value)] += item["counts"]
+
+    def acceptances(self, rule: str) -> tuple[Acceptance, ...]:
+        """The baseline entries that matched a rule's findings, grouped by reason, owner,
+        expiry and whether the acceptance has expired."""
+        grouped: Counter[tuple[str, str, str, bool]] = Counter()
+        for (entry, expired), n in self.accepted.get(rule, Counter()).items():
+            grouped[(entry.reason, entry.owner, entry.expires.isoformat(), expired)] += n
+        return tuple(Acceptance(reason=r, owner=o, expires=e, expired=x, findings=n)
+                     for (r, o, e, x), n in sorted(grouped.items()))
 
 
 def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
@@ -348,12 +436,14 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     for finding in finished:
         late.setdefault(finding.source, []).append(finding)
     sources = [*order, *(s for s in late if s not in order)]
+    tally = Tally()
     baseline = load_baseline(options.baseline) if options.baseline else None
     marks = baseline_marks(baseline, date.today()) if baseline else {}
     lookup = MarkLookup.of(marks) if marks else None
     reasons = baseline.reasons() if baseline else {}
+    entries = baseline.index() if baseline else {}
     accepted: dict[str, str] = {}
-    writer, tally = RunWriter(scratch.path), Tally()
+    writer = RunWriter(scratch.path)
     # Batch by batch in Arrow: findings become objects only where a late one merges in.
     for source in sources:
         for batch in merge_late(spool.batches(source), late.get(source, ())):
@@ -366,8 +456,9 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
                                              BaselineStatus.ACTIVE.value)
                 for fingerprint in batch.column("fingerprint").filter(accepted_rows).to_pylist():
                     if fingerprint in reasons:
-                        # Why each accepted finding is accepted, for SARIF and the HTML.
+                        # Why each accepted finding is accepted, for SARIF.
                         accepted[fingerprint] = reasons[fingerprint]
+                tally.add_accepted(batch, entries)
             writer.add_batch(batch)
             tally.add_batch(batch)
     if baseline is not None:
@@ -517,7 +608,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     engines. Findings beyond a few thousand go to a file in ``scratch`` when given. The
     file's digest is taken by its first part unless ``digest`` is false (the caller's).
     ``ahead`` reads the next batch in a thread (when a core is free for it)."""
-    states = {rule_id: RuleState(st.status, st.reason) for rule_id, st in open_states.items()}
+    states = {rule_id: st.fresh() for rule_id, st in open_states.items()}
     writer = RunWriter(scratch)
     days: Counter[str] = Counter()
     findings_by_day: Counter[str] = Counter()
@@ -643,9 +734,10 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
             if state.status is not None:
                 continue
             rows = selected(events, rule.when, rule.unless)
-            if rows.empty:
+            if rows.empty or not _in_scope(rows, state, rule_scope(rule, ctx)):
                 continue
-            state.rows_seen += len(rows)
+            if state.missing is not None:
+                continue  # counted, not checked: the rule misses an input
             kind = CHECK_KINDS[rule.kind]
             try:
                 if kind.aggregate:
@@ -672,6 +764,23 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
     return found
 
 
+def _in_scope(rows: pd.DataFrame, state: RuleState, scope: Scope) -> int:
+    """Count the rows in the rule's scope and note which needed fields they carry;
+    the number of rows in scope."""
+    if scope.when or scope.unless:
+        chosen = selection(rows, scope.when, scope.unless)
+        n = int(chosen.sum())
+    else:
+        chosen, n = None, len(rows)
+    state.rows_seen += n
+    for name in scope.fields:
+        if n and name not in state.fields_seen and name in rows.columns:
+            column = rows[name] if chosen is None else rows[name][chosen]
+            if column.notna().any():
+                state.fields_seen.add(name)
+    return n
+
+
 COMPACT_AFTER = 8
 
 
@@ -686,7 +795,7 @@ def _finish(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str, An
             ) -> list[Finding]:
     """Cross-record kinds turn their partials into findings; summaries go to extras."""
     kind = CHECK_KINDS.get(rule.kind)
-    if kind is None or state.status is not None:
+    if kind is None or state.status is not None or state.missing is not None:
         return []
     try:
         if kind.summarize is not None:
@@ -800,16 +909,19 @@ def _malformed_findings(chunk: Chunk, ctx: ScanContext) -> Iterator[Finding]:
 
 
 def _outcomes(pack: RulePack, states: dict[str, RuleState], tally: Tally) -> list[RuleOutcome]:
+    """One outcome per rule: the status decided while scanning, else its findings':
+    failed (active ones), accepted (all accepted by the baseline) or passed."""
     counts = tally.active_by_rule
     outcomes = []
     for rule in pack.all_rules():
         state = states.get(rule.id)
         status, reason = (state.status, state.reason) if state else (None, None)
+        accepted = tally.total_by_rule[rule.id] - counts[rule.id]
         if status is None:
             if counts[rule.id]:
                 status = Status.FAILED
-            elif state is not None and state.rows_seen == 0:
-                status, reason = Status.NOT_TESTED, f"no {rule.category} events it applies to"
+            elif accepted:
+                status = Status.ACCEPTED
             else:
                 status = Status.PASSED
         outcomes.append(
@@ -823,17 +935,23 @@ def _outcomes(pack: RulePack, states: dict[str, RuleState], tally: Tally) -> lis
                 description=rule.title,
                 policy=rule.policy,
                 help=rule.help,
+                accepted=accepted,
+                acceptances=tally.acceptances(rule.id),
             )
         )
     return outcomes
 
 
-def _summary(inputs: Sequence[InputInfo], tally: Tally, fail_on: Severity) -> Summary:
+def _summary(inputs: Sequence[InputInfo], skipped: Sequence[str],
+             outcomes: Sequence[RuleOutcome], tally: Tally, options: ScanOptions) -> Summary:
     read = sum(i.records for i in inputs)
     rejected = sum(i.rejected for i in inputs)
     by_severity = tally.active_by_severity
-    failing = any(severity.rank >= fail_on.rank for severity in +by_severity)
+    failing = any(severity.rank >= options.fail_on.rank for severity in +by_severity)
     active = sum(by_severity.values())
+    accepted = tally.total_by_rule[MALFORMED_RULE.id] - tally.active_by_rule[MALFORMED_RULE.id]
+    gaps = gaps_of(outcomes, read=read, rejected=rejected, skipped=skipped,
+                   limit=options.max_rejected, accepted=accepted)
     return Summary(
         records_read=read,
         records_audited=read - rejected,
@@ -843,8 +961,10 @@ def _summary(inputs: Sequence[InputInfo], tally: Tally, fail_on: Severity) -> Su
         findings_by_severity={s.value: by_severity.get(s, 0) for s in Severity},
         suppressed=tally.total - active,
         expired=tally.expired,
-        fail_on=fail_on,
-        verdict="fail" if failing else "pass",
+        fail_on=options.fail_on,
+        verdict=verdict_of(failing, gaps),
+        skipped_inputs=len(skipped),
+        gaps=gaps,
     )
 
 
@@ -895,5 +1015,8 @@ def _run_info(
             "show_evidence": options.show_evidence,
             "chunk_rows": options.chunk_rows,
             "jobs": options.jobs,
+            "skip_rules": list(options.skip_rules),
+            "max_rejected": str(options.max_rejected),
+            "allow_incomplete": options.allow_incomplete,
         },
     }

@@ -63,15 +63,88 @@ class Stage(enum.Enum):
 
 
 class Status(enum.Enum):
-    """Outcome of one rule over the whole scan."""
+    """Outcome of one rule over the whole scan.
+
+    ``not_tested`` means the rule applied but could not decide for lack of input (no
+    ledger, a field it needs never present): the verdict cannot vouch for it.
+    ``not_applicable`` means there was nothing for it to test (a stored-only rule in a
+    transit scan, no events of its category or selection), ``excluded`` that the user
+    left it out (``--skip-rule``); neither makes a scan incomplete. ``accepted``: every
+    finding it raised is accepted by the baseline, which is not the same as passing.
+    """
 
     PASSED = "passed"
     FAILED = "failed"
+    ACCEPTED = "accepted"
     NOT_TESTED = "not_tested"
+    NOT_APPLICABLE = "not_applicable"
+    EXCLUDED = "excluded"
     ERROR = "error"
+
+    @property
+    def label(self) -> str:
+        """The status in words, as reports show it."""
+        return self.value.replace("_", " ")
 
     def __str__(self) -> str:
         return self.value
+
+
+#: Worst first: the order reports list rule outcomes in.
+STATUS_ORDER = {status: i for i, status in enumerate((
+    Status.ERROR, Status.FAILED, Status.NOT_TESTED, Status.ACCEPTED, Status.PASSED,
+    Status.NOT_APPLICABLE, Status.EXCLUDED))}
+
+
+class Verdict(str, enum.Enum):
+    """What the scan vouches for. A ``str`` so that ``verdict == "fail"`` reads naturally.
+
+    FAIL: active findings at or above ``--fail-on`` (it outranks INCOMPLETE).
+    INCOMPLETE: no findings that fail, but part of the input or of the applicable rules
+    went unaudited (see :class:`Gap`). PASS: everything applicable was audited and passed.
+    """
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCOMPLETE = "incomplete"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Gap:
+    """One reason a verdict cannot vouch for the whole input.
+
+    ``code`` is one of ``no-records`` (nothing was audited), ``rejected`` (records
+    rejected or inputs skipped beyond ``--max-rejected``) and ``not-tested`` (applicable
+    rules that could not decide, listed in ``rules``).
+    """
+
+    code: str
+    message: str
+    rules: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "rules": list(self.rules)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Acceptance:
+    """Baseline entries of one reason, owner and expiry that matched a rule's findings."""
+
+    reason: str
+    owner: str
+    expires: str
+    findings: int
+    expired: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        until = "expired" if self.expired else "until"
+        return f"{self.reason} (owner {self.owner}, {until} {self.expires})"
 
 
 class BaselineStatus(enum.Enum):
@@ -137,6 +210,9 @@ class RuleOutcome:
     description: str = ""
     policy: str | None = None
     help: str | None = None
+    #: findings accepted by the baseline (not counted in ``findings``, which are active)
+    accepted: int = 0
+    acceptances: tuple[Acceptance, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,7 +221,9 @@ class RuleOutcome:
             "severity": self.severity.value,
             "status": self.status.value,
             "findings": self.findings,
+            "accepted": self.accepted,
             "reason": self.reason,
+            "acceptances": [a.to_dict() for a in self.acceptances],
             "description": self.description,
             "policy": self.policy,
             "help": self.help,
@@ -168,7 +246,13 @@ class InputInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
-    """Counts and the verdict. ``records_read == records_audited + records_rejected``."""
+    """Counts and the verdict. ``records_read == records_audited + records_rejected``.
+
+    ``findings_total`` counts every finding; ``suppressed`` those the baseline accepts;
+    the rest are active, ``expired`` of them matched by a baseline entry past its date.
+    ``skipped_inputs`` are files of the input folders that were not read. ``gaps`` say
+    why the verdict is INCOMPLETE (and are listed whatever the verdict).
+    """
 
     records_read: int
     records_audited: int
@@ -179,7 +263,13 @@ class Summary:
     suppressed: int
     expired: int
     fail_on: Severity
-    verdict: str  # "pass" or "fail"
+    verdict: Verdict
+    skipped_inputs: int = 0
+    gaps: tuple[Gap, ...] = ()
+
+    @property
+    def findings_active(self) -> int:
+        return self.findings_total - self.suppressed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -192,7 +282,10 @@ class Summary:
             "suppressed": self.suppressed,
             "expired": self.expired,
             "fail_on": self.fail_on.value,
-            "verdict": self.verdict,
+            "verdict": Verdict(self.verdict).value,
+            "findings_active": self.findings_active,
+            "skipped_inputs": self.skipped_inputs,
+            "incomplete": [g.to_dict() for g in self.gaps],
         }
 
 
@@ -214,7 +307,11 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return self.summary.verdict == "fail"
+        return self.summary.verdict == Verdict.FAIL
+
+    @property
+    def incomplete(self) -> bool:
+        return self.summary.verdict == Verdict.INCOMPLETE
 
     def to_dict(self, findings: Any = None) -> dict[str, Any]:
         """The report.json document; ``findings`` replaces the list of findings (a

@@ -81,11 +81,11 @@ def test_context_traps_have_a_negative_case(category: str, needle: str) -> None:
     assert negatives, f"no negative {category} case contains {needle}"
 
 
-def test_cleartext_user_id_rule_is_not_tested_in_transit() -> None:
+def test_cleartext_user_id_rule_is_not_applicable_in_transit() -> None:
     case = CASES / "error" / "cleartext-user-id-at-rest"
     report = audit.scan(inputs=str(case / "events.jsonl"))
     outcome = next(o for o in report.outcomes if o.rule == "error/cleartext-user-id-at-rest")
-    assert outcome.status.value == "not_tested"
+    assert outcome.status.value == "not_applicable"
     assert "stored" in (outcome.reason or "")
     assert not [f for f in report.findings if f.rule == outcome.rule]
 

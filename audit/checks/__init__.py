@@ -38,6 +38,12 @@ keeps one cache per chunk (rules with equal ``when``/``unless`` get the same fra
 the work is done once per chunk whatever the number of rules; called on its own, a
 kind simply computes them.
 
+What a rule applies to beyond its own ``when``/``unless`` (a consent gate's events) and
+the fields it cannot decide without (the UserID a hash check reads) are its
+:class:`Scope`, given by ``scope(rule, category)``. The engine counts the rows in scope
+even for a rule it cannot run, so that a rule with nothing to test is *not applicable*
+and one that could not decide is *not tested*, never silently *passed*.
+
 What only code can check about a rule's parameters (a consent gate that must
 exist in the same file) goes in ``validate(params, gates, fields)``, called when
 the rule file is loaded: it returns what is wrong, or None.
@@ -55,7 +61,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from audit.rulepack import Category, Rule
+
 HIT_COLUMNS = ("field", "value", "detector", "explanation")
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """The rows a rule applies to besides its own selectors, and the fields it needs:
+    a rule none of whose rows ever carries one of ``fields`` did not test anything."""
+
+    when: Mapping[str, tuple[Any, ...]] | None = None
+    unless: Mapping[str, tuple[Any, ...]] | None = None
+    fields: tuple[str, ...] = ()
 
 CheckFunc = Callable[..., "pd.DataFrame"]
 
@@ -73,7 +91,12 @@ class CheckKind:
     summarize: Callable[..., Mapping[str, Any]] | None = None
     validate: Callable[..., str | None] | None = None
     compact: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None
+    scope: Callable[[Rule, Category], Scope] | None = None
     doc: str = ""
+
+    def scope_of(self, rule: Rule, category: Category) -> Scope:
+        """The kind's :class:`Scope` for a rule (everything, nothing needed, by default)."""
+        return Scope() if self.scope is None else self.scope(rule, category)
 
 
 CHECK_KINDS: dict[str, CheckKind] = {}
@@ -94,6 +117,7 @@ def check_kind(
     summarize: Callable[..., Mapping[str, Any]] | None = None,
     validate: Callable[..., str | None] | None = None,
     compact: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None,
+    scope: Callable[[Rule, Category], Scope] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
@@ -113,6 +137,7 @@ def check_kind(
             summarize=summarize,
             validate=validate,
             compact=compact,
+            scope=scope,
             doc=(func.__doc__ or "").strip(),
         )
         return func

@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from audit.checks import check_kind, hits
+from audit.checks import Scope, check_kind, hits
 from audit.context import shared
 from audit.errors import NotTested, RuleFileError
 from audit.fingerprint import mask
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from audit.context import ScanContext
     from audit.ledger import InForce, Ledger
-    from audit.rulepack import Gate, Rule
+    from audit.rulepack import Category, Gate, Rule
 else:
     np = lazy("numpy")
     pd = lazy("pandas")
@@ -267,9 +267,16 @@ def validate_gate(params: Mapping[str, Any], gates: Mapping[str, Gate], fields: 
     return f"gate {params.get('gate')!r} is not a consent gate of this file (known: {known})"
 
 
+def consent_scope(rule: Rule, category: Category) -> Scope:
+    """The events the rule's gate governs; without their subject or time nothing is decided."""
+    gate = category.gates[rule.params["gate"]]
+    return Scope(when=gate.when, unless=gate.unless, fields=(gate.subject, "time"))
+
+
 @check_kind(
     "consent",
     compact=compact_stats,
+    scope=consent_scope,
     needs=("ledger",),
     params_schema=PARAMS_SCHEMA,
     summarize=summarize,

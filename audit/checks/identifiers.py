@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any
 
-from audit.checks import check_kind, hits, no_hits
+from audit.checks import Scope, check_kind, hits, no_hits
 from audit.detectors import is_hashed_id
 from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems
 from audit.lazy import lazy
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from audit.context import ScanContext
-    from audit.rulepack import Rule
+    from audit.rulepack import Category, Rule
 else:
     np = lazy("numpy")
     pd = lazy("pandas")
@@ -174,7 +174,12 @@ def remembered(memo: dict[str, Any], values: list[str],
     return [fresh[v] if k is _UNSEEN else k for v, k in zip(values, known, strict=True)]
 
 
-@check_kind("hashed-identifier", params_schema=HASHED_PARAMS)
+def field_scope(rule: Rule, category: Category) -> Scope:
+    """The identifier field: a rule whose events never carry it has checked nothing."""
+    return Scope(fields=(rule.params["field"],))
+
+
+@check_kind("hashed-identifier", params_schema=HASHED_PARAMS, scope=field_scope)
 def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.DataFrame:
     """One hit per record whose user id is not a one-way, unlinkable hash."""
     column = rule.params["field"]
@@ -284,5 +289,5 @@ def compact_devices(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
 
 check_kind(
     "random-device-id", params_schema=DEVICE_PARAMS, finish=finish_devices,
-    compact=compact_devices,
+    compact=compact_devices, scope=field_scope,
 )(collect_devices)

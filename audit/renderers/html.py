@@ -21,19 +21,13 @@ import jinja2
 from markupsafe import Markup
 
 from audit.finding_store import RuleDigest, digest_by_rule
-from audit.model import Finding, Report, RuleOutcome, Severity, Status
+from audit.model import STATUS_ORDER, Finding, Report, RuleOutcome, Severity, Status
 from audit.renderers import charts, register
 
 #: Findings listed per rule; the rest are counted, not listed.
 MAX_ROWS_PER_RULE = 200
 
-_STATUS_LABEL = {
-    Status.PASSED: "passed",
-    Status.FAILED: "failed",
-    Status.NOT_TESTED: "not tested",
-    Status.ERROR: "error",
-}
-_STATUS_ORDER = {Status.ERROR: 0, Status.FAILED: 1, Status.NOT_TESTED: 2, Status.PASSED: 3}
+_STATUS_LABEL = {status: status.label for status in Status}
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +110,7 @@ def _control_matrix(report: Report) -> tuple[list[dict[str, Any]], list[RuleOutc
             unmapped.append(outcome)
     rows = []
     for sid, text in statements.items():
-        rules = sorted(tested.get(sid, []), key=lambda o: (_STATUS_ORDER[o.status], o.rule))
+        rules = sorted(tested.get(sid, []), key=lambda o: (STATUS_ORDER[o.status], o.rule))
         if not rules:
             state = "gap"
         elif any(o.status in (Status.FAILED, Status.ERROR) for o in rules):
@@ -160,7 +154,7 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
     params = report.run.get("parameters") or {}
     matrix, unmapped = _control_matrix(report)
     outcomes = sorted(report.outcomes,
-                      key=lambda o: (_STATUS_ORDER[o.status], -o.severity.rank, o.rule))
+                      key=lambda o: (STATUS_ORDER[o.status], -o.severity.rank, o.rule))
     status_counts = Counter(o.status for o in report.outcomes)
     script, _ = _script()
     digests = digest_by_rule(report.findings, cap)  # one pass for the groups and a chart

@@ -12,7 +12,7 @@ import re
 from tabulate import tabulate
 
 from audit.finding_store import most_severe
-from audit.model import Report, Severity, Status
+from audit.model import STATUS_ORDER, Report, Severity, Status
 from audit.renderers import register
 
 #: Findings listed in the summary; the full list is in the other formats.
@@ -69,8 +69,8 @@ def render_text(report: Report) -> str:
                for sev in Severity]
     out += ["## Counts", "", _table(counts, ["", "count"]), ""]
 
-    order = {Status.ERROR: 0, Status.FAILED: 1, Status.NOT_TESTED: 2, Status.PASSED: 3}
-    outcomes = sorted(report.outcomes, key=lambda o: (order[o.status], -o.severity.rank, o.rule))
+    outcomes = sorted(report.outcomes,
+                      key=lambda o: (STATUS_ORDER[o.status], -o.severity.rank, o.rule))
     rows = [[_code(o.rule), escape(o.severity.value), escape(o.status.value.replace("_", " ")),
              str(o.findings), escape(o.reason or "")] for o in outcomes]
     out += ["## Rules", "", _table(rows, ["rule", "severity", "status", "findings", "reason"]), ""]
