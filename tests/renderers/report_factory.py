@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from audit.model import (
+    Acceptance,
     BaselineStatus,
     Finding,
+    Gap,
     Report,
     RuleOutcome,
     Severity,
     Status,
     Summary,
+    Verdict,
 )
 
 RAW_VALUE = "amos.marble@contoso.com"
@@ -72,18 +75,35 @@ def default_findings() -> list[Finding]:
                      baseline=BaselineStatus.EXPIRED),
         make_finding("input/malformed-record", Severity.MEDIUM, line=0, field=None,
                      evidence=None, message="line is not JSON"),
+        make_finding("census/device-id-not-random", Severity.HIGH, line=5, field="DeviceID",
+                     message="nil GUID", baseline=BaselineStatus.SUPPRESSED),
     ]
+
+#: Why the default report's one accepted rule is accepted.
+ACCEPTANCE = Acceptance(reason="lab devices <b>reuse</b> a nil id", owner="release-eng",
+                        expires="2999-12-31", findings=1)
+
+#: The default report's reasons for being incomplete (it fails as well).
+DEFAULT_GAPS = (
+    Gap(code="rejected", message="1 of 20 records rejected (see input/malformed-record): "
+        "more than --max-rejected 0 allows"),
+    Gap(code="not-tested", rules=("error/no-opt-in",),
+        message="1 applicable rule not tested (error/no-opt-in): no --ledger given"),
+)
 
 
 def default_outcomes(findings: Sequence[Finding]) -> list[RuleOutcome]:
-    counts = Counter(f.rule for f in findings)
+    counts = Counter(f.rule for f in findings if f.baseline is not BaselineStatus.SUPPRESSED)
+    accepted = Counter(f.rule for f in findings if f.baseline is BaselineStatus.SUPPRESSED)
 
     def outcome(rule: str, sev: Severity, status: Status, policy: str | None = None,
                 reason: str | None = None) -> RuleOutcome:
         return RuleOutcome(rule=rule, category=rule.split("/")[0], severity=sev, status=status,
                            findings=counts.get(rule, 0), reason=reason,
                            description=f"checks {rule}", policy=policy,
-                           help=f"See the practices statement for {rule}.")
+                           help=f"See the practices statement for {rule}.",
+                           accepted=accepted.get(rule, 0),
+                           acceptances=(ACCEPTANCE,) if status is Status.ACCEPTED else ())
 
     return [
         outcome("census/unhashed-user-id", Severity.CRITICAL, Status.FAILED,
@@ -98,26 +118,35 @@ def default_outcomes(findings: Sequence[Finding]) -> list[RuleOutcome]:
                 reason="check raised KeyError: 'crash'"),
         outcome("usage/undeclared-field", Severity.LOW, Status.FAILED, None),
         outcome("input/malformed-record", Severity.MEDIUM, Status.FAILED, None),
+        outcome("census/device-id-not-random", Severity.HIGH, Status.ACCEPTED,
+                "census-no-user"),
+        outcome("error/cleartext-user-id-at-rest", Severity.HIGH, Status.NOT_APPLICABLE,
+                "error-opt-in", reason="applies at stage stored only (this scan: transit)"),
+        outcome("usage/meeting-telemetry-disabled", Severity.HIGH, Status.EXCLUDED,
+                "usage-disable", reason="excluded by --skip-rule usage/meeting-*"),
     ]
 
 
 def build_report(findings: Sequence[Finding] | None = None, *,
                  outcomes: Sequence[RuleOutcome] | None = None, show_evidence: bool = False,
-                 extras: dict[str, Any] | None = None) -> Report:
-    """A complete Report; counts in the summary follow the findings given."""
+                 extras: dict[str, Any] | None = None, gaps: Sequence[Gap] = DEFAULT_GAPS,
+                 fail_on: Severity = Severity.HIGH) -> Report:
+    """A complete Report; counts in the summary follow the findings given, the verdict
+    follows them and ``gaps``."""
     findings = list(default_findings() if findings is None else findings)
     outcomes = list(default_outcomes(findings) if outcomes is None else outcomes)
     active = [f for f in findings if f.baseline is not BaselineStatus.SUPPRESSED]
     by_sev = Counter(f.severity.value for f in active)
-    verdict = "fail" if any(f.severity.rank >= Severity.HIGH.rank for f in active) else "pass"
+    failing = any(f.severity.rank >= fail_on.rank for f in active)
+    verdict = Verdict.FAIL if failing else Verdict.INCOMPLETE if gaps else Verdict.PASS
     summary = Summary(
         records_read=20, records_audited=19, records_rejected=1,
-        findings_total=len(active),
+        findings_total=len(findings),
         findings_by_rule=dict(Counter(f.rule for f in active)),
         findings_by_severity={s.value: by_sev.get(s.value, 0) for s in Severity},
         suppressed=sum(f.baseline is BaselineStatus.SUPPRESSED for f in findings),
         expired=sum(f.baseline is BaselineStatus.EXPIRED for f in findings),
-        fail_on=Severity.HIGH, verdict=verdict,
+        fail_on=fail_on, verdict=verdict, gaps=tuple(gaps),
     )
     run = {
         "stage": "transit",
@@ -133,7 +162,7 @@ def build_report(findings: Sequence[Finding] | None = None, *,
                     "records": 20, "rejected": 1}],
         "ledger": {"path": "ledger.csv", "sha256": "12" * 32},
         "identities": None,
-        "parameters": {"fail_on": "high", "formats": ["html", "sarif", "junit", "md"],
+        "parameters": {"fail_on": fail_on.value, "formats": ["html", "sarif", "junit", "md"],
                        "show_evidence": show_evidence, "baseline": None},
     }
     default_extras = {

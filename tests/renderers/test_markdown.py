@@ -42,6 +42,6 @@ def test_pipes_newlines_and_html_are_escaped(report_factory):
 
 
 def test_passing_report(report_factory):
-    doc = text(report_factory([], outcomes=[]))
+    doc = text(report_factory([], outcomes=[], gaps=()))
     assert "**Verdict: PASS**" in doc
     assert "## Top findings" not in doc
