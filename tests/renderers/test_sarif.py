@@ -79,7 +79,7 @@ def test_suppressed_findings_carry_a_suppression(report):
     results = load(report)["runs"][0]["results"]
     suppressed = [r for r in results if r.get("suppressions")]
     assert len(suppressed) == sum(f.baseline is BaselineStatus.SUPPRESSED
-                                  for f in report.findings) == 1
+                                  for f in report.findings) == 2
     assert suppressed[0]["suppressions"][0]["status"] == "accepted"
 
 
