@@ -12,7 +12,7 @@ import re
 from tabulate import tabulate
 
 from audit.finding_store import most_severe
-from audit.model import STATUS_ORDER, Report, Severity, Status
+from audit.model import STATUS_ORDER, Report, Severity, Status, Verdict
 from audit.renderers import register
 
 #: Findings listed in the summary; the full list is in the other formats.
@@ -39,21 +39,27 @@ def _table(rows: list[list[object]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+VERDICT_ICONS = {Verdict.PASS: "\u2705", Verdict.FAIL: "\u274c", Verdict.INCOMPLETE: "\u26a0\ufe0f"}
+
+
 def render_text(report: Report) -> str:
     """The Markdown document as text."""
     s = report.summary
-    failed = report.failed
-    icon = "\u274c" if failed else "\u2705"
-    active = sum(int(n) for n in s.findings_by_severity.values())
     blocking = sum(int(n) for sev, n in s.findings_by_severity.items()
                    if Severity(sev).rank >= s.fail_on.rank)
+    verdict = Verdict(s.verdict)
     out = [
         "# Telemetry audit",
         "",
-        f"{icon} **Verdict: {escape(s.verdict.upper())}** \u2014 {blocking} active finding(s) "
-        f"at or above `{s.fail_on.value}` (stage `{escape(report.run.get('stage', '?'))}`).",
+        f"{VERDICT_ICONS[verdict]} **Verdict: {escape(verdict.value.upper())}** \u2014 "
+        f"{blocking} active finding(s) at or above `{s.fail_on.value}` "
+        f"(stage `{escape(report.run.get('stage', '?'))}`).",
         "",
     ]
+    if s.gaps:
+        out += ["## Not audited", "", "The verdict does not vouch for:", ""]
+        out += [f"- {escape(gap.message)}" for gap in s.gaps]
+        out.append("")
     if (report.run.get("parameters") or {}).get("show_evidence"):
         out += ["> **Warning:** evidence is shown unmasked in this run's reports.", ""]
 
@@ -61,38 +67,40 @@ def render_text(report: Report) -> str:
         ["records read", f"{s.records_read:,}"],
         ["records audited", f"{s.records_audited:,}"],
         ["records rejected", f"{s.records_rejected:,}"],
-        ["findings (active)", f"{s.findings_total:,}"],
-        ["suppressed by baseline", f"{s.suppressed:,}"],
-        ["baseline expired", f"{s.expired:,}"],
+        ["files skipped", f"{s.skipped_inputs:,}"],
+        ["findings (total)", f"{s.findings_total:,}"],
+        ["findings active", f"{s.findings_active:,}"],
+        ["findings accepted by the baseline", f"{s.suppressed:,}"],
+        ["active again: acceptance expired", f"{s.expired:,}"],
     ]
-    counts += [[f"severity {sev.value}", f"{int(s.findings_by_severity.get(sev.value, 0)):,}"]
+    counts += [[f"active {sev.value}", f"{int(s.findings_by_severity.get(sev.value, 0)):,}"]
                for sev in Severity]
     out += ["## Counts", "", _table(counts, ["", "count"]), ""]
 
     outcomes = sorted(report.outcomes,
                       key=lambda o: (STATUS_ORDER[o.status], -o.severity.rank, o.rule))
-    rows = [[_code(o.rule), escape(o.severity.value), escape(o.status.value.replace("_", " ")),
-             str(o.findings), escape(o.reason or "")] for o in outcomes]
-    out += ["## Rules", "", _table(rows, ["rule", "severity", "status", "findings", "reason"]), ""]
+    rows = [[_code(o.rule), escape(o.severity.value), escape(o.status.label),
+             str(o.findings), str(o.accepted), escape(o.reason or "")] for o in outcomes]
+    out += ["## Rules", "", _table(rows, ["rule", "severity", "status", "active", "accepted",
+                                          "reason"]), ""]
 
+    active = s.findings_active
     if active:
         top = most_severe(report.findings, TOP_FINDINGS)
         rows = [[escape(f.severity.value), _code(f.rule), escape(f"{f.source}:{f.line}"),
                  _code(f.field) if f.field else "", escape(f.message),
                  _code(f.evidence) if f.evidence else ""] for f in top]
-        out += [f"## Top findings ({len(top)} of {active:,})", "",
+        out += [f"## Top findings ({len(top)} of {active:,} active)", "",
                 _table(rows, ["severity", "rule", "location", "field", "message", "evidence"]),
                 ""]
 
-    not_tested = [o for o in outcomes if o.status is Status.NOT_TESTED]
-    if not_tested:
-        out += ["## Not tested", ""]
-        out += [f"- {_code(o.rule)}: {escape(o.reason or 'no reason given')}" for o in not_tested]
-        out.append("")
-    errors = [o for o in outcomes if o.status is Status.ERROR]
-    if errors:
-        out += ["## Errors", ""]
-        out += [f"- {_code(o.rule)}: {escape(o.reason or 'check error')}" for o in errors]
+    accepted = [o for o in outcomes if o.acceptances]
+    if accepted:
+        out += ["## Accepted by the baseline", ""]
+        for o in accepted:
+            state = "accepted" if o.status is Status.ACCEPTED else o.status.label
+            out.append(f"- {_code(o.rule)} ({escape(state)}):")
+            out += [f"  - {a.findings} finding(s): {escape(str(a))}" for a in o.acceptances]
         out.append("")
     tool = report.tool
     out.append(f"<sub>{escape(tool.get('name', 'telemetry-audit'))} "

@@ -17,7 +17,47 @@ def test_verdict_counts_outcomes_and_not_tested(report):
     assert "**Verdict: FAIL**" in doc.splitlines()[2]
     assert "| records read" in doc
     assert "`census/unhashed-user-id`" in doc
-    assert "## Not tested" in doc and "no --ledger given" in doc
+    row = next(line for line in doc.splitlines() if "`error/no-opt-in`" in line)
+    assert "| not tested " in row and "no --ledger given" in row
+    row = next(line for line in doc.splitlines() if "`error/cleartext-user-id-at-rest`" in line)
+    assert "| not applicable " in row and "applies at stage stored" in row
+    row = next(line for line in doc.splitlines() if "`usage/meeting-telemetry-disabled`" in line)
+    assert "| excluded " in row
+
+
+def test_incomplete_reasons_follow_the_verdict(report_factory):
+    report = report_factory([])
+    doc = text(report)
+    lines = doc.splitlines()
+    assert lines[2].startswith("\u26a0\ufe0f **Verdict: INCOMPLETE**")
+    listed = lines[lines.index("## Not audited"):lines.index("## Counts")]
+    for gap in report.summary.gaps:
+        assert f"- {markdown.escape(gap.message)}" in listed
+
+
+def test_counts_are_labelled_total_active_accepted_expired(report):
+    doc = text(report)
+    s = report.summary
+
+    def count(label: str) -> str:
+        row = next(line for line in doc.splitlines() if line.startswith(f"| {label} "))
+        return row.split("|")[2].strip()
+
+    assert count("findings (total)") == str(s.findings_total) == "7"
+    assert count("findings active") == str(s.findings_active) == "5"
+    assert count("findings accepted by the baseline") == str(s.suppressed) == "2"
+    assert count("active again: acceptance expired") == str(s.expired) == "1"
+    assert "findings (active)" not in doc
+
+
+def test_accepted_rules_show_reason_owner_and_expiry(report):
+    doc = text(report)
+    row = next(line for line in doc.splitlines() if "`census/device-id-not-random`" in line)
+    assert "| accepted " in row and "| passed" not in row
+    section = doc[doc.index("## Accepted by the baseline"):]
+    assert "`census/device-id-not-random` (accepted)" in section
+    assert "lab devices &lt;b&gt;reuse&lt;/b&gt; a nil id (owner release-eng, until " \
+           "2999-12-31)" in section
 
 
 def test_pipes_newlines_and_html_are_escaped(report_factory):
