@@ -17,12 +17,19 @@ from typing import IO, Any
 from urllib.parse import quote
 
 from audit.finding_store import digest_by_rule, finding_dicts
-from audit.model import BaselineStatus, Report, RuleOutcome, Severity, Status
+from audit.model import BaselineStatus, Report, RuleOutcome, Severity, Status, Verdict
 from audit.renderers import as_bytes, register_stream
 from audit.renderers.streaming import new_marker, write_json
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "telemetryAudit/v1"
+#: Notification descriptors of the reasons an audit is incomplete (one per gap code).
+INCOMPLETE_ID = "telemetry-audit/incomplete"
+GAP_TITLES = {
+    "no-records": "No record was audited",
+    "rejected": "Records rejected or files skipped beyond --max-rejected",
+    "not-tested": "Applicable rules not tested for lack of input",
+}
 
 
 @lru_cache(maxsize=4096)
@@ -76,6 +83,8 @@ def _rule_descriptor(outcome: RuleOutcome, statements: dict[str, str]) -> dict[s
         descriptor["properties"]["policy"] = outcome.policy
     if outcome.reason:
         descriptor["properties"]["reason"] = outcome.reason
+    if outcome.acceptances:
+        descriptor["properties"]["acceptances"] = [a.to_dict() for a in outcome.acceptances]
     return descriptor
 
 
@@ -157,6 +166,13 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
         "name": str(report.tool.get("name", "telemetry-audit")),
         "rules": [_rule_descriptor(o, statements) for o in outcomes],
     }
+    codes = dict.fromkeys(gap.code for gap in report.summary.gaps)
+    if codes:
+        driver["notifications"] = [
+            {"id": f"{INCOMPLETE_ID}/{code}", "shortDescription": {"text": GAP_TITLES[code]},
+             "defaultConfiguration": {"level": "warning"}}
+            for code in codes
+        ]
     version = report.tool.get("version")
     if version:
         driver["version"] = str(version)
@@ -178,6 +194,13 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
         {"level": "error", "message": {"text": f"{o.rule}: {o.reason or 'check failed'}"},
          "descriptor": {"id": o.rule}}
         for o in report.outcomes if o.status is Status.ERROR
+    ]
+    # What the verdict does not vouch for: the run worked, but did not audit everything.
+    notifications += [
+        {"level": "warning", "message": {"text": f"audit incomplete: {gap.message}"},
+         "descriptor": {"id": f"{INCOMPLETE_ID}/{gap.code}"},
+         "properties": {"code": gap.code, "rules": list(gap.rules)}}
+        for gap in report.summary.gaps
     ]
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
@@ -202,8 +225,9 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
         "properties": {
             "stage": run_info.get("stage"),
             "rulepackDigest": rulepack.get("digest"),
-            "verdict": report.summary.verdict,
+            "verdict": Verdict(report.summary.verdict).value,
             "failOn": report.summary.fail_on.value,
+            "incomplete": [gap.message for gap in report.summary.gaps],
         },
     }
     if artifacts:

@@ -122,3 +122,32 @@ def test_a_store_of_findings_gives_the_same_log_as_a_tuple(report_factory):
     assert load(stored) == load(plain)
     ids = [r["id"] for r in load(stored)["runs"][0]["tool"]["driver"]["rules"]]
     assert ids[-2:] == ["custom/rule-without-outcome", "other/no-outcome-either"]
+
+
+def test_incomplete_reasons_are_tool_execution_notifications(report):
+    log = load(report)
+    run = log["runs"][0]
+    notes = run["invocations"][0]["toolExecutionNotifications"]
+    warnings = [n for n in notes if n["level"] == "warning"]
+    assert [n["message"]["text"] for n in warnings] == [
+        f"audit incomplete: {gap.message}" for gap in report.summary.gaps]
+    declared = {d["id"] for d in run["tool"]["driver"]["notifications"]}
+    assert {n["descriptor"]["id"] for n in warnings} <= declared
+    assert warnings[1]["properties"] == {"code": "not-tested", "rules": ["error/no-opt-in"]}
+    assert run["properties"]["incomplete"] == [gap.message for gap in report.summary.gaps]
+    assert run["invocations"][0]["executionSuccessful"] is False  # one rule errored
+    validate(log)
+
+
+def test_a_complete_audit_has_no_incomplete_notifications(report_factory):
+    run = load(report_factory(gaps=()))["runs"][0]
+    notes = run["invocations"][0].get("toolExecutionNotifications", [])
+    assert all(n["level"] == "error" for n in notes)
+    assert "notifications" not in run["tool"]["driver"]
+
+
+def test_accepted_rule_descriptor_carries_its_acceptances(report):
+    rules = {r["id"]: r for r in load(report)["runs"][0]["tool"]["driver"]["rules"]}
+    accepted = rules["census/device-id-not-random"]["properties"]
+    assert accepted["status"] == "accepted"
+    assert accepted["acceptances"][0]["owner"] == "release-eng"
