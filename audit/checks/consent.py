@@ -184,9 +184,10 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     """The consent timeline: for each subject with violations, every change of the setting.
 
     A subject's changes are its default (``since`` null) followed by each of its
-    ledger records, with the events that fell under each and how many of them
-    were violations. User subjects are masked; org and pool names are not
-    personal data and stay readable.
+    ledger records, with whether its value allowed sending (``allowed``, from the
+    gate), the events that fell under each and how many of them were violations.
+    User subjects are masked; org and pool names are not personal data and stay
+    readable.
     """
     frames = [f for f in stats_frames if len(f)]
     if not frames or ctx.ledger is None:
@@ -220,6 +221,7 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
         {
             "since": stamp,
             "value": bool(value),
+            "allowed": bool(value) == gate.allowed,
             "ledger_line": int(line) if line >= 0 else None,
             "events": int(events),
             "violations": int(violations),

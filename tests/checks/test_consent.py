@@ -325,13 +325,14 @@ def test_timeline_lists_only_subjects_with_violations(pack: RulePack) -> None:
         "setting": "DisableAutomaticSendTracing",
         "subject": "fabrikam.com",
         "changes": [
-            {"since": None, "value": False, "ledger_line": None, "events": 1, "violations": 0},
-            {"since": "2026-02-01T00:00:00Z", "value": True, "ledger_line": 2, "events": 2,
-             "violations": 2},
-            {"since": "2026-03-01T00:00:00Z", "value": False, "ledger_line": 3, "events": 0,
+            {"since": None, "value": False, "allowed": True, "ledger_line": None, "events": 1,
              "violations": 0},
-            {"since": "2026-04-01T00:00:00Z", "value": True, "ledger_line": 4, "events": 0,
-             "violations": 0},
+            {"since": "2026-02-01T00:00:00Z", "value": True, "allowed": False, "ledger_line": 2,
+             "events": 2, "violations": 2},
+            {"since": "2026-03-01T00:00:00Z", "value": False, "allowed": True, "ledger_line": 3,
+             "events": 0, "violations": 0},
+            {"since": "2026-04-01T00:00:00Z", "value": True, "allowed": False, "ledger_line": 4,
+             "events": 0, "violations": 0},
         ],
     }]
     assert KIND.summarize(rule, [], ctx) == {"consent_timeline": []}
