@@ -32,8 +32,9 @@ def gaps_of(outcomes: Iterable[RuleOutcome], *, read: int, rejected: int,
     gaps: list[Gap] = []
     audited = read - rejected
     if audited <= 0:
-        what = "the inputs hold no records" if not read else \
-            f"all {read:,} records read were rejected"
+        what = ("the inputs hold no records" if not read else
+                "the one record read was rejected" if read == 1 else
+                f"all {read:,} records read were rejected")
         gaps.append(Gap(code="no-records", message=f"no record was audited: {what}"))
     counted = rejected - accepted
     unaudited, units = counted + len(skipped), read + len(skipped)
