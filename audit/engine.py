@@ -60,7 +60,7 @@ from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_
 from audit.readers.ahead import read_ahead
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
-from audit.selectors import selected, selection
+from audit.selectors import describe, selected, selection
 from audit.verdict import gaps_of, verdict_of
 
 
@@ -290,8 +290,12 @@ def _settle(rule: Rule, state: RuleState, ctx: ScanContext) -> None:
     if state.status is not None:
         return
     if state.rows_seen == 0:
+        scope = rule_scope(rule, ctx)
+        selectors = "; ".join(text for text in (describe(rule.when, rule.unless),
+                                                describe(scope.when, scope.unless)) if text)
         state.status = Status.NOT_APPLICABLE
-        state.reason = f"no {rule.category} events it applies to"
+        state.reason = f"no {rule.category} events it applies to" \
+            + (f" ({selectors})" if selectors else "")
     elif state.missing is not None:
         state.status, state.reason = Status.NOT_TESTED, state.missing
     else:

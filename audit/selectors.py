@@ -101,3 +101,20 @@ def _pair_key(when: Mapping[str, tuple[Any, ...]] | None,
     except TypeError:
         return None
     return key
+
+
+def describe(when: Mapping[str, tuple[Any, ...]] | None,
+             unless: Mapping[str, tuple[Any, ...]] | None) -> str:
+    """Selectors in words, for reasons shown to people:
+    ``client meetings_app or join_launcher, unless platform windows and crash true``."""
+
+    def words(selector: Mapping[str, tuple[Any, ...]]) -> str:
+        return " and ".join(
+            f"{name} " + " or ".join(str(v).lower() if isinstance(v, bool) else str(v)
+                                     for v in values)
+            for name, values in selector.items())
+
+    parts = [words(when)] if when else []
+    if unless:
+        parts.append(f"unless {words(unless)}")
+    return ", ".join(parts)

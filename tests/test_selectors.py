@@ -24,3 +24,13 @@ def test_missing_field_matches_nothing_and_unless_excludes() -> None:
     chosen = applicable(events, {"client": ("meetings_app",)},
                         {"client": ("meetings_app",), "platform": ("windows",)})
     assert chosen.tolist() == [False, True, False]
+
+
+def test_describe_says_selectors_in_words() -> None:
+    from audit.selectors import describe
+
+    assert describe(None, None) == ""
+    assert describe({"client": ("desktop", "mobile")}, None) == "client desktop or mobile"
+    assert describe({"client": ("meetings_app",), "crash": (True,)},
+                    {"platform": ("windows",)}) == \
+        "client meetings_app and crash true, unless platform windows"
