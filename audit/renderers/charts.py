@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from xml.etree import ElementTree
 
@@ -23,6 +23,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 #: One colour per severity, shared with the stylesheet of the HTML report.
 SEVERITY_COLORS: Mapping[str, str] = {
@@ -147,9 +148,10 @@ def _parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
 def over_time(series: Sequence[Mapping[str, Any]]) -> str | None:
@@ -175,48 +177,111 @@ def over_time(series: Sequence[Mapping[str, Any]]) -> str | None:
         return _to_svg(fig, "Events and findings over time", "time")
 
 
-def _truthy(value: object) -> bool:
-    return str(value).strip().lower() in {"true", "1", "yes", "on"}
+#: Consent lanes: a period in which the setting let events be sent, or did not.
+ALLOWED_COLOR = "#16a34a"
+BLOCKED_COLOR = "#dc2626"
+UNKNOWN_COLOR = "#cbd5e1"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off"})
+
+
+def _bool(value: object) -> bool | None:
+    """A setting's value as a boolean (``True``, ``"true"``, ``1`` …); None when it is not one."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def allowed_flags(changes: Sequence[Mapping[str, Any]]) -> list[bool | None]:
+    """For each change of one subject's setting: whether its value allowed sending.
+
+    A change says so itself (``allowed``, computed by the consent check from the gate).
+    Without it, a change with violations blocked sending, so its value is the blocking
+    one and the other value allows; a subject is in the timeline only because some of
+    its events were violations. None where neither tells.
+    """
+    blocking = {_bool(c.get("value")) for c in changes if int(c.get("violations") or 0) > 0}
+    blocking.discard(None)
+    out: list[bool | None] = []
+    for change in changes:
+        given = change.get("allowed")
+        if isinstance(given, bool):
+            out.append(given)
+            continue
+        value = _bool(change.get("value"))
+        out.append(None if value is None or len(blocking) != 1 else value not in blocking)
+    return out
+
+
+def _lane_color(allowed: bool | None) -> str:
+    return UNKNOWN_COLOR if allowed is None else ALLOWED_COLOR if allowed else BLOCKED_COLOR
 
 
 def consent_timeline(entries: Sequence[Mapping[str, Any]], *, limit: int = 30) -> str | None:
-    """One lane per (scope, subject, setting): green while the setting is true,
-    grey while false, with a tick for every event seen in each period."""
+    """One lane per (scope, subject, setting) of every scope (org, pool, user): green
+    while the setting allowed sending, red while it blocked it (each event then is a
+    violation), hatched while the default held (before the subject's first ledger
+    record, or with none at all), with the count of events seen in each period."""
     lanes = []
     for entry in entries[:limit]:
+        raw = [c for c in entry.get("changes") or () if isinstance(c, Mapping)]
         changes = []
-        for change in entry.get("changes") or ():
-            since = _parse_time(change.get("since"))
-            if since is not None:
-                changes.append((since, change.get("value"), int(change.get("events") or 0)))
+        for change, allowed in zip(raw, allowed_flags(raw), strict=True):
+            since = change.get("since")
+            when = _parse_time(since)
+            if since is None or when is not None:  # None: the default, before any record
+                changes.append((when, allowed, int(change.get("events") or 0)))
         if changes:
-            changes.sort(key=lambda c: c[0])
+            changes.sort(key=lambda c: (c[0] is not None, c[0] or _EPOCH))
             scope, subject = entry.get("scope", "?"), entry.get("subject", "?")
-            name = f"{scope}:{subject} {entry.get('setting', '')}"
-            lanes.append((_label(name), changes))
+            name = f"{_label(f'{scope}: {subject}')}\n{_label(entry.get('setting', ''))}"
+            lanes.append((name, changes))
     if not lanes:
         return None
-    start = min(c[0][0] for _, c in lanes)
-    end = max(c[-1][0] for _, c in lanes)
-    span = (end - start) if end > start else None
+    dated = [c[0] for _, changes in lanes for c in changes if c[0] is not None]
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(lanes) + 1.0))
-        pad = mdates.date2num(end) - mdates.date2num(start) if span else 1.0
-        right = mdates.date2num(end) + pad * 0.08
+        fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(lanes) + 1.0))
+        if dated:
+            start, end = mdates.date2num(min(dated)), mdates.date2num(max(dated))
+            pad = end - start if end > start else 1.0
+            left, right = start - pad * 0.12, end + pad * 0.12
+        else:  # defaults only: no date to put on the axis
+            left, right = 0.0, 1.0
         for y, (_, changes) in enumerate(lanes):
-            for i, (since, value, events) in enumerate(changes):
-                x0 = mdates.date2num(since)
-                x1 = mdates.date2num(changes[i + 1][0]) if i + 1 < len(changes) else right
-                on = _truthy(value)
-                ax.broken_barh([(x0, x1 - x0)], (y - 0.3, 0.6),
-                               facecolors="#16a34a" if on else "#cbd5e1")
+            for i, (since, allowed, events) in enumerate(changes):
+                x0 = left if since is None else mdates.date2num(since)
+                nxt = changes[i + 1][0] if i + 1 < len(changes) else None
+                x1 = right if nxt is None else mdates.date2num(nxt)
+                ax.broken_barh([(x0, x1 - x0)], (y - 0.3, 0.6), facecolors=_lane_color(allowed),
+                               edgecolor="white", linewidth=0.8,
+                               hatch="///" if since is None else None)
                 if events:
-                    ax.text(x0 + (x1 - x0) / 2, y, f"{events} ev", ha="center", va="center",
-                            fontsize=7, color="white" if on else "#334155")
+                    color = _lane_color(allowed)
+                    ax.text(x0 + (x1 - x0) / 2, y, f"{events:,} event{'' if events == 1 else 's'}",
+                            ha="center", va="center", fontsize=7, fontweight="bold",
+                            color="#0f172a" if allowed is None else "white",
+                            bbox={"boxstyle": "round,pad=0.25", "facecolor": color,
+                                  "edgecolor": "none"})
         ax.set_yticks(range(len(lanes)), [lane[0] for lane in lanes])
-        ax.set_xlim(mdates.date2num(start) - pad * 0.02, right)
-        ax.xaxis_date()
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        ax.set_xlim(left, right)
+        if dated:
+            ax.xaxis_date()
+            ax.xaxis.set_major_formatter(
+                mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        else:
+            ax.set_xticks([])
+            ax.set_xlabel("no ledger record: the default held throughout")
         ax.invert_yaxis()
-        ax.set_title("green: setting true · grey: false/default", fontsize=8, loc="left")
+        legend = [Patch(facecolor=ALLOWED_COLOR, label="sending allowed"),
+                  Patch(facecolor=BLOCKED_COLOR,
+                        label="sending blocked: events here are violations"),
+                  Patch(facecolor="white", edgecolor="#475569", hatch="///",
+                        label="default (no ledger record yet)")]
+        if any(c[1] is None for _, changes in lanes for c in changes):
+            legend.append(Patch(facecolor=UNKNOWN_COLOR, label="not known whether allowed"))
+        ax.legend(handles=legend, frameon=False, fontsize=8, ncols=len(legend),
+                  loc="lower left", bbox_to_anchor=(0.0, 1.0), handlelength=1.4,
+                  columnspacing=1.2)
         return _to_svg(fig, "Consent and policy timeline", "consent")
