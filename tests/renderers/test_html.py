@@ -93,7 +93,8 @@ def test_no_inline_event_handlers_or_javascript_urls(report_factory):
             assert not name.startswith("on"), name
             assert "javascript:" not in (value or "").lower()
     assert "<script>alert(1)</script>" not in doc
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc
+    # the source wraps after "/": its parts escaped, only our own <wbr> between them
+    assert "a&#34;&#39;&gt;&lt;script&gt;alert(1)&lt;/<wbr>script&gt;.jsonl" in doc
     assert "&lt;img src=x onerror=alert(1)&gt;&lt;/textarea&gt;" in doc
     assert "&#34;&gt;&lt;svg onload=alert(1)&gt;" in doc
 
@@ -110,7 +111,7 @@ def test_verdict_counts_and_provenance(report):
     assert "records read" in doc and "rejected" in doc
     assert "sha256:" + "ab" * 32 in doc
     assert "ef" * 32 in doc  # input hash
-    assert "rules/census.yaml" in doc
+    assert "rules/<wbr>census.yaml" in doc
     assert "telemetry-audit scan dumps/sample.jsonl --ledger ledger.csv" in doc
     assert "2024-05-01T10:00:03+00:00" in doc
     assert "@media print" in doc
@@ -164,3 +165,248 @@ def test_no_findings_and_no_statements(report_factory):
     object.__setattr__(bare, "run", {})
     doc = render(bare)
     assert "The rule pack carries no statements." in doc
+
+
+# -- verdict, gaps and acceptances -----------------------------------------------------
+
+
+def _section(doc: str, ident: str) -> str:
+    """One top-level section of the page (the findings' rule groups are nested ones)."""
+    rest = doc.split(f'<section id="{ident}"', 1)[1]
+    return rest.split('\n<section id="', 1)[0].split("</main>", 1)[0]
+
+
+def _verdict_area(doc: str) -> str:
+    return doc.split('class="verdict-row', 1)[1].split("</header>", 1)[0]
+
+
+def test_incomplete_verdict_box_lists_why_beside_it(report_factory):
+    low = [make_finding("usage/undeclared-field", Severity.LOW, line=9)]
+    report = report_factory(low)
+    assert report.incomplete
+    doc = render(report)
+    assert "<title>INCOMPLETE · Telemetry privacy audit</title>" in doc
+    area = _verdict_area(doc)
+    assert 'class="verdict verdict-incomplete"' in area
+    assert ">INCOMPLETE<" in area
+    assert "Why incomplete" in area and "The verdict does not vouch for:" in area
+    for gap in report.summary.gaps:
+        assert gap.message.replace("'", "&#39;") in area
+    assert "no active finding at or above high, but not everything was audited" in area
+    assert ".verdict-incomplete {" in doc  # a colour of its own
+
+
+def test_fail_still_lists_what_was_not_audited(report):
+    assert report.failed and report.summary.gaps
+    area = _verdict_area(render(report))
+    assert 'class="verdict verdict-fail"' in area and ">FAIL<" in area
+    assert "Not audited" in area and "Why incomplete" not in area
+    assert "1 of 20 records rejected" in area and "no --ledger given" in area
+    assert "3 active findings at or above high" in area
+
+
+def test_pass_has_no_gaps_box(report_factory):
+    doc = render(report_factory([], gaps=()))
+    assert 'class="verdict verdict-pass"' in doc and "<title>PASS" in doc
+    assert 'id="gaps"' not in doc and "Not audited" not in doc
+
+
+def test_gap_messages_are_escaped(report_factory):
+    from audit.model import Gap
+    doc = render(report_factory([], gaps=(Gap(code="rejected", message=PAYLOAD),)))
+    assert PAYLOAD not in doc
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;|pipe" in _verdict_area(doc)
+
+
+ACCEPTED_RULE = "census/device-id-not-random"
+REASON_HTML = "lab devices &lt;b&gt;reuse&lt;/b&gt; a nil id"
+
+
+def _outcome_row(doc: str, rule: str) -> str:
+    return _section(doc, "rules").split(f'data-rule="{rule}"', 1)[1].split("</tr>", 1)[0]
+
+
+def test_accepted_rule_shows_accepted_with_reason_owner_and_expiry(report):
+    doc = render(report)
+    row = _outcome_row(doc, ACCEPTED_RULE)
+    assert re.search(r'class="status status-accepted"[^>]*>accepted<', row)
+    assert REASON_HTML in row and "lab devices <b>" not in doc
+    assert "owner release-eng · until 2999-12-31 · 1 finding" in row
+    assert "+1 accepted" in row
+    matrix = _section(doc, "matrix")
+    rule_in_matrix = matrix.split(ACCEPTED_RULE, 1)[1].split('<div class="mrule">', 1)[0]
+    assert REASON_HTML in rule_in_matrix and "until 2999-12-31" in rule_in_matrix
+    group = _section(doc, "findings").split(f"<code>{ACCEPTED_RULE}</code>", 1)[1]
+    group = group.split("<table", 1)[0]
+    assert "status-accepted" in group and REASON_HTML in group and "1 finding" in group
+
+
+def test_expired_acceptance_is_marked(report_factory):
+    from dataclasses import replace
+
+    from report_factory import default_findings, default_outcomes
+
+    from audit.model import Acceptance, Status
+    findings = default_findings()
+    outcomes = [replace(o, acceptances=(Acceptance(reason="old waiver", owner="qa",
+                                                   expires="2020-01-31", findings=1,
+                                                   expired=True),))
+                if o.rule == "usage/undeclared-field" else o
+                for o in default_outcomes(findings)]
+    doc = render(report_factory(findings, outcomes=outcomes))
+    row = _outcome_row(doc, "usage/undeclared-field")
+    assert "acceptance-expired" in row and "acceptance expired:" in row
+    assert "old waiver" in row and "expired 2020-01-31" in row
+    assert next(o for o in outcomes if o.rule == "usage/undeclared-field").status \
+        is Status.FAILED
+
+
+def test_findings_baseline_column_says_accepted_not_suppressed(report):
+    findings = _section(render(report), "findings")
+    assert 'class="bl bl-suppressed">accepted<' in findings
+    assert ">suppressed<" not in findings.split("</select>", 2)[-1]
+
+
+# -- control matrix ----------------------------------------------------------------------
+
+
+def _outcome(status, rule="r/x"):
+    from audit.model import RuleOutcome
+    return RuleOutcome(rule=rule, category="r", severity=Severity.HIGH, status=status,
+                       findings=0)
+
+
+def test_statement_states_are_defined_precisely():
+    from audit.model import Status as S
+    state = html._statement_state
+    o = _outcome
+    assert state([]) == "gap"
+    assert state([o(S.NOT_APPLICABLE), o(S.EXCLUDED)]) == "not_applicable"
+    assert state([o(S.PASSED), o(S.ERROR)]) == "failed"
+    assert state([o(S.FAILED), o(S.NOT_TESTED)]) == "failed"
+    assert state([o(S.NOT_TESTED), o(S.NOT_TESTED)]) == "not_tested"
+    assert state([o(S.NOT_TESTED), o(S.NOT_APPLICABLE)]) == "not_tested"
+    assert state([o(S.PASSED), o(S.NOT_TESTED)]) == "partial"
+    assert state([o(S.ACCEPTED), o(S.NOT_TESTED)]) == "partial"
+    assert state([o(S.ACCEPTED), o(S.PASSED)]) == "accepted"
+    assert state([o(S.PASSED), o(S.PASSED)]) == "passed"
+    # not applicable and excluded rules neither test a statement nor leave it partial
+    assert state([o(S.PASSED), o(S.NOT_APPLICABLE), o(S.EXCLUDED)]) == "passed"
+    assert state([o(S.ACCEPTED), o(S.EXCLUDED)]) == "accepted"
+
+
+def test_matrix_rows_and_legend(report):
+    rows, _ = html._control_matrix(report)
+    states = {r["id"]: r["state"] for r in rows}
+    assert states == {"census-no-user": "failed", "census-userid-hashed": "failed",
+                      "usage-disable": "failed", "error-opt-in": "not_tested",
+                      "error-watson": "gap"}
+    matrix = _section(render(report), "matrix")
+    for _key, label, meaning in html.MATRIX_STATES:
+        assert f">{label}</span></dt><dd>{meaning}</dd>" in matrix
+    # shown as what they are, with their reason, not as not tested
+    assert re.search(r'status-not_applicable"[^>]*>not applicable</span>', matrix)
+    assert "applies at stage stored only (this scan: transit)" in matrix
+    assert re.search(r'status-excluded"[^>]*>excluded</span>', matrix)
+    assert "excluded by --skip-rule usage/meeting-*" in matrix
+
+
+# -- rule outcomes -----------------------------------------------------------------------
+
+
+def test_not_tested_not_applicable_and_excluded_are_told_apart_once(report):
+    rules = _section(render(report), "rules")
+    block = rules.split('<dl class="out-of-scope">', 1)[1].split("</dl>", 1)[0]
+    assert "not tested</span> 1" in block and "Listed at the top under “Not audited”" in block
+    assert "not applicable</span> 1" in block and "excluded</span> 1" in block
+    assert "--skip-rule" in block
+    # each reason once in the section: in its rule's row
+    assert rules.count("no --ledger given") == 1
+    assert rules.count("applies at stage stored only") == 1
+    assert rules.count("excluded by --skip-rule usage/meeting-*") == 1
+    assert 'class="not-tested"' not in rules
+
+
+# -- cosmetics ---------------------------------------------------------------------------
+
+
+def test_consent_table_says_default_and_allowed_or_blocked(report_factory):
+    timeline = [{"rule": "usage/meeting-telemetry-disabled", "scope": "pool",
+                 "subject": "meet.example.com", "setting": "MeetingUxEnableTelemetry",
+                 "changes": [{"since": None, "value": False, "allowed": False,
+                              "ledger_line": None, "events": 2, "violations": 2},
+                             {"since": "2026-02-01T00:00:00Z", "value": True, "allowed": True,
+                              "ledger_line": 4, "events": 5, "violations": 0}]}]
+    doc = render(report_factory(extras={"consent_timeline": timeline}))
+    consent = _section(doc, "consent")
+    assert "None" not in consent
+    assert "default → <strong>false</strong>: <span class=\"send send-blocked\">blocked" \
+        in consent
+    assert "(2 events, 2 sent while blocked)" in consent
+    assert "2026-02-01T00:00:00Z → <strong>true</strong>: " \
+           "<span class=\"send send-allowed\">allowed" in consent
+
+
+def test_parameters_in_words():
+    params = {"fail_on": "high", "formats": ["json", "html"], "baseline": None,
+              "show_evidence": False, "allow_incomplete": True, "skip_rules": [],
+              "max_rejected": "0", "chunk_rows": 50000, "jobs": ("auto",)}
+    assert html._parameters(params) == [
+        ("fail on", "high"), ("formats", "json, html"), ("baseline", "none"),
+        ("show evidence", "no"), ("allow incomplete", "yes"), ("skip rules", "none"),
+        ("max rejected", "0"), ("chunk rows", "50,000"), ("jobs", "auto")]
+
+
+def test_provenance_parameters_are_not_python_reprs(report):
+    prov = _section(render(report), "provenance")
+    assert "<dt>formats</dt><dd>html, sarif, junit, md</dd>" in prov
+    assert "<dt>show evidence</dt><dd>no</dd>" in prov
+    assert "<dt>baseline</dt><dd>none</dd>" in prov
+    assert "[&#39;" not in prov and "None" not in prov and "False" not in prov
+
+
+def test_explanation_shown_only_when_it_adds_to_the_message():
+    from dataclasses import replace
+
+    def shown(message, explanation):
+        finding = make_finding("census/x", Severity.HIGH, message=message)
+        return html.explanation_shown(replace(finding, explanation=explanation))
+
+    assert shown("census DeviceID is not a randomly generated GUID: nil GUID",
+                 "nil GUID") is None
+    assert shown("census event carries TenantName, a field the census schema does not "
+                 "declare", "field is not declared") is None
+    assert shown("user-identifying value", "EMAIL via pattern") == "EMAIL via pattern"
+    assert shown("a GUID", "GUI") == "GUI"  # a part of a word is not the word
+    assert shown("nil GUID", None) is None and shown("nil GUID", "  ") is None
+
+
+def test_finding_row_shows_each_explanation_once(report_factory):
+    said = make_finding("census/identifies-user", Severity.HIGH, line=2,
+                        message="census field UserID identifies a user: EMAIL via pattern")
+    doc = render(report_factory([said]))
+    findings = _section(doc, "findings")
+    assert findings.count("EMAIL via pattern") == 1
+
+
+def test_wrap_path_escapes_every_part():
+    out = html.wrap_path('C:\\dumps\\<b>/"x".jsonl')
+    assert str(out) == "C:\\<wbr>dumps\\<wbr>&lt;b&gt;/<wbr>&#34;x&#34;.jsonl"
+    assert str(html.wrap_path("plain.jsonl")) == "plain.jsonl"
+    assert str(html.wrap_path(None)) == ""
+
+
+def test_long_paths_wrap_in_findings_provenance_and_inputs(report_factory):
+    long = "captures/2024/05/01/region-eu/tenant-fabrikam/client-desktop/" + "x" * 40 + ".jsonl"
+    doc = render(report_factory([make_finding("census/identifies-user", Severity.HIGH,
+                                              source=long)]))
+    wrapped = str(html.wrap_path(long))
+    assert wrapped in _section(doc, "findings")
+    assert "dumps/<wbr>sample.jsonl" in _section(doc, "provenance")  # inputs table
+    assert "rules/<wbr>census.yaml" in _section(doc, "provenance")
+
+
+def test_print_keeps_headings_with_their_content(report):
+    doc = render(report)
+    printed = doc.split("@media print", 1)[1]
+    assert "break-after: avoid" in printed and "break-inside: avoid" in printed
