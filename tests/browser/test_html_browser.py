@@ -7,13 +7,25 @@ skips, when Chromium is missing: CI must run it.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from audit.model import BaselineStatus, Finding, Report, RuleOutcome, Severity, Status, Summary
+from audit.model import (
+    Acceptance,
+    BaselineStatus,
+    Finding,
+    Gap,
+    Report,
+    RuleOutcome,
+    Severity,
+    Status,
+    Summary,
+    Verdict,
+)
 from audit.renderers import html
 
 CHROMIUM = "/usr/bin/chromium"
@@ -172,5 +184,101 @@ def test_hostile_report_in_chromium(hostile_report: Report, tmp_path: Path) -> N
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def incomplete_report(hostile_report: Report) -> Report:
+    """The hostile report with nothing that fails: its findings accepted or low, gaps
+    with payloads in their messages, and one rule accepted by the baseline."""
+    findings = tuple(
+        dataclasses.replace(f, baseline=BaselineStatus.SUPPRESSED)
+        if f.rule == "census/unhashed-user-id" else
+        dataclasses.replace(f, severity=Severity.LOW)
+        for f in hostile_report.findings)
+    accepted = sum(f.baseline is BaselineStatus.SUPPRESSED for f in findings)
+    active = [f for f in findings if f.active]
+    outcomes = tuple(
+        dataclasses.replace(o, status=Status.ACCEPTED, findings=0, accepted=sum(
+            f.rule == o.rule for f in findings), acceptances=(ACCEPTANCE,))
+        if o.rule == "census/unhashed-user-id" else o
+        for o in hostile_report.outcomes)
+    summary = dataclasses.replace(
+        hostile_report.summary, verdict=Verdict.INCOMPLETE, gaps=GAPS,
+        findings_total=len(findings), suppressed=accepted, expired=0,
+        findings_by_rule=dict(Counter(f.rule for f in active)),
+        findings_by_severity={s.value: sum(f.severity is s for f in active) for s in Severity})
+    return dataclasses.replace(hostile_report, summary=summary, outcomes=outcomes,
+                               findings=findings)
+
+
+ACCEPTANCE = Acceptance(reason=f"hashed by the gateway {PAYLOADS[1]}", owner="release-eng",
+                        expires="2999-12-31", findings=7)
+GAPS = (
+    Gap(code="rejected", message=f"10 of 1,200 records rejected ({PAYLOADS[0]}): more than "
+        "--max-rejected 0 allows"),
+    Gap(code="not-tested", rules=("error/no-opt-in",),
+        message="1 applicable rule not tested (error/no-opt-in): no --ledger given"),
+)
+
+
+@pytest.mark.slow
+def test_incomplete_verdict_and_accepted_rule_in_chromium(incomplete_report: Report,
+                                                          tmp_path: Path) -> None:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("chromium is not installed (apt-get install -y chromium); this test must run")
+    from playwright.sync_api import sync_playwright
+
+    assert incomplete_report.incomplete
+    path = tmp_path / "report.html"
+    path.write_bytes(html.render(incomplete_report))
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri())
+            page.wait_for_load_state("load")
+            assert page.title().startswith("INCOMPLETE")
+
+            # The verdict box: its words and its own class (and so its own colour).
+            box = page.locator("#verdict")
+            assert box.is_visible()
+            assert box.get_attribute("class") == "verdict verdict-incomplete"
+            assert box.locator(".verdict-value").inner_text() == "INCOMPLETE"
+            fail_colour = "rgb(185, 28, 28)"
+            assert box.evaluate("e => getComputedStyle(e).backgroundColor") != fail_colour
+
+            # Beside it, why: every gap's message, the payload as text.
+            gaps = page.locator("#gaps")
+            assert gaps.is_visible()
+            assert gaps.locator("h2").inner_text() == "Why incomplete"
+            items = gaps.locator("li").all_inner_texts()
+            assert len(items) == len(GAPS)
+            for gap, text in zip(GAPS, items, strict=True):
+                assert gap.message in text
+            box_right = box.bounding_box()
+            gaps_left = gaps.bounding_box()
+            assert box_right and gaps_left
+            assert gaps_left["x"] >= box_right["x"] + box_right["width"]  # beside, not below
+            assert abs(gaps_left["y"] - box_right["y"]) < 5
+
+            # An accepted rule shows accepted, with its reason, owner and expiry.
+            row = page.locator('#rules tr[data-rule="census/unhashed-user-id"]')
+            assert row.locator(".status").inner_text() == "accepted"
+            reason = row.locator(".acceptance").inner_text()
+            assert ACCEPTANCE.reason in reason
+            assert "owner release-eng" in reason and "until 2999-12-31" in reason
+            assert "7 findings" in reason
+            group = page.locator(".rule-group", has=page.locator("code",
+                                                                 has_text="census/unhashed"))
+            assert group.locator("h3 .status").inner_text() == "accepted"
+            assert ACCEPTANCE.reason in group.locator(".acceptance").inner_text()
+
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            assert errors == []
         finally:
             browser.close()
