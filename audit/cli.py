@@ -9,11 +9,12 @@ unaudited (``--allow-incomplete`` exits 0 instead). pandas is imported only by `
 from __future__ import annotations
 
 import argparse
+import difflib
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from audit import __version__
 from audit.errors import AuditError, InputError, UsageError
@@ -87,9 +88,85 @@ def _jobs(text: str) -> int:
     return 0 if text.strip().lower() == "auto" else _positive(text)
 
 
+_IN_USE = "_parser_in_use"
+
+
+class CommandParser(argparse.ArgumentParser):
+    """An argument parser whose errors show the usage of the (sub)command that was given
+    and suggest the closest option or choice: a newcomer's typo should cost a glance,
+    not a read of the top-level ``--help``. Subcommand parsers are of this class too
+    (``add_subparsers`` uses the class of its parent)."""
+
+    _given: Sequence[str] = ()
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._given = list(sys.argv[1:] if args is None else args)
+        namespace, extras = super().parse_known_args(self._given, namespace)
+        # A subcommand parses into a namespace of its own, copied into its parent's once
+        # it is done: the first parser to mark the namespace is the innermost one in use.
+        if not hasattr(namespace, _IN_USE):
+            setattr(namespace, _IN_USE, self)
+        return namespace, extras
+
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        namespace, extras = self.parse_known_args(args, namespace)
+        in_use: CommandParser = getattr(namespace, _IN_USE, self)
+        delattr(namespace, _IN_USE)
+        if extras:
+            # argparse leaves options no subcommand knows to the top-level parser, whose
+            # usage says nothing about them; the subcommand that was given reports them.
+            in_use.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
+    def error(self, message: str) -> NoReturn:
+        """Print this parser's usage and the message, with a hint for mistyped options,
+        and exit 2."""
+        super().error(message + self._option_hint(message))
+
+    def _option_hint(self, message: str) -> str:
+        known = [s for action in self._actions for s in action.option_strings]
+        # Compared without their dashes, which every option shares: with them, --bogus
+        # would be "close" to --out.
+        bare = {option.lstrip("-"): option for option in known}
+        hints: dict[str, str] = {}
+        for token in self._given:
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            if not name.startswith("-") or name == "-" or name in hints:
+                continue
+            if any(option.startswith(name) for option in known):
+                continue  # known, or an abbreviation argparse accepts or calls ambiguous
+            close = difflib.get_close_matches(name.lstrip("-"), bare, n=1)
+            if close:
+                hints[name] = bare[close[0]]
+        if not hints:
+            return ""
+        if len(hints) == 1 and f"unrecognized arguments: {next(iter(hints))}" in message:
+            return f"; did you mean {next(iter(hints.values()))}?"
+        return "; did you mean " + ", ".join(f"{v} for {k}" for k, v in hints.items()) + "?"
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        """An invalid choice (a subcommand, ``--stage``, ``--engine``) names the closest."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as exc:
+            choices = [str(c) for c in action.choices or ()]
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            if not close:
+                raise
+            raise argparse.ArgumentError(
+                action, f"{exc.message}; did you mean {close[0]}?"
+            ) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also used to document the command line in the README)."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=PROG,
         description="Audit captured client telemetry against its data collection "
         "practices and write compliance reports.",
