@@ -347,6 +347,7 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     if args.engine == "pandas" and (args.scheduler or args.workers):
         raise UsageError("--scheduler and --workers need --engine dask")
+    _check_out_folder(args.out)
     options = ScanOptions(
         inputs=tuple(args.inputs),
         rules=args.rules,
@@ -388,6 +389,20 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
             )
         return EXIT_ERROR
     return exit_code(report, allow_incomplete=options.allow_incomplete)
+
+
+def _check_out_folder(out: str) -> None:
+    """``--out`` is a folder, created when missing. ``--out report.html`` is an easy
+    slip; it must stop the run before a long scan, not when the reports are written."""
+    path = Path(out)
+    for candidate in (path, *path.parents):
+        if candidate.is_dir():
+            return
+        if candidate.exists() or candidate.is_symlink():
+            what = "a file" if candidate.is_file() else "not a folder"
+            if candidate == path:
+                raise UsageError(f"--out takes a folder, and this is {what}", path=out)
+            raise UsageError(f"--out takes a folder, and {candidate} is {what}", path=out)
 
 
 def exit_code(report: Any, *, allow_incomplete: bool = False) -> int:

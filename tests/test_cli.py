@@ -216,3 +216,33 @@ def test_events_and_findings_over_time(run_cli) -> None:
     assert sum(p["events"] for p in series) == result.report["summary"]["records_audited"]
     assert 0 < sum(p["findings"] for p in series) <= len(result.report["findings"])
     assert "Events and findings over time" in (result.out_dir / "report.html").read_text()
+
+
+@pytest.mark.parametrize("under", ["", "sub/dir"], ids=["the-file", "under-the-file"])
+def test_out_naming_a_file_is_a_usage_error_before_scanning(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, under: str
+) -> None:
+    import audit.engine
+
+    def no_scan(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("scanned although --out is a file")
+
+    monkeypatch.setattr(audit.engine, "scan", no_scan)
+    html = tmp_path / "report.html"
+    html.write_text("<html></html>", "utf-8")
+    out = html / under if under else html
+    result = run_cli("scan", str(SAMPLE), "--out", str(out))
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.err
+    what = f"{html} is a file" if under else "this is a file"
+    assert lines[0].endswith(f"{out}: --out takes a folder, and {what}"), lines[0]
+    assert html.read_text("utf-8") == "<html></html>"
+
+
+def test_out_folder_is_created_when_missing(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "reports"
+    result = run_cli("scan", str(SAMPLE), "--format", "json", out=out)
+    assert result.code == 1, result.err
+    assert (out / "report.json").is_file()
+
