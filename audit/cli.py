@@ -286,10 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     rules = commands.add_parser("rules", help="inspect rule files")
     rule_commands = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    where = "a rule folder or one rule file (default: the built-in pack)"
     validate = rule_commands.add_parser("validate", help="check rule files against the meta-schema")
-    validate.add_argument("directory", nargs="?", metavar="DIR")
+    validate.add_argument("path", nargs="?", metavar="DIR|FILE", help=where)
     listing = rule_commands.add_parser("list", help="list rules, categories and severities")
-    listing.add_argument("directory", nargs="?", metavar="DIR")
+    listing.add_argument("path", nargs="?", metavar="DIR|FILE", help=where)
 
     baseline = commands.add_parser("baseline", help="accept the findings of a report")
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True,
@@ -417,14 +418,24 @@ def exit_code(report: Any, *, allow_incomplete: bool = False) -> int:
 def _rules(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from audit.rulepack import iter_rule_rows, load
+    from audit.rulepack import iter_rule_rows, load, load_file
 
-    pack = load(args.directory)
+    path = None if args.path is None else Path(args.path)
+    one_file = path is not None and path.is_file()
+    if path is None or path.is_dir():
+        pack = load(path)
+    elif one_file:
+        pack = load_file(path)
+    elif path.exists():
+        raise UsageError("neither a rule folder nor a rule file", path=args.path)
+    else:
+        raise UsageError("does not exist (expected a rule folder or a rule file)",
+                         path=args.path)
     if args.rules_command == "validate":
-        print(
-            f"{len(pack.files)} rule files valid: {len(pack.rules)} rules in "
-            f"{len(pack.categories)} categories ({pack.directory}, {pack.digest})"
-        )
+        files, rules = _count(len(pack.files), "rule file"), _count(len(pack.rules), "rule")
+        where = (f"category {', '.join(pack.categories)}" if one_file
+                 else _count(len(pack.categories), "category", "categories"))
+        print(f"{files} valid: {rules} in {where} ({pack.directory}, {pack.digest})")
         return EXIT_OK
     print(
         tabulate(
@@ -432,6 +443,10 @@ def _rules(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _read_report(path: str) -> dict[str, Any]:

@@ -163,17 +163,40 @@ def rule_files(directory: Path) -> list[Path]:
     return found
 
 
+def rule_file(path: Path) -> Path:
+    """``path`` if it is one rule file, as :func:`rule_files` would list it."""
+    if not path.is_file():
+        raise RuleFileError("not a rule file", path=str(path))
+    if path.name.endswith(".schema.json"):
+        raise RuleFileError("a JSON Schema, not a rule file", path=str(path))
+    if path.suffix not in RULE_SUFFIXES:
+        raise RuleFileError("not a rule file (*.yaml, *.yml, *.json)", path=str(path))
+    return path
+
+
 def load(directory: str | Path | None = None) -> RulePack:
     """Load and validate every rule file of ``directory`` (the built-in pack by default)."""
+    root = Path(directory) if directory is not None else builtin_dir()
+    return _load(root, rule_files(root))
+
+
+def load_file(path: str | Path) -> RulePack:
+    """Load and validate one rule file, as :func:`load` does each file of a directory:
+    what ``rules validate FILE`` checks while the file is being edited. The pack's
+    ``directory`` is the file; checks across files (a category or rule id defined
+    twice) need the whole directory."""
+    return _load(Path(path), [rule_file(Path(path))])
+
+
+def _load(root: Path, paths: list[Path]) -> RulePack:
     from audit.checks import CHECK_KINDS  # the registry, not pandas
 
-    root = Path(directory) if directory is not None else builtin_dir()
     schema = meta_schema()
     categories: dict[str, Category] = {}
     rules: dict[str, Rule] = {MALFORMED_RULE.id: MALFORMED_RULE}
     files: list[tuple[str, str]] = []
     digest = hashlib.sha256()
-    for path in rule_files(root):
+    for path in paths:
         raw = path.read_bytes()
         files.append((str(path), hashlib.sha256(raw).hexdigest()))
         digest.update(path.name.encode() + b"\0" + raw + b"\0")

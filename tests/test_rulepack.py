@@ -174,3 +174,57 @@ def test_yaml_merge_keys_may_override_what_they_merge() -> None:
     data, lines = load("base: &b {a: 1, c: 3}\nx:\n  <<: *b\n  a: 2\n", "f.yaml", RuleFileError)
     assert data["x"] == {"a": 2, "c": 3}
     assert lines["/x/a"] == 4
+
+
+def test_rules_validate_takes_one_rule_file(run_cli) -> None:
+    result = run_cli("rules", "validate", str(RULES / "census.yaml"))
+    assert result.code == 0, result.err
+    census = [r for r in load().rules.values() if r.category == "census"]
+    assert result.out.startswith(
+        f"1 rule file valid: {len(census)} rules in category census ({RULES / 'census.yaml'}, "
+    ), result.out
+
+
+def test_rules_list_takes_one_rule_file(run_cli) -> None:
+    result = run_cli("rules", "list", str(RULES / "usage.yaml"))
+    assert result.code == 0, result.err
+    assert "usage/undeclared-field" in result.out and "census/" not in result.out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle"),
+    [
+        ("    kind: field-schema", "    kind: field-schemas", "unknown check kind 'field-schemas'"),
+        ("  - id: usage/schema-violation", "  - id: usage/undeclared-field",
+         "duplicate rule id 'usage/undeclared-field'"),
+    ],
+    ids=["unknown-kind", "duplicate-id"],
+)
+def test_a_broken_rule_file_alone_names_its_line(
+    run_cli, tmp_path: Path, old: str, new: str, needle: str
+) -> None:
+    folder, line = broken_pack(tmp_path, old, new)
+    result = run_cli("rules", "validate", str(folder / "usage.yaml"))
+    assert result.code == 2 and "Traceback" not in result.err
+    message = result.err.strip()
+    assert len(message.splitlines()) == 1
+    assert f"{folder / 'usage.yaml'}:{line}" in message and needle in message
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("notes.txt", "not a rule file (*.yaml, *.yml, *.json)"),
+        ("rule-pack.schema.json", "a JSON Schema, not a rule file"),
+        ("missing.yaml", "does not exist (expected a rule folder or a rule file)"),
+    ],
+)
+def test_a_path_that_is_no_rule_file_is_a_clear_error(
+    run_cli, tmp_path: Path, name: str, needle: str
+) -> None:
+    path = tmp_path / name
+    if name != "missing.yaml":
+        path.write_text("{}", "utf-8")
+    result = run_cli("rules", "validate", str(path))
+    assert result.code == 2
+    assert result.err.strip() == f"telemetry-audit: error: {path}: {needle}"
