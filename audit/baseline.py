@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -119,6 +120,14 @@ def _is_date(text: str) -> bool:
 
 def parse_baseline(doc: Any, *, path: str | None = None) -> Baseline:
     """Build a :class:`Baseline` from an already-decoded document."""
+    if (isinstance(doc, Mapping) and "entries" not in doc
+            and "findings" in doc and "summary" in doc):
+        # The report.json a scan wrote is the easiest JSON file to pass by mistake; the
+        # schema error ("'entries' is a required property") would not say what to do.
+        report = shlex.quote(path or "report.json")
+        raise BaselineError(
+            "this is a scan report, not a baseline; make one with: telemetry-audit baseline "
+            f"create {report} --reason ... --owner ... --expires YYYY-MM-DD", path=path)
     validate(doc, path=path)
     entries = tuple(
         BaselineEntry(

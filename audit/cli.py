@@ -459,6 +459,9 @@ def _read_report(path: str) -> dict[str, Any]:
         doc = json.loads(read_text(path, InputError, "report"))
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON: {exc.msg}", path=path, line=exc.lineno) from None
+    if isinstance(doc, dict) and "entries" in doc and "findings" not in doc:
+        raise InputError("this is a baseline, not a scan report: give the report.json "
+                         "a scan wrote", path=path)
     if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
         raise InputError("not a telemetry-audit report (no findings list)", path=path)
     return doc

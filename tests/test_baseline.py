@@ -148,3 +148,21 @@ def test_text_no_report_could_hold_is_a_baseline_error(tmp_path, text, problem):
     with pytest.raises(BaselineError, match=problem) as err:
         load_baseline(path)
     assert "baseline.json" in str(err.value)
+
+
+def test_a_scan_report_given_as_baseline_says_how_to_make_one(tmp_path):
+    report = write(tmp_path, {"findings": [finding().to_dict()], "summary": {"verdict": "fail"}},
+                   name="report.json")
+    with pytest.raises(BaselineError) as err:
+        load_baseline(report)
+    assert str(err.value) == (
+        f"{report}: this is a scan report, not a baseline; make one with: telemetry-audit "
+        f"baseline create {report} --reason ... --owner ... --expires YYYY-MM-DD")
+
+
+def test_a_document_with_entries_is_no_scan_report(tmp_path):
+    doc = {"version": 1, "entries": [entry()], "findings": [], "summary": {}}
+    with pytest.raises(BaselineError, match="Additional properties") as err:
+        load_baseline(write(tmp_path, doc))
+    assert "scan report" not in str(err.value)
+

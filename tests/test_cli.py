@@ -246,3 +246,36 @@ def test_out_folder_is_created_when_missing(run_cli, tmp_path: Path) -> None:
     assert result.code == 1, result.err
     assert (out / "report.json").is_file()
 
+
+@pytest.fixture
+def sample_report(run_cli, tmp_path: Path) -> Path:
+    """The report.json of the sample dump scanned with its ledger (it has findings)."""
+    result = run_cli("scan", str(SAMPLE), "--ledger", str(LEDGER), "--format", "json",
+                     out=tmp_path / "scanned")
+    assert result.code == 1, result.err
+    return result.out_dir / "report.json"
+
+
+def test_a_scan_report_passed_as_baseline_says_how_to_make_one(run_cli, sample_report: Path
+                                                               ) -> None:
+    result = run_cli("scan", str(SAMPLE), "--baseline", str(sample_report), "--format", "json")
+    assert result.code == 2
+    assert result.err.strip() == (
+        f"telemetry-audit: error: {sample_report}: this is a scan report, not a baseline; "
+        f"make one with: telemetry-audit baseline create {sample_report} --reason ... "
+        "--owner ... --expires YYYY-MM-DD"
+    )
+
+
+def test_a_baseline_passed_as_report_says_so(run_cli, tmp_path: Path) -> None:
+    baseline = tmp_path / "accepted.json"
+    baseline.write_text('{"version": 1, "entries": []}', "utf-8")
+    for args in (["diff", str(baseline), str(baseline)],
+                 ["baseline", "create", str(baseline), "--reason", "r", "--owner", "o",
+                  "--expires", "2999-12-31"]):
+        result = run_cli(*args)
+        assert result.code == 2
+        assert result.err.strip() == (f"telemetry-audit: error: {baseline}: this is a "
+                                      "baseline, not a scan report: give the report.json a "
+                                      "scan wrote")
+
