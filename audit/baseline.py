@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from fnmatch import fnmatchcase
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -24,7 +26,7 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from audit.errors import BaselineError
-from audit.model import BaselineStatus, Finding
+from audit.model import BaselineStatus, Finding, Severity
 from audit.readers import StrictJSON
 
 BASELINE_VERSION = 1
@@ -192,23 +194,71 @@ def _as_date(value: date | str) -> date:
         return value.date()
     if isinstance(value, date):
         return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise BaselineError(f"expiry {value!r} is not a date (YYYY-MM-DD)") from None
+    # Strictly YYYY-MM-DD, as the baseline schema requires: fromisoformat alone would
+    # also take 20270131 or 2027-W05-1.
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise BaselineError(f"expiry {value!r} is not a date (YYYY-MM-DD)")
+
+
+def select_findings(findings: Iterable[Mapping[str, Any]], *, rules: Sequence[str] = (),
+                    severities: Collection[Severity | str] = (),
+                    path: str | None = None) -> list[Mapping[str, Any]]:
+    """The findings (of a parsed ``report.json``, read from ``path``) whose rule matches
+    one of ``rules`` (ids or fnmatch globs such as ``census/*``) and whose severity is
+    one of ``severities``; an empty selector selects all. A selector that matches
+    nothing is a :class:`BaselineError`: an empty baseline would silently accept nothing."""
+    wanted = {str(Severity(s)) for s in severities}
+    findings = list(findings)
+    chosen = [f for f in findings
+              if (not rules or any(fnmatchcase(str(f["rule"]), r) for r in rules))
+              and (not wanted or str(f.get("severity")) in wanted)]
+    if not chosen and (rules or wanted):
+        order = [s.value for s in Severity if s.value in wanted]
+        selection = ", ".join([*([f"rule {' or '.join(rules)}"] if rules else []),
+                               *([f"severity {' or '.join(order)}"] if order else [])])
+        raise BaselineError(f"no finding matches the selection ({selection}); the report's "
+                            + (f"findings are {_by_severity(findings)}" if findings
+                               else "findings: none"), path=path)
+    return chosen
+
+
+def _by_severity(findings: Iterable[Mapping[str, Any]]) -> str:
+    """``critical: a, b; high: c`` — the rules of findings, highest severity first."""
+    rules: dict[str, set[str]] = {}
+    for f in findings:
+        rules.setdefault(str(f.get("severity")), set()).add(str(f["rule"]))
+    ranked = [s.value for s in Severity if s.value in rules]
+    ranked += sorted(set(rules) - set(ranked))
+    return "; ".join(f"{s}: {', '.join(sorted(rules[s]))}" for s in ranked)
 
 
 def create_baseline(report_json: Mapping[str, Any], *, reason: str, owner: str,
-                    expires: date | str, created: date | None = None) -> dict[str, Any]:
-    """A baseline document accepting every finding of ``report_json`` (the parsed
-    ``report.json``), one entry per (rule, fingerprint), validated before return."""
+                    expires: date | str, created: date | None = None,
+                    rules: Sequence[str] = (),
+                    severities: Collection[Severity | str] = (),
+                    path: str | None = None) -> dict[str, Any]:
+    """A baseline document accepting the findings of ``report_json`` (the parsed
+    ``report.json``, read from ``path``) that :func:`select_findings` selects (all by
+    default), one entry per (rule, fingerprint), validated before return. An expiry
+    before today (UTC, or ``created``) is refused: it would accept nothing from the start."""
     if not reason.strip() or not owner.strip():
         raise BaselineError("a baseline entry needs a reason and an owner")
     until = _as_date(expires)
-    stamp = (created or datetime.now(timezone.utc).date()).isoformat()
+    today = created or datetime.now(timezone.utc).date()
+    if until < today:
+        raise BaselineError(f"expiry {until.isoformat()} is in the past (today is "
+                            f"{today.isoformat()}, UTC); the expiry is the last day the "
+                            "acceptance holds")
+    stamp = today.isoformat()
     seen: set[tuple[str, str]] = set()
     entries = []
-    for finding in report_json.get("findings") or ():
+    chosen = select_findings(report_json.get("findings") or (), rules=rules,
+                             severities=severities, path=path)
+    for finding in chosen:
         key = (str(finding["rule"]), str(finding["fingerprint"]))
         if key in seen:
             continue

@@ -64,6 +64,14 @@ def _severity(text: str) -> Severity:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _severities(text: str) -> tuple[Severity, ...]:
+    """Exact severities, comma-separated (a set, unlike ``--fail-on``'s threshold)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("no severity given")
+    return tuple(dict.fromkeys(_severity(n) for n in names))
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -296,12 +304,21 @@ def build_parser() -> argparse.ArgumentParser:
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True,
                                                 metavar="ACTION")
     create = baseline_commands.add_parser(
-        "create", help="write a baseline accepting every finding of a report.json")
+        "create", help="write a baseline accepting the findings of a report.json",
+        description="Accept the findings of a report.json (all of them, or those "
+        "--rule and --severity select) for a reason, by an owner, until a date.")
     create.add_argument("report", metavar="REPORT", help="a report.json written by scan")
     create.add_argument("--reason", required=True, help="why these findings are accepted")
     create.add_argument("--owner", required=True, help="who answers for the acceptance")
     create.add_argument("--expires", required=True, metavar="YYYY-MM-DD",
-                        help="last day the acceptance holds")
+                        help="last day the acceptance holds (today or later, UTC)")
+    create.add_argument("--rule", dest="rules", action="append", default=[], metavar="ID|GLOB",
+                        help="accept only findings of this rule (repeatable; globs such as "
+                        "'census/*')")
+    create.add_argument("--severity", dest="severities", type=_severities, default=(),
+                        metavar="SEV[,SEV...]",
+                        help="accept only findings of these severities (e.g. low,info); "
+                        "with --rule, a finding must match both")
     create.add_argument("--out", metavar="FILE", help="write here instead of standard output")
 
     diff = commands.add_parser("diff", help="new, fixed and unchanged findings of two reports",
@@ -468,17 +485,22 @@ def _read_report(path: str) -> dict[str, Any]:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from audit.baseline import create_baseline, dump_baseline
+    from audit.baseline import create_baseline, dump_baseline, select_findings
 
-    doc = create_baseline(_read_report(args.report), reason=args.reason, owner=args.owner,
-                          expires=args.expires)
+    report = _read_report(args.report)
+    doc = create_baseline(report, reason=args.reason, owner=args.owner, expires=args.expires,
+                          rules=args.rules, severities=args.severities, path=args.report)
+    accepted = select_findings(report["findings"], rules=args.rules, severities=args.severities)
     text = dump_baseline(doc)
     if args.out:
         try:
             Path(args.out).write_text(text, "utf-8")
         except OSError as exc:
             raise UsageError(f"cannot write baseline: {exc.strerror}", path=args.out) from None
-        print(f"wrote {args.out}: {len(doc['entries'])} accepted findings until {args.expires}")
+        entries = len(doc["entries"])
+        print(f"wrote {args.out}: accepted {_count(len(accepted), 'finding')} "
+              f"({_count(entries, 'entry', 'entries')} by rule and fingerprint) "
+              f"until {args.expires}")
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -166,3 +166,68 @@ def test_a_document_with_entries_is_no_scan_report(tmp_path):
         load_baseline(write(tmp_path, doc))
     assert "scan report" not in str(err.value)
 
+
+@pytest.mark.parametrize("expires", ["2024-04-30", "2000-01-01"])
+def test_create_baseline_refuses_an_expiry_in_the_past(expires):
+    with pytest.raises(BaselineError, match=f"expiry {expires} is in the past"):
+        create_baseline({"findings": [finding().to_dict()]}, reason="r", owner="o",
+                        expires=expires, created=date(2024, 5, 1))
+
+
+def test_create_baseline_accepts_today_and_defaults_to_today_utc():
+    from datetime import datetime, timedelta, timezone
+
+    doc = create_baseline({"findings": [finding().to_dict()]}, reason="r", owner="o",
+                          expires="2024-05-01", created=date(2024, 5, 1))
+    assert doc["entries"][0]["expires"] == "2024-05-01"
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    with pytest.raises(BaselineError, match="in the past"):
+        create_baseline({"findings": []}, reason="r", owner="o", expires=yesterday.isoformat())
+
+
+@pytest.mark.parametrize("expires", ["20300101", "2030-W01-1", "2030-02-30", "2030-1-1"])
+def test_create_baseline_wants_yyyy_mm_dd(expires):
+    with pytest.raises(BaselineError, match=r"is not a date \(YYYY-MM-DD\)"):
+        create_baseline({"findings": []}, reason="r", owner="o", expires=expires)
+
+
+def mixed_report() -> dict:
+    def one(rule: str, severity: Severity, fp: str) -> dict:
+        return {**finding(rule=rule, fingerprint=fp).to_dict(), "severity": severity.value}
+
+    return {"findings": [one("census/unhashed-user-id", Severity.CRITICAL, "1" * 32),
+                         one("census/schema-violation", Severity.MEDIUM, "2" * 32),
+                         one("census/schema-violation", Severity.MEDIUM, "2" * 32),
+                         one("usage/schema-violation", Severity.LOW, "3" * 32),
+                         one("error/no-opt-in", Severity.INFO, "4" * 32)]}
+
+
+@pytest.mark.parametrize(("rules", "severities", "accepted"), [
+    ((), (), {"1", "2", "3", "4"}),
+    (("census/*",), (), {"1", "2"}),
+    (("census/unhashed-user-id", "error/*"), (), {"1", "4"}),
+    (("*/schema-violation",), (), {"2", "3"}),
+    ((), (Severity.LOW, Severity.INFO), {"3", "4"}),
+    ((), ("medium",), {"2"}),
+    (("census/*",), (Severity.MEDIUM, Severity.LOW), {"2"}),  # both must match
+])
+def test_create_baseline_selects_by_rule_and_severity(rules, severities, accepted):
+    doc = create_baseline(mixed_report(), reason="r", owner="o", expires="2030-01-01",
+                          created=date(2024, 5, 1), rules=rules, severities=severities)
+    assert {e["fingerprint"][0] for e in doc["entries"]} == accepted
+
+
+@pytest.mark.parametrize(("rules", "severities", "selection"), [
+    (("census/nope",), (), "(rule census/nope)"),
+    ((), (Severity.HIGH,), "(severity high)"),
+    (("usage/*",), (Severity.INFO, Severity.CRITICAL), "(rule usage/*, severity critical or info)"),
+])
+def test_a_selection_matching_nothing_is_an_error(rules, severities, selection):
+    with pytest.raises(BaselineError) as err:
+        create_baseline(mixed_report(), reason="r", owner="o", expires="2030-01-01",
+                        created=date(2024, 5, 1), rules=rules, severities=severities)
+    message = str(err.value)
+    assert message.startswith(f"no finding matches the selection {selection}; "), message
+    assert ("the report's findings are critical: census/unhashed-user-id; medium: "
+            "census/schema-violation; low: usage/schema-violation; info: error/no-opt-in"
+            ) in message

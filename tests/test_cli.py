@@ -279,3 +279,61 @@ def test_a_baseline_passed_as_report_says_so(run_cli, tmp_path: Path) -> None:
                                       "baseline, not a scan report: give the report.json a "
                                       "scan wrote")
 
+
+def create(run_cli, report: Path, *extra: str, expires: str = "2999-12-31"):
+    return run_cli("baseline", "create", str(report), "--reason", "known", "--owner",
+                   "release-eng", "--expires", expires, *extra)
+
+
+def test_baseline_create_selects_and_says_how_many_it_accepted(
+    run_cli, sample_report: Path, tmp_path: Path
+) -> None:
+    import json
+
+    findings = json.loads(sample_report.read_text("utf-8"))["findings"]
+    wanted = [f for f in findings
+              if f["rule"].startswith("census/") and f["severity"] in ("high", "medium")]
+    assert wanted and len(wanted) < len(findings)
+    out = tmp_path / "accepted.json"
+    result = create(run_cli, sample_report, "--rule", "census/*", "--severity", "high,medium",
+                    "--out", str(out))
+    assert result.code == 0, result.err
+    entries = json.loads(out.read_text("utf-8"))["entries"]
+    assert {(e["rule"], e["fingerprint"]) for e in entries} == {
+        (f["rule"], f["fingerprint"]) for f in wanted}
+    assert result.out.strip() == (
+        f"wrote {out}: accepted {len(wanted)} findings ({len(entries)} entries by rule and "
+        "fingerprint) until 2999-12-31"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expires", "needle"),
+    [
+        ((), "2020-01-01", "expiry 2020-01-01 is in the past (today is "),
+        ((), "31/12/2999", "expiry '31/12/2999' is not a date (YYYY-MM-DD)"),
+        (("--rule", "census/no-such-rule"), "2999-12-31",
+         "no finding matches the selection (rule census/no-such-rule)"),
+        (("--severity", "low,info"), "2999-12-31",
+         "no finding matches the selection (severity low or info)"),
+    ],
+    ids=["past", "not-a-date", "no-rule-matches", "no-severity-matches"],
+)
+def test_baseline_create_refuses_with_one_line(
+    run_cli, sample_report: Path, tmp_path: Path, extra: tuple[str, ...], expires: str,
+    needle: str
+) -> None:
+    out = tmp_path / "accepted.json"
+    result = create(run_cli, sample_report, *extra, "--out", str(out), expires=expires)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.err
+    assert not out.exists()
+
+
+def test_baseline_create_rejects_an_unknown_severity(run_cli, sample_report: Path,
+                                                     capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        create(run_cli, sample_report, "--severity", "low,urgent")
+    assert exc.value.code == 2
+    assert "unknown severity 'urgent'" in capsys.readouterr().err
