@@ -895,8 +895,11 @@ def _malformed(chunk: Chunk, ctx: ScanContext) -> pa.RecordBatch:
 
 
 def _malformed_findings(chunk: Chunk, ctx: ScanContext) -> Iterator[Finding]:
+    """A finding per rejected record, identified by what is wrong and the keyed digest of
+    the record's content: never by its path or line, which move when unrelated lines are
+    added or removed (a baseline entry or a diff would stop matching it)."""
     rule = MALFORMED_RULE
-    for line, what in chunk.rejected:
+    for line, what, digest in chunk.rejected:
         yield Finding(
             rule=rule.id,
             category=rule.category,
@@ -906,7 +909,7 @@ def _malformed_findings(chunk: Chunk, ctx: ScanContext) -> Iterator[Finding]:
             field=None,
             message=rule.message.format(explanation=what),
             evidence=None,
-            fingerprint=fingerprint(ctx.key, rule.id, None, f"{chunk.source}:{line}"),
+            fingerprint=fingerprint(ctx.key, rule.id, None, f"{digest} {what}"),
             detector="reader",
             explanation=what,
         )

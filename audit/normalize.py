@@ -2,20 +2,24 @@
 
 The result keeps every record traceable: each row's label maps to its line in
 ``meta``, and records that cannot be routed are returned as rejections so that
-``records read == audited + rejected`` always holds.
+``records read == audited + rejected`` always holds. A record rejected here was parsed,
+so it is identified by a canonical serialisation of its flattened fields rather than
+by raw bytes (the same whichever reader path or batch carried it).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from audit.mapping import FieldMapping
-from audit.readers import Batch
+from audit.readers import Batch, Rejection, content_digest
 from audit.rulepack import Category, RulePack
 
 _INTEGER = re.compile(r"-?\d+")
@@ -28,7 +32,7 @@ class Chunk:
     source: str
     frames: Mapping[str, pd.DataFrame]
     lines: pd.Series  # row label -> line, for every audited row
-    rejected: tuple[tuple[int, str], ...]  # (line, what is wrong)
+    rejected: tuple[Rejection, ...]  # (line, what is wrong, digest of the content)
 
     @property
     def audited(self) -> int:
@@ -75,27 +79,52 @@ def normalize_chunk(
     line_series = pd.Series(batch.lines, index=frame.index, dtype="int64")
     if not routed.all():
         unrouted = ~routed
-        for line, value in zip(line_series[unrouted], _category_values(frame, pack, unrouted),
-                               strict=True):
-            rejected.append((int(line), value))
+        # The records as read (before the mapping), only those rejected.
+        digests = record_digests(batch.frame.iloc[np.flatnonzero(unrouted.to_numpy())])
+        reasons = _category_values(frame, pack, unrouted)
+        for line, what, digest in zip(line_series[unrouted], reasons, digests, strict=True):
+            rejected.append(Rejection(int(line), what, digest))
         line_series = line_series[routed]
     rejected.sort()
     return Chunk(source, frames, line_series, tuple(rejected))
 
 
+def record_digests(rows: pd.DataFrame) -> list[str]:
+    """The digest of each parsed record's canonical text: its present fields, sorted, each
+    value as JSON gives it (a float column's 3.0 is the 3 the record holds), so the same
+    record has the same digest whatever types its batch gave its columns."""
+    records: list[dict[str, Any]] = [{} for _ in range(len(rows))]
+    present = rows.notna().to_numpy()
+    for j, name in enumerate(rows.columns):
+        values = rows.iloc[:, j].tolist()
+        for i in np.flatnonzero(present[:, j]).tolist():
+            records[i][name] = _plain(values[i])
+    return [content_digest(json.dumps(record, sort_keys=True, ensure_ascii=False,
+                                      separators=(",", ":"), default=str))
+            for record in records]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _category_values(frame: pd.DataFrame, pack: RulePack, mask: pd.Series) -> list[str]:
+    """Why each unrouted record has no category. Decided by the record's own values
+    (the first select field it has), never by which columns its batch happens to hold,
+    so a record is rejected for the same reason wherever it sits."""
     fields = sorted({c.select_field for c in pack.categories.values()})
     known = ", ".join(sorted(str(c.select_value) for c in pack.categories.values()))
-    present = [f for f in fields if f in frame.columns]
-    if not present:
-        return [f"no {' or '.join(fields)} field"] * int(mask.sum())
-    column = frame.loc[mask, present[0]]
-    return [
-        f"no {present[0]} field"
-        if pd.isna(v)
-        else f"unknown {present[0]} (expected one of {known})"
-        for v in column
-    ]
+    rows = frame.loc[mask]
+    reasons = [f"no {' or '.join(fields)} field"] * len(rows)
+    for field in reversed(fields):  # the first field a record has decides
+        if field in rows.columns:
+            for i in np.flatnonzero(rows[field].notna().to_numpy()).tolist():
+                reasons[i] = f"unknown {field} (expected one of {known})"
+    return reasons
 
 
 def coerce_declared(events: pd.DataFrame, category: Category) -> pd.DataFrame:

@@ -7,6 +7,9 @@ a vectorised ``read_batches`` of its own (JSON Lines through pyarrow), which
 must give the same frames. A record that cannot be parsed comes with an
 ``error`` instead of data: the engine reports it as ``input/malformed-record``
 and goes on. A file that cannot be opened at all raises :class:`InputError`.
+
+A rejected record also carries a digest of its content (:func:`content_digest`), so its
+finding keeps its identity when the lines before it change; the raw bytes are not kept.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from audit.errors import InputError
 
@@ -28,13 +31,40 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def content_digest(content: bytes | str) -> str:
+    """An unkeyed digest of a record's content: what makes a rejected record itself,
+    wherever it sits. It never reaches a report (the engine keys it first).
+
+    Text is encoded with ``surrogatepass``, so text read with ``surrogateescape`` (bad
+    bytes) or a lone ``\\u`` surrogate from JSON still has a digest.
+    """
+    raw = content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+class Rejection(NamedTuple):
+    """A record that cannot be audited: where it is, what is wrong, and the digest of
+    its content (its identity: the line moves when earlier lines change)."""
+
+    line: int
+    what: str
+    digest: str
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """One record as read: its 1-based line (or record index) and data or error."""
+    """One record as read: its 1-based line (or record index) and data, or an error
+    with the digest of the record's content (see :func:`reject`)."""
 
     line: int
     data: dict[str, Any] | None = None
     error: str | None = None
+    digest: str | None = None
+
+
+def reject(line: int, what: str, content: bytes | str) -> RawRecord:
+    """A record that cannot be audited, identified by its content (only the digest is kept)."""
+    return RawRecord(line, error=what, digest=content_digest(content))
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +76,7 @@ class Batch:
 
     frame: pd.DataFrame
     lines: np.ndarray
-    rejected: list[tuple[int, str]]
+    rejected: list[Rejection]
 
     @property
     def records(self) -> int:
@@ -272,9 +302,15 @@ def batch_of(records: list[RawRecord]) -> Batch:
     rows = [flatten(r.data) for r in records if r.data is not None]
     lines = np.fromiter((r.line for r in records if r.data is not None), dtype=np.int64,
                         count=len(rows))
-    rejected = [(r.line, r.error or "unreadable record") for r in records if r.data is None]
+    rejected = [_rejection(r) for r in records if r.data is None]
     # A row per record, one that holds no value included (from_records would drop it).
     return Batch(pd.DataFrame(rows), lines, rejected)
+
+
+def _rejection(record: RawRecord) -> Rejection:
+    if record.digest is None:  # without it the finding would have no stable identity
+        raise ValueError(f"record {record.line} is rejected without a digest of its content")
+    return Rejection(record.line, record.error or "unreadable record", record.digest)
 
 
 def text_stream(stream: IO[bytes]) -> io.TextIOWrapper:

@@ -25,6 +25,7 @@ from audit.readers import (
     line_ends,
     record_batches,
     register,
+    reject,
     text_stream,
 )
 from audit.readers.columnar import frame_of
@@ -47,8 +48,23 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
 def _records(stream: IO[bytes], header: list[str] | None = None, first_line: int = 1
              ) -> Iterator[RawRecord]:
     """The records of ``stream``, whose first line is ``first_line`` of the file; with
-    ``header`` (already read), every row is a record."""
-    rows = csv.reader(text_stream(stream), strict=True)
+    ``header`` (already read), every row is a record.
+
+    The physical lines of the record being read are kept until it is done (csv reads
+    none ahead), so a rejected row is identified by its text, line breaks inside it
+    included, and an accepted one costs a list cleared.
+    """
+    taken: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for text in text_stream(stream):
+            taken.append(text)
+            yield text
+
+    def rejected(line: int, what: str) -> RawRecord:
+        return reject(line, what, "".join(taken).rstrip("\r\n"))
+
+    rows = csv.reader(lines(), strict=True)
     offset = first_line - 1
     start = 1
     while True:
@@ -60,27 +76,29 @@ def _records(stream: IO[bytes], header: list[str] | None = None, first_line: int
             # The reader goes on after the record it refused; only a quote left open runs
             # to the end of the file, which then holds nothing more to read.
             rest = _REST_UNREAD if rows.line_num > start else ""
-            yield RawRecord(start + offset, error=f"invalid CSV: {exc}{rest}")
+            yield rejected(start + offset, f"invalid CSV: {exc}{rest}")
+            taken.clear()
             start = rows.line_num + 1
             continue
         line, start = start + offset, rows.line_num + 1
         if not row:
+            taken.clear()
             continue
         if header is None:
             if any(has_surrogates(c) for c in row):
-                yield RawRecord(line, error="invalid UTF-8 in the header")
+                yield rejected(line, "invalid UTF-8 in the header")
                 return
             repeated = sorted({name for name in row if row.count(name) > 1})
             if repeated:  # one value per name would be silently dropped from every row
                 raise UnusableFile(f"duplicate column {repeated[0]!r} in the header", line)
             header = row
-            continue
-        if len(row) != len(header):
-            yield RawRecord(line, error=f"expected {len(header)} columns, found {len(row)}")
+        elif len(row) != len(header):
+            yield rejected(line, f"expected {len(header)} columns, found {len(row)}")
         elif any(has_surrogates(c) for c in row):
-            yield RawRecord(line, error="invalid UTF-8")
+            yield rejected(line, "invalid UTF-8")
         else:
             yield RawRecord(line, {k: v for k, v in zip(header, row, strict=True) if v != ""})
+        taken.clear()
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],

@@ -11,17 +11,25 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
-from audit.readers import RawRecord, Reader, StrictJSON, register
+from audit.readers import RawRecord, Reader, StrictJSON, register, reject
 
 POST_METHODS = frozenset({"POST", "PUT"})
 _JSON = StrictJSON()
 _TOO_DEEP = "invalid JSON in request body: nested too deeply"
 
 
+class _Event(NamedTuple):
+    """One event of a body: its data, or what is wrong and the text that identifies it."""
+
+    data: dict[str, Any] | None
+    error: str | None = None
+    content: str = ""
+
+
 def read(stream: IO[bytes]) -> Iterator[RawRecord]:
-    """Yield each event of each JSON request body."""
+    """Yield each event of each request body posted."""
     try:
         har = json.load(stream)
         entries = har["log"]["entries"]
@@ -39,58 +47,71 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
         if not isinstance(request, dict) or request.get("method", "").upper() not in POST_METHODS:
             continue
         post = request.get("postData") or {}
-        mime = str(post.get("mimeType", "")).lower()
+        mime = str(post.get("mimeType") or "").strip()
         body = post.get("text")
         if not isinstance(body, str) or not body.strip():
             continue
-        if post.get("encoding") == "base64":
-            try:
-                body = base64.b64decode(body, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                index += 1
-                yield RawRecord(index, error="request body is not valid base64 UTF-8")
-                continue
-        for item in _events(body, looks_json="json" in mime):
+        for event in _body_events(body, mime, base64_encoded=post.get("encoding") == "base64"):
             index += 1
-            yield RawRecord(index, item) if isinstance(item, dict) else RawRecord(index, error=item)
+            yield RawRecord(index, event.data) if event.data is not None else \
+                reject(index, event.error or "unreadable request body", event.content)
 
 
-def _events(body: str, *, looks_json: bool) -> Iterator[dict[str, Any] | str]:
-    """The events of one body; strings are errors. Non-JSON bodies are not telemetry.
+def _body_events(body: str, mime: str, *, base64_encoded: bool) -> Iterator[_Event]:
+    """The events of one body as given in the HAR (base64 decoded here)."""
+    if base64_encoded:
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            yield _Event(None, "request body is not valid base64 UTF-8", body)
+            return
+    yield from _events(body, mime)
+
+
+def _events(body: str, mime: str) -> Iterator[_Event]:
+    """The events of one body of text.
 
     A duplicate key (or a lone surrogate) cannot be pinned to one event of a batched
     body, so every event of that body is rejected rather than one silently audited
-    with a value dropped.
+    with a value dropped; each is then identified by the body's text. Non-JSON bodies
+    are not telemetry.
     """
     try:
         data, problem = _JSON.loads(body)
     except RecursionError:
-        yield _TOO_DEEP
+        yield _Event(None, _TOO_DEEP, body)
         return
     except json.JSONDecodeError:
-        lines = [line for line in body.splitlines() if line.strip()]
-        parsed: list[Any] = []
-        for line in lines:
-            try:
-                value, line_problem = _JSON.loads(line)
-                parsed.append(line_problem if line_problem is not None else value)
-            except json.JSONDecodeError as exc:
-                parsed.append(f"invalid JSON in request body: {exc.msg}")
-            except RecursionError:
-                parsed.append(_TOO_DEEP)
-        if looks_json or any(not isinstance(p, str) for p in parsed):
-            yield from (p if isinstance(p, dict | str) else "not a JSON object" for p in parsed)
+        parsed = [_line_event(line) for line in body.splitlines() if line.strip()]
+        if "json" in mime.lower() or any(is_json for _, is_json in parsed):
+            yield from (event for event, _ in parsed)
         return
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         data = data["events"]
     items = data if isinstance(data, list) else [data]
     for item in items:
         if problem is not None:
-            yield f"{problem} in the request body"
+            yield _Event(None, f"{problem} in the request body", body)
         elif isinstance(item, dict):
-            yield item
+            yield _Event(item)
         else:
-            yield f"not a JSON object (found {type(item).__name__})"
+            yield _Event(None, f"not a JSON object (found {type(item).__name__})",
+                         json.dumps(item, ensure_ascii=False, sort_keys=True))
+
+
+def _line_event(line: str) -> tuple[_Event, bool]:
+    """One line of a JSON Lines body, and whether it is JSON at all."""
+    try:
+        value, problem = _JSON.loads(line)
+    except json.JSONDecodeError as exc:
+        return _Event(None, f"invalid JSON in request body: {exc.msg}", line), False
+    except RecursionError:
+        return _Event(None, _TOO_DEEP, line), False
+    if problem is not None:
+        return _Event(None, problem, line), True
+    if not isinstance(value, dict):
+        return _Event(None, "not a JSON object", line), True
+    return _Event(value), True
 
 
 register(Reader("har", (".har",), read))

@@ -1,12 +1,26 @@
-"""A JSON array of event objects, parsed element by element (line = record index)."""
+"""A JSON array of event objects, parsed element by element (line = record index).
+
+A rejected element is identified by its text; one that ends the reading (the array
+cannot be delimited past it) by the text from it to the end of the file, hashed as it
+is read.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import IO
 
-from audit.readers import RawRecord, Reader, StrictJSON, has_surrogates, register, text_stream
+from audit.readers import (
+    RawRecord,
+    Reader,
+    StrictJSON,
+    has_surrogates,
+    register,
+    reject,
+    text_stream,
+)
 
 _DECODER = StrictJSON()
 _BLOCK = 1 << 16
@@ -49,24 +63,32 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
             if not fill():
                 return None
 
+    def rest(line: int, what: str) -> RawRecord:
+        """The last record: the text from here to the end, hashed block by block."""
+        digest = hashlib.blake2b(buffer[position:].encode("utf-8", "surrogatepass"),
+                                 digest_size=16)  # as content_digest, in pieces
+        while not eof and (block := text.read(_BLOCK)):
+            digest.update(block.encode("utf-8", "surrogatepass"))
+        return RawRecord(line, error=what, digest=digest.hexdigest())
+
     first = skip_ws()
     if first is None:
         return
     if first != "[":
-        yield RawRecord(1, error="not a JSON array of objects")
+        yield rest(1, "not a JSON array of objects")
         return
     position += 1
     expect_value = True
     while True:
         char = skip_ws()
         if char is None:
-            yield RawRecord(index + 1, error="invalid JSON: the array is not closed")
+            yield rest(index + 1, "invalid JSON: the array is not closed")
             return
         if char == "]" and (index == 0 or not expect_value):
             return
         if not expect_value:
             if char != ",":
-                yield RawRecord(index + 1, error="invalid JSON: expected ',' between elements")
+                yield rest(index + 1, "invalid JSON: expected ',' between elements")
                 return
             position += 1
             expect_value = True
@@ -78,10 +100,10 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
             except json.JSONDecodeError as exc:
                 if fill():
                     continue  # the element may end in the next block
-                yield RawRecord(index, error=f"invalid JSON: {exc.msg}{_REST}")
+                yield rest(index, f"invalid JSON: {exc.msg}{_REST}")
                 return
             except RecursionError:
-                yield RawRecord(index, error=f"invalid JSON: nested too deeply{_REST}")
+                yield rest(index, f"invalid JSON: nested too deeply{_REST}")
                 return
             if end >= len(buffer) and not eof and fill():
                 continue  # a number may continue in the next block
@@ -89,11 +111,12 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
         start, position = position, end
         expect_value = False
         if not isinstance(value, dict):
-            yield RawRecord(index, error=f"not a JSON object (found {type(value).__name__})")
+            yield reject(index, f"not a JSON object (found {type(value).__name__})",
+                         buffer[start:end])
         elif problem is not None:
-            yield RawRecord(index, error=problem)
+            yield reject(index, problem, buffer[start:end])
         elif has_surrogates(buffer[start:end]):
-            yield RawRecord(index, error="invalid UTF-8")
+            yield reject(index, "invalid UTF-8", buffer[start:end])
         else:
             yield RawRecord(index, value)
 

@@ -15,7 +15,16 @@ import json
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
-from audit.readers import Batch, RawRecord, Reader, StrictJSON, batch_of, line_ends, register
+from audit.readers import (
+    Batch,
+    RawRecord,
+    Reader,
+    StrictJSON,
+    batch_of,
+    line_ends,
+    register,
+    reject,
+)
 from audit.readers.columnar import frame_of
 
 if TYPE_CHECKING:
@@ -38,21 +47,24 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
 
 
 def parse_line(number: int, raw: bytes) -> RawRecord:
-    """One line → a record, or a rejection saying what is wrong."""
+    """One line → a record, or a rejection saying what is wrong (identified by the
+    line's bytes without its line break, so LF and CRLF dumps agree)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return RawRecord(number, error=f"invalid UTF-8 at byte {exc.start}")
+        return reject(number, f"invalid UTF-8 at byte {exc.start}", raw.rstrip(b"\r\n"))
     try:
         data, problem = _JSON.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
-        return RawRecord(number, error=f"invalid JSON: {exc.msg} (column {exc.colno})")
+        return reject(number, f"invalid JSON: {exc.msg} (column {exc.colno})",
+                      raw.rstrip(b"\r\n"))
     except RecursionError:
-        return RawRecord(number, error="invalid JSON: nested too deeply")
+        return reject(number, "invalid JSON: nested too deeply", raw.rstrip(b"\r\n"))
     if not isinstance(data, dict):
-        return RawRecord(number, error=f"not a JSON object (found {type(data).__name__})")
+        return reject(number, f"not a JSON object (found {type(data).__name__})",
+                      raw.rstrip(b"\r\n"))
     if problem is not None:
-        return RawRecord(number, error=problem)
+        return reject(number, problem, raw.rstrip(b"\r\n"))
     return RawRecord(number, data)
 
 

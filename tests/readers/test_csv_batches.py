@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from support import DIRECTORY, LEDGER, make_event
 
 import audit
-from audit.readers import READERS, read_batches
+from audit.readers import READERS, Rejection, content_digest, read_batches
 from audit.readers.csv import read_batches as csv_batches
 
 HEADER = "category,time,AppName,DeviceModel\n"
@@ -93,7 +93,8 @@ def test_after_a_record_spanning_lines_python_reads_on(tmp_path: Path) -> None:
         batches = list(csv_batches(handle, 2, frozenset()))
     assert [b.lines.tolist() for b in batches] == [[2, 3], [4, 6], []]
     assert batches[1].frame["AppName"].tolist() == ["two\nlines", "iPhoneSkype"]
-    assert batches[2].rejected == [(7, "expected 4 columns, found 5")]
+    assert batches[2].rejected == [
+        Rejection(7, "expected 4 columns, found 5", content_digest(f"{ok},extra"))]
 
 
 @pytest.mark.parametrize("compressed", [False, True])
