@@ -81,7 +81,7 @@ def normalize_chunk(
         unrouted = ~routed
         # The records as read (before the mapping), only those rejected.
         digests = record_digests(batch.frame.iloc[np.flatnonzero(unrouted.to_numpy())])
-        reasons = _category_values(frame, pack, unrouted)
+        reasons = _category_values(frame, pack, unrouted, mapping)
         for line, what, digest in zip(line_series[unrouted], reasons, digests, strict=True):
             rejected.append(Rejection(int(line), what, digest))
         line_series = line_series[routed]
@@ -112,19 +112,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _category_values(frame: pd.DataFrame, pack: RulePack, mask: pd.Series) -> list[str]:
+def _category_values(frame: pd.DataFrame, pack: RulePack, mask: pd.Series,
+                     mapping: FieldMapping | None) -> list[str]:
     """Why each unrouted record has no category. Decided by the record's own values
     (the first select field it has), never by which columns its batch happens to hold,
     so a record is rejected for the same reason wherever it sits."""
     fields = sorted({c.select_field for c in pack.categories.values()})
     known = ", ".join(sorted(str(c.select_value) for c in pack.categories.values()))
     rows = frame.loc[mask]
-    reasons = [f"no {' or '.join(fields)} field"] * len(rows)
+    reasons = [_no_category(fields, mapping)] * len(rows)
     for field in reversed(fields):  # the first field a record has decides
         if field in rows.columns:
             for i in np.flatnonzero(rows[field].notna().to_numpy()).tolist():
                 reasons[i] = f"unknown {field} (expected one of {known})"
     return reasons
+
+
+def _no_category(fields: list[str], mapping: FieldMapping | None) -> str:
+    """A record with no select field: most often a capture in another format, which a
+    field mapping can audit; say so, or say what the mapping in use failed to give."""
+    missing = f"no {' or '.join(fields)} field"
+    if mapping is None:
+        return (f"{missing}; if the capture is in another event format, audit it with a "
+                "field mapping: --mapping FILE (e.g. fixtures/mappings/common-schema.yaml)")
+    sources = sorted(source for source, name in mapping.renames.items() if name in fields)
+    if sources:
+        return (f"{missing}; the field mapping takes it from {' or '.join(sources)}, "
+                "which this record does not have")
+    return f"{missing}; the field mapping (--mapping) names no source field for it"
 
 
 def coerce_declared(events: pd.DataFrame, category: Category) -> pd.DataFrame:

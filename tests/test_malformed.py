@@ -227,6 +227,45 @@ def test_records_holding_no_value_are_rejected_not_a_crash(tmp_path: Path) -> No
         path = tmp_path / name
         path.write_text(text, "utf-8")
         report = audit.scan(inputs=str(path))
-        assert [(f.line, f.explanation) for f in report.findings] == [(2 if name.endswith(
-            "csv") else 1, "no category field")]
+        assert [(f.line, f.explanation.startswith("no category field;"))
+                for f in report.findings] == [(2 if name.endswith("csv") else 1, True)]
         assert report.summary.records_rejected == 1
+
+
+def test_a_capture_in_another_format_hints_at_a_field_mapping(run_cli, tmp_path: Path
+                                                              ) -> None:
+    """Common Schema events (name, ext.*, data.*) without --mapping: every record is
+    rejected, and the reason says what would audit them."""
+    from support import FIXTURES
+
+    dump = FIXTURES / "dumps" / "common-schema.jsonl"
+    result = run_cli("scan", str(dump), "--format", "json,md")
+    assert result.code == 3, result.out + result.err
+    assert result.report["summary"]["verdict"] == "incomplete"
+    reasons = {f["explanation"] for f in result.report["findings"]}
+    assert len(reasons) == 1
+    (reason,) = reasons
+    assert reason.startswith("no category field; ") and "\n" not in reason
+    assert "--mapping FILE" in reason and "fixtures/mappings/common-schema.yaml" in reason
+    assert reason in (result.out_dir / "report.md").read_text("utf-8")
+    mapped = run_cli("scan", str(dump), "--mapping",
+                     str(FIXTURES / "mappings" / "common-schema.yaml"), out=tmp_path / "ok")
+    assert not [f for f in mapped.report["findings"] if f["rule"] == "input/malformed-record"]
+
+
+def test_with_a_mapping_the_reason_says_what_the_mapping_missed(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"data": {"kind": "census"}}\n{"data": {}, "time": "x"}\n', "utf-8")
+    takes = tmp_path / "takes.yaml"
+    takes.write_text("fields:\n  category: data.kind\n", "utf-8")
+    names_none = tmp_path / "none.yaml"
+    names_none.write_text("fields:\n  time: data.time\n", "utf-8")
+
+    def reasons(mapping: Path) -> list[str | None]:
+        report = audit.scan(inputs=str(path), mapping=str(mapping))
+        return [f.explanation for f in report.findings if f.rule == "input/malformed-record"]
+
+    assert reasons(takes) == ["no category field; the field mapping takes it from data.kind, "
+                              "which this record does not have"]
+    assert reasons(names_none) == [
+        "no category field; the field mapping (--mapping) names no source field for it"] * 2
