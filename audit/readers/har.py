@@ -3,6 +3,11 @@
 A body may hold one event object, an array of events, an envelope with an
 ``events`` array, or JSON Lines. The line of a record is its 1-based index
 among all events of the capture (a HAR has no useful lines).
+
+A POST or PUT body that is not JSON (Bond, protobuf, a binary blob) is one rejected
+record, not nothing: a capture of bodies this tool cannot read must not look like a
+capture with no telemetry in it. Requests of other methods and empty bodies carry no
+telemetry and are left out.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from audit.readers import RawRecord, Reader, StrictJSON, register, reject
 POST_METHODS = frozenset({"POST", "PUT"})
 _JSON = StrictJSON()
 _TOO_DEEP = "invalid JSON in request body: nested too deeply"
+BINARY_BODY = "not auditable: binary request body"
 
 
 class _Event(NamedTuple):
@@ -61,9 +67,16 @@ def _body_events(body: str, mime: str, *, base64_encoded: bool) -> Iterator[_Eve
     """The events of one body as given in the HAR (base64 decoded here)."""
     if base64_encoded:
         try:
-            body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            yield _Event(None, "request body is not valid base64 UTF-8", body)
+            decoded = base64.b64decode(body, validate=True)
+        except binascii.Error:
+            yield _Event(None, "not auditable: request body is not valid base64", body)
+            return
+        try:
+            body = decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            yield _Event(None, BINARY_BODY, body)
+            return
+        if not body.strip():
             return
     yield from _events(body, mime)
 
@@ -73,8 +86,9 @@ def _events(body: str, mime: str) -> Iterator[_Event]:
 
     A duplicate key (or a lone surrogate) cannot be pinned to one event of a batched
     body, so every event of that body is rejected rather than one silently audited
-    with a value dropped; each is then identified by the body's text. Non-JSON bodies
-    are not telemetry.
+    with a value dropped; each is then identified by the body's text. A body that is
+    neither JSON nor JSON Lines, when its content type does not say JSON, is one record
+    that cannot be audited.
     """
     try:
         data, problem = _JSON.loads(body)
@@ -85,6 +99,9 @@ def _events(body: str, mime: str) -> Iterator[_Event]:
         parsed = [_line_event(line) for line in body.splitlines() if line.strip()]
         if "json" in mime.lower() or any(is_json for _, is_json in parsed):
             yield from (event for event, _ in parsed)
+        else:
+            what = mime or "no content type"
+            yield _Event(None, f"not auditable: request body is not JSON ({what})", body)
         return
     if isinstance(data, dict) and isinstance(data.get("events"), list):
         data = data["events"]
