@@ -46,9 +46,14 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
 
     kwargs = {"inputs": str(folder), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
     local = audit.scan(**kwargs)
+    # Without a ledger, rules end not tested or not applicable from the rows each part saw.
+    unledgered = {"inputs": str(folder), "identities": str(DIRECTORY)}
+    local_incomplete = audit.scan(**unledgered)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster):
         distributed = audit.scan(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
+        incomplete = audit.scan(**unledgered, engine="dask",
+                                scheduler=cluster.scheduler_address)
         # Each JSON Lines file cut into one part per worker: still the same report.
         monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
         assert len(engine.plan(sorted(folder.iterdir()), 2)) == 5
@@ -56,6 +61,8 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
     assert distributed.run["engine"] == "dask"
     assert _without_times(distributed) == _without_times(local)
     assert _without_times(parted) == _without_times(local)
+    assert _without_times(incomplete) == _without_times(local_incomplete)
+    assert {o.status.value for o in incomplete.outcomes} >= {"not_tested", "not_applicable"}
     assert local.summary.findings_by_rule.get("census/device-id-not-random", 0) > 0
     assert {i["path"] for i in local.run["inputs"]} == {str(p) for p in folder.iterdir()}
 
