@@ -378,6 +378,8 @@ class Tally:
     expired: int = 0
     #: rule -> (baseline entry, expired) -> findings it matched
     accepted: dict[str, Counter[tuple[Any, bool]]] = field(default_factory=dict)
+    #: why the records with an active input/malformed-record finding were rejected
+    rejections: Counter[str] = field(default_factory=Counter)
 
     def add_batch(self, batch: Any) -> None:
         """Count a batch of findings (Arrow columns of :mod:`audit.finding_store`)."""
@@ -393,6 +395,9 @@ class Tally:
             for item in pc.value_counts(batch.column(name).filter(active)).to_pylist():
                 counter[convert(item["values"])] += item["counts"]
         self.expired += pc.sum(pc.equal(status, BaselineStatus.EXPIRED.value)).as_py() or 0
+        rejected = pc.and_(active, pc.equal(batch.column("rule"), MALFORMED_RULE.id))
+        for item in pc.value_counts(batch.column("explanation").filter(rejected)).to_pylist():
+            self.rejections[item["values"] or "unreadable record"] += item["counts"]
 
     def add_accepted(self, batch: Any, entries: dict[tuple[str, str], Any]) -> None:
         """Count the batch's findings a baseline entry matched, by rule and entry (each
@@ -958,7 +963,8 @@ def _summary(inputs: Sequence[InputInfo], skipped: Sequence[str],
     active = sum(by_severity.values())
     accepted = tally.total_by_rule[MALFORMED_RULE.id] - tally.active_by_rule[MALFORMED_RULE.id]
     gaps = gaps_of(outcomes, read=read, rejected=rejected, skipped=skipped,
-                   limit=options.max_rejected, accepted=accepted)
+                   limit=options.max_rejected, accepted=accepted,
+                   reasons=tally.rejections.most_common(1))
     return Summary(
         records_read=read,
         records_audited=read - rejected,

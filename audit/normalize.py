@@ -134,7 +134,8 @@ def _no_category(fields: list[str], mapping: FieldMapping | None) -> str:
     missing = f"no {' or '.join(fields)} field"
     if mapping is None:
         return (f"{missing}; if the capture is in another event format, audit it with a "
-                "field mapping: --mapping FILE (e.g. fixtures/mappings/common-schema.yaml)")
+                "field mapping: --mapping FILE, a YAML file naming the source path of each "
+                "reference field")
     sources = sorted(source for source, name in mapping.renames.items() if name in fields)
     if sources:
         return (f"{missing}; the field mapping takes it from {' or '.join(sources)}, "

@@ -21,13 +21,15 @@ MAX_NAMED_FILES = 5
 
 
 def gaps_of(outcomes: Iterable[RuleOutcome], *, read: int, rejected: int,
-            skipped: Sequence[str], limit: RejectLimit, accepted: int = 0
-            ) -> tuple[Gap, ...]:
+            skipped: Sequence[str], limit: RejectLimit, accepted: int = 0,
+            reasons: Sequence[tuple[str, int]] = ()) -> tuple[Gap, ...]:
     """Every reason the audit does not cover its whole input, in a fixed order.
 
     ``accepted`` rejected records have their ``input/malformed-record`` finding
     accepted by the baseline (a reason, an owner, an expiry): they are known and
-    triaged, so they do not count against ``limit``.
+    triaged, so they do not count against ``limit``. ``reasons`` are the commonest
+    reasons records were rejected, with their counts: the first is quoted, because it
+    usually names the fix (a field mapping, an encoding).
     """
     gaps: list[Gap] = []
     audited = read - rejected
@@ -41,17 +43,21 @@ def gaps_of(outcomes: Iterable[RuleOutcome], *, read: int, rejected: int,
     if unaudited and not limit.allows(unaudited, units):
         parts = []
         if counted:
-            also = f", {accepted:,} more accepted by the baseline" if accepted else ""
-            parts.append(f"{counted:,} of {read:,} records rejected (see "
-                         f"input/malformed-record{also})")
+            also = f" ({accepted:,} more accepted by the baseline)" if accepted else ""
+            parts.append(f"{counted:,} of {read:,} records rejected{also}")
         if skipped:
             names = ", ".join(skipped[:MAX_NAMED_FILES])
             more = f" and {len(skipped) - MAX_NAMED_FILES} more" \
                 if len(skipped) > MAX_NAMED_FILES else ""
             parts.append(f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} in the "
                          f"input folders not read (unknown format: {names}{more})")
-        gaps.append(Gap(code="rejected", message=f"{' and '.join(parts)}: more than "
-                        f"--max-rejected {limit} allows"))
+        message = f"{' and '.join(parts)}, more than --max-rejected {limit} allows"
+        if counted and reasons:
+            reason, n = reasons[0]
+            which = "the record" if counted == 1 else "all of them" if n == counted \
+                else f"{n:,} of them"
+            message += f"; {which}: {reason}"
+        gaps.append(Gap(code="rejected", message=message))
     by_reason: dict[str, list[RuleOutcome]] = {}
     for outcome in outcomes:
         if outcome.status is Status.NOT_TESTED:

@@ -262,6 +262,10 @@ def test_gaps_and_verdict_rules() -> None:
     skipped = gaps_of([], read=3, rejected=0, skipped=["a/notes.txt"], limit=limit)
     assert skipped[0].code == "rejected" and "a/notes.txt" in skipped[0].message
     assert gaps_of([], read=3, rejected=1, skipped=[], limit=limit, accepted=1) == ()
+    [some] = gaps_of([], read=9, rejected=3, skipped=[], limit=limit, accepted=1,
+                     reasons=[("invalid UTF-8 at byte 0", 1)])
+    assert some.message == ("2 of 9 records rejected (1 more accepted by the baseline), more "
+                            "than --max-rejected 0 allows; 1 of them: invalid UTF-8 at byte 0")
     outcomes = [outcome("a/x", Status.NOT_TESTED, "no --ledger given"),
                 outcome("a/y", Status.NOT_TESTED, "no --ledger given"),
                 outcome("a/z", Status.NOT_APPLICABLE, "no a events it applies to"),
