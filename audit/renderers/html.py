@@ -235,10 +235,6 @@ def _charts(report: Report, digests: Mapping[str, RuleDigest]) -> dict[str, Mark
     return out
 
 
-def _location(finding: Finding) -> str:
-    return f"{finding.source}:{finding.line}"
-
-
 def _words(text: str) -> list[str]:
     return _WORDS.findall(text.casefold())
 
@@ -387,7 +383,6 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
     return {
         "tool": report.tool,
         "run": report.run,
-        "params": params,
         "parameters": _parameters(params),
         "summary": summary,
         "verdict": verdict["key"],
@@ -412,10 +407,8 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
         "status_label": _STATUS_LABEL,
         "baseline_label": BASELINE_LABEL,
         "explanation": explanation_shown,
-        "location": _location,
         "csp": content_security_policy(),
         "script": Markup(script),  # our own static file, allowed by its hash in the CSP
-        "severity_rank": {s.value: s.rank for s in Severity},
     }
 
 
