@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from audit import __version__
 from audit.errors import AuditError, InputError, UsageError
+from audit.limits import DEFAULT_LIMITS, size_text
 from audit.model import Severity, Stage
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -89,6 +90,17 @@ def _max_rejected(text: str) -> Any:
         return RejectLimit.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _limit(text: str) -> str:
+    """One ``NAME=VALUE`` of ``--limit``, checked now, applied in order later."""
+    from audit.limits import DEFAULT_LIMITS
+
+    try:
+        DEFAULT_LIMITS.with_setting(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _jobs(text: str) -> int:
@@ -255,6 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline", metavar="FILE", help="accepted findings (fingerprint, reason, owner, expiry)"
     )
     scan.add_argument(
+        "--limit",
+        dest="limits",
+        action="append",
+        default=[],
+        type=_limit,
+        metavar="NAME=VALUE",
+        help="raise or lower a bound on what untrusted input may cost (repeatable; sizes "
+        "take KiB, MiB, GiB): " + ", ".join(
+            f"{name} (default {size_text(value)})" for name, value in DEFAULT_LIMITS.describe()
+            .items()) + ". A record or input past a limit is rejected and counted",
+    )
+    scan.add_argument(
         "--engine",
         choices=["pandas", "dask"],
         default="pandas",
@@ -388,6 +412,7 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         skip_rules=tuple(args.skip_rules),
         max_rejected=args.max_rejected or RejectLimit(),
         allow_incomplete=args.allow_incomplete,
+        limits=_limits(args.limits),
     )
     report = scan(options)
     try:
@@ -421,6 +446,15 @@ def _check_out_folder(out: str) -> None:
             if candidate == path:
                 raise UsageError(f"--out takes a folder, and this is {what}", path=out)
             raise UsageError(f"--out takes a folder, and {candidate} is {what}", path=out)
+
+
+def _limits(settings: Sequence[str]) -> Any:
+    from audit.limits import DEFAULT_LIMITS
+
+    limits = DEFAULT_LIMITS
+    for setting in settings:
+        limits = limits.with_setting(setting)
+    return limits
 
 
 def exit_code(report: Any, *, allow_incomplete: bool = False) -> int:

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, cast
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.model import Stage
 
 T = TypeVar("T")
@@ -30,6 +31,7 @@ class ScanContext:
     identities: Any = None
     rulepack: Any = None
     mapping: Any = None  # audit.mapping.FieldMapping for non-reference event formats
+    limits: Limits = DEFAULT_LIMITS
     #: Per-scan caches of checks, e.g. detection results per (rule, column), so a value
     #: repeated across chunks is examined once. Bounded by the checks that fill it.
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)

@@ -43,6 +43,7 @@ from audit.finding_store import (
 )
 from audit.fingerprint import fingerprint, mask, resolve_key
 from audit.ledger import chunk_times
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.model import (
     Acceptance,
     BaselineStatus,
@@ -151,6 +152,7 @@ def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
         identities=identities,
         rulepack=pack,
         mapping=mapping,
+        limits=options.limits,
     )
 
 
@@ -622,7 +624,8 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
     days: Counter[str] = Counter()
     findings_by_day: Counter[str] = Counter()
     records = rejected = 0
-    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping, ahead):
+    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping, ahead,
+                             ctx.limits):
         records += chunk.audited + len(chunk.rejected)
         rejected += len(chunk.rejected)
         found = check_chunk(chunk, states, ctx, days, findings_by_day)
@@ -697,13 +700,14 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
 
 
 def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None,
-                mapping: Any = None, ahead: bool = False) -> Iterator[Chunk]:
+                mapping: Any = None, ahead: bool = False,
+                limits: Limits = DEFAULT_LIMITS) -> Iterator[Chunk]:
     """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time;
     with ``ahead``, a format pyarrow parses (the GIL released) has its next batch read in
     a thread while this chunk is checked. Formats read by Python gain nothing from it."""
     reader, _ = reader_for(path)
     start = 0
-    batches = read_batches(path, chunk_rows, string_fields(pack), part)
+    batches = read_batches(path, chunk_rows, string_fields(pack), part, limits)
     for batch in read_ahead(batches) if ahead and reader.batches is not None else batches:
         yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start,
                               mapping=mapping)
@@ -1031,5 +1035,6 @@ def _run_info(
             "skip_rules": list(options.skip_rules),
             "max_rejected": str(options.max_rejected),
             "allow_incomplete": options.allow_incomplete,
+            "limits": options.limits.describe(),
         },
     }

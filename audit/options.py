@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.model import Severity, Stage
 
 DEFAULT_CHUNK_ROWS = 50_000
@@ -80,3 +81,5 @@ class ScanOptions:
     max_rejected: RejectLimit = RejectLimit()
     #: INCOMPLETE exits 0, as PASS does (the report still says INCOMPLETE)
     allow_incomplete: bool = False
+    #: what untrusted input may cost (``--limit NAME=VALUE``)
+    limits: Limits = DEFAULT_LIMITS

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from audit.errors import InputError
+from audit.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,6 +103,7 @@ class Reader:
     ``batches`` optionally reads whole batches at once; it receives the names of
     the fields that rule packs declare as strings, so a typed reader does not
     turn them into anything else (pyarrow would parse ISO times into timestamps).
+    Both receive the scan's :class:`~audit.limits.Limits` as the keyword ``limits``.
     """
 
     name: str
@@ -181,28 +183,30 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_records(path: Path) -> Iterator[RawRecord]:
+def read_records(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Stream the records of one file; I/O and decompression errors become InputError."""
     reader, _ = reader_for(path)
-    yield from _guarded(path, reader.read)
+    yield from _guarded(path, lambda stream: reader.read(stream, limits=limits))
 
 
 def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = frozenset(),
-                 part: Part | None = None) -> Iterator[Batch]:
+                 part: Part | None = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Stream one file (or one part of it) as batches of at most ``chunk_rows`` records."""
     reader, _ = reader_for(path)
     batches = reader.batches
     if batches is None:
-        yield from record_batches(read_records(path), chunk_rows)
+        yield from record_batches(read_records(path, limits), chunk_rows)
         return
 
     def produce(stream: IO[bytes]) -> Iterator[Batch]:
         if part is None:
-            return batches(stream, chunk_rows, string_fields)
+            return batches(stream, chunk_rows, string_fields, limits=limits)
         if reader.cut is not None:  # a part of the format's own (Parquet: row groups)
-            return batches(stream, chunk_rows, string_fields, part.first_line, part=part)
+            return batches(stream, chunk_rows, string_fields, part.first_line, part=part,
+                           limits=limits)
         assert reader.splittable  # a byte range cut at line ends
-        return batches(_Slice(stream, part), chunk_rows, string_fields, part.first_line)
+        return batches(_Slice(stream, part), chunk_rows, string_fields, part.first_line,
+                       limits=limits)
 
     yield from _guarded(path, produce)
 

@@ -16,6 +16,7 @@ import io
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.readers import (
     Batch,
     RawRecord,
@@ -40,7 +41,7 @@ _FIELD = r'(?:[^",\r\n]*|"(?:[^"\r\n]|"")*")'
 WELL_FORMED = rf"^{_FIELD}(?:,{_FIELD})*\r?\n?$"
 
 
-def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield one record per data row; a row of the wrong width is rejected."""
     return _records(stream)
 
@@ -102,7 +103,7 @@ def _records(stream: IO[bytes], header: list[str] | None = None, first_line: int
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
-                 first_line: int = 1) -> Iterator[Batch]:
+                 first_line: int = 1, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Batches of ``chunk_rows`` lines, parsed by pyarrow while the lines are well formed
     (see the module's note); every value stays text, as in Python's path."""
     data = stream.read(READ_BLOCK)

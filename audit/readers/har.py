@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.readers import RawRecord, Reader, StrictJSON, register, reject
 
 POST_METHODS = frozenset({"POST", "PUT"})
@@ -34,7 +35,7 @@ class _Event(NamedTuple):
     content: str = ""
 
 
-def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield each event of each request body posted."""
     try:
         har = json.load(stream)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from typing import IO
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.readers import (
     RawRecord,
     Reader,
@@ -29,7 +30,7 @@ _REST = "; the elements after it are not read"
 _WHITESPACE = " \t\r\n"
 
 
-def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield the array's elements one at a time without loading the whole file.
 
     A broken element cannot be delimited from the rest, so it is reported and

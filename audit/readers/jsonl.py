@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.readers import (
     Batch,
     RawRecord,
@@ -39,7 +40,7 @@ _JSON = StrictJSON()
 _WHITESPACE = (32, 9, 10, 13)
 
 
-def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield one record per non-blank line, with its 1-based physical line number."""
     for number, raw in enumerate(stream, start=1):
         if raw.strip():
@@ -69,7 +70,7 @@ def parse_line(number: int, raw: bytes) -> RawRecord:
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
-                 first_line: int = 1) -> Iterator[Batch]:
+                 first_line: int = 1, *, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Batches of ``chunk_rows`` lines (blank ones included), parsed by pyarrow when it can.
 
     ``first_line`` is the line number of the stream's first line (a byte range of a

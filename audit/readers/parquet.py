@@ -16,6 +16,7 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import IO, Any
 
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.readers import Batch, Part, RawRecord, Reader, batch_of, register
 from audit.readers.columnar import frame_of
 
@@ -46,7 +47,7 @@ def _text_times(batch: Any) -> Any:
     return table
 
 
-def read(stream: IO[bytes]) -> Iterator[RawRecord]:
+def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield rows as dicts (nested names dotted, timestamps as ISO 8601 text)."""
     row = 0
     for batch in _opened(stream).iter_batches(batch_size=BATCH_ROWS):
@@ -56,7 +57,8 @@ def read(stream: IO[bytes]) -> Iterator[RawRecord]:
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
-                 first_line: int = 1, part: Part | None = None) -> Iterator[Batch]:
+                 first_line: int = 1, part: Part | None = None, *,
+                 limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Batches of ``chunk_rows`` rows, converted by pyarrow where the types allow; of the
     row groups ``part.start`` to ``part.stop`` only when a part is given (see :func:`cut`).
 
