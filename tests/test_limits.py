@@ -39,3 +39,11 @@ def test_cli_applies_limits_in_order_and_reports_them(run_cli, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         run_cli("scan", str(CLEAN), "--limit", "keys=lots")
     assert exc.value.code == 2 and "--limit" in capsys.readouterr().err
+
+
+def test_readme_lists_every_limit_with_its_default() -> None:
+    from support import ROOT
+
+    readme = (ROOT / "README.md").read_text("utf-8")
+    for name, value in DEFAULT_LIMITS.describe().items():
+        assert f"| `{name}` | {size_text(value)} |" in readme, name
