@@ -17,10 +17,10 @@ from typing import Any
 from xml.etree import ElementTree
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
-import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -154,23 +154,117 @@ def _parse_time(value: object) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: A bare date in any year numpy reads (``0000-03-01``, ``-001-01-01``, ``10000-01-01``):
+#: the engine writes event days this way, and Python's datetime stops at 0001 and 9999.
+_WIDE_DATE = re.compile(r"[+-]?\d{3,6}-\d{2}-\d{2}")
+
+
+def _days(value: object) -> float | None:
+    """An ISO 8601 time or date as days since 1970-01-01 UTC (a float); None when it is none.
+
+    Charts put time on a plain number axis rather than matplotlib's dates, which end at
+    the years 0001 and 9999: the scan accepts any year an event claims, and an offset
+    moves 0001-01-01T00:00+05:00 into the year 0. Ticks are labelled by :func:`_time_ticks`.
+    """
+    when = _parse_time(value)
+    if when is not None:
+        return (when - _EPOCH).total_seconds() / 86400  # aware: no overflow at the ends
+    if isinstance(value, str) and _WIDE_DATE.fullmatch(value.strip()):
+        try:
+            return float(np.datetime64(value.strip(), "D").astype(np.int64))
+        except ValueError:
+            return None
+    return None
+
+
+#: Tick steps per unit: years as 1, 2, 5 times a power of ten; months, days and hours
+#: as their usual divisions.
+_STEPS: Mapping[str, Sequence[int]] = {
+    "Y": tuple(m * 10 ** k for k in range(8) for m in (1, 2, 5)),
+    "M": (1, 2, 3, 6),
+    "D": (1, 2, 3, 7, 14),
+    "h": (1, 2, 3, 6, 12),
+}
+_MONTH_DAYS = 30.44
+_LABEL_UNIT = {"Y": "Y", "M": "M", "D": "D", "h": "m"}
+#: Ticks per axis at most, by unit: fewer of the longer labels, so that they never overlap.
+_MOST_TICKS = {"Y": 7, "M": 7, "D": 5, "h": 4}
+
+
+def _time_ticks(left: float, right: float) -> tuple[list[float], list[str]]:
+    """Ticks between two times (days since 1970) on whole years, months, days or hours,
+    as many as fit, labelled as ISO dates of any year."""
+    span = max(right - left, 1e-9)
+    unit = "Y" if span >= 3 * 365 else "M" if span >= 60 else "D" if span >= 3 else "h"
+    if unit == "M" and span / _MONTH_DAYS / _STEPS["M"][-1] > _MOST_TICKS["M"]:
+        unit = "Y"
+    most = _MOST_TICKS[unit]
+    seconds = np.array([np.floor(left * 86400), np.ceil(right * 86400)], dtype=np.int64)
+    first, last = seconds.astype("datetime64[s]").astype(f"datetime64[{unit}]").astype(np.int64)
+    offset = 1970 if unit == "Y" else 0  # years on multiples of the step: 2000, not 3970
+    for step in _STEPS[unit]:
+        start = first - (first + offset) % step
+        ticks = np.arange(start, last + 1, step, dtype=np.int64).astype(f"datetime64[{unit}]")
+        where = ticks.astype("datetime64[s]").astype(np.int64) / 86400
+        keep = (where >= left) & (where <= right)
+        if keep.sum() <= most:
+            break
+    labels = np.datetime_as_string(ticks[keep], unit=_LABEL_UNIT[unit])
+    return where[keep].tolist(), [str(t).replace("T", " ") for t in labels]
+
+
+def _time_axis(ax: Any, left: float, right: float) -> None:
+    """Set the x axis to the times ``left`` … ``right`` (days since 1970) with our ticks."""
+    ax.set_xlim(left, right)
+    ticks, labels = _time_ticks(left, right)
+    ax.set_xticks(ticks, labels)
+
+
+#: Points drawn on the time chart at most; more days than this are summed into buckets.
+MAX_TIME_POINTS = 1_000
+
+
+def _bucketed(points: list[tuple[float, int, int]], most: int
+              ) -> tuple[list[tuple[float, int, int]], int]:
+    """``points`` (day, events, findings), sorted, summed into buckets of whole days when
+    there are more than ``most``: the chart's size and drawing time stay bounded however
+    many distinct days the events fall on. Returns the points and the bucket width in days."""
+    if len(points) <= most:
+        return points, 1
+    days = np.array([p[0] for p in points])
+    width = max(1, int(np.ceil((days[-1] - days[0] + 1) / most)))
+    bucket = ((days - days[0]) // width).astype(np.int64)
+    n = int(bucket[-1]) + 1
+    events = np.bincount(bucket, weights=[p[1] for p in points], minlength=n)
+    findings = np.bincount(bucket, weights=[p[2] for p in points], minlength=n)
+    used = np.flatnonzero(np.bincount(bucket, minlength=n))
+    return [(float(days[0] + b * width), int(events[b]), int(findings[b])) for b in used], width
+
+
 def over_time(series: Sequence[Mapping[str, Any]]) -> str | None:
-    """Events and findings per time bucket (``[{"time", "events", "findings"}]``)."""
+    """Events and findings per time bucket (``[{"time", "events", "findings"}]``), for any
+    year the scan accepts (see :func:`_days`)."""
     points = []
     for item in series:
-        when = _parse_time(item.get("time") or item.get("bucket"))
+        when = _days(item.get("time") or item.get("bucket"))
         if when is not None:
             points.append((when, int(item.get("events") or 0), int(item.get("findings") or 0)))
     if len(points) < 2:
         return None
     points.sort()
+    points, width = _bucketed(points, MAX_TIME_POINTS)
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7.5, 2.6))
         xs = [p[0] for p in points]
-        ax.plot(xs, [p[1] for p in points], color="#64748b", linewidth=1.4, label="events")
+        ax.plot(xs, [p[1] for p in points], color="#64748b", linewidth=1.4, label="events",
+                marker="o" if len(points) <= 60 else None, markersize=2.5)
         ax.fill_between(xs, [p[2] for p in points], color="#dc2626", alpha=0.35,
                         label="findings")
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+        pad = (xs[-1] - xs[0]) * 0.03 or 0.5
+        _time_axis(ax, xs[0] - pad, xs[-1] + pad)
+        if width > 1:
+            ax.set_title(f"summed per {width:,} days", fontsize=8, loc="left")
         ax.legend(frameon=False, fontsize=8, loc="upper left")
         ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
         ax.set_axisbelow(True)
@@ -181,7 +275,8 @@ def over_time(series: Sequence[Mapping[str, Any]]) -> str | None:
 ALLOWED_COLOR = "#16a34a"
 BLOCKED_COLOR = "#dc2626"
 UNKNOWN_COLOR = "#cbd5e1"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: A stretch of a lane whose changes the report left out (see the consent check's bound).
+OMITTED_COLOR = "#f1f5f9"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 
@@ -219,58 +314,101 @@ def _lane_color(allowed: bool | None) -> str:
     return UNKNOWN_COLOR if allowed is None else ALLOWED_COLOR if allowed else BLOCKED_COLOR
 
 
+def _violations(entry: Mapping[str, Any]) -> int:
+    """An entry's violations: its own total when it gives one, else its changes' sum."""
+    total = entry.get("violations")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total
+    return sum(int(c.get("violations") or 0) for c in entry.get("changes") or ()
+               if isinstance(c, Mapping))
+
+
+class _Period:
+    """One change of a lane: from ``since`` (days since 1970; None for the default) until
+    the next change, or until ``until`` when the changes after it were left out."""
+
+    __slots__ = ("allowed", "events", "since", "until")
+
+    def __init__(self, since: float | None, until: float | None, allowed: bool | None,
+                 events: int) -> None:
+        self.since, self.until, self.allowed, self.events = since, until, allowed, events
+
+
+def _periods(entry: Mapping[str, Any]) -> list[_Period]:
+    raw = [c for c in entry.get("changes") or () if isinstance(c, Mapping)]
+    periods = []
+    for change, allowed in zip(raw, allowed_flags(raw), strict=True):
+        since = change.get("since")
+        when = _days(since)
+        if since is None or when is not None:  # None: the default, before any record
+            periods.append(_Period(when, _days(change.get("until")), allowed,
+                                   int(change.get("events") or 0)))
+    periods.sort(key=lambda p: (p.since is not None, p.since or 0.0))
+    return periods
+
+
 def consent_timeline(entries: Sequence[Mapping[str, Any]], *, limit: int = 30) -> str | None:
     """One lane per (scope, subject, setting) of every scope (org, pool, user): green
     while the setting allowed sending, red while it blocked it (each event then is a
     violation), hatched while the default held (before the subject's first ledger
-    record, or with none at all), with the count of events seen in each period."""
+    record, or with none at all), with the count of events seen in each period.
+
+    The ``limit`` entries with the most violations get a lane. Drawing is linear in the
+    changes drawn: each lane is one ``broken_barh`` per style holding all its spans, and
+    only periods wide enough to hold one get a label."""
+    usable = [e for e in entries if isinstance(e, Mapping)]
+    ranked = sorted(range(len(usable)), key=lambda i: -_violations(usable[i]))
     lanes = []
-    for entry in entries[:limit]:
-        raw = [c for c in entry.get("changes") or () if isinstance(c, Mapping)]
-        changes = []
-        for change, allowed in zip(raw, allowed_flags(raw), strict=True):
-            since = change.get("since")
-            when = _parse_time(since)
-            if since is None or when is not None:  # None: the default, before any record
-                changes.append((when, allowed, int(change.get("events") or 0)))
-        if changes:
-            changes.sort(key=lambda c: (c[0] is not None, c[0] or _EPOCH))
-            scope, subject = entry.get("scope", "?"), entry.get("subject", "?")
-            name = f"{_label(f'{scope}: {subject}')}\n{_label(entry.get('setting', ''))}"
-            lanes.append((name, changes))
+    for i in sorted(ranked[:limit]):  # the worst subjects, in the report's order
+        periods = _periods(usable[i])
+        if periods:
+            scope, subject = usable[i].get("scope", "?"), usable[i].get("subject", "?")
+            name = f"{_label(f'{scope}: {subject}')}\n{_label(usable[i].get('setting', ''))}"
+            lanes.append((name, periods))
     if not lanes:
         return None
-    dated = [c[0] for _, changes in lanes for c in changes if c[0] is not None]
+    dated = [x for _, periods in lanes for p in periods for x in (p.since, p.until)
+             if x is not None]
+    hidden = len(usable) - min(len(usable), limit)
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(lanes) + 1.0))
         if dated:
-            start, end = mdates.date2num(min(dated)), mdates.date2num(max(dated))
+            start, end = min(dated), max(dated)
             pad = end - start if end > start else 1.0
             left, right = start - pad * 0.12, end + pad * 0.12
         else:  # defaults only: no date to put on the axis
             left, right = 0.0, 1.0
-        for y, (_, changes) in enumerate(lanes):
-            for i, (since, allowed, events) in enumerate(changes):
-                x0 = left if since is None else mdates.date2num(since)
-                nxt = changes[i + 1][0] if i + 1 < len(changes) else None
-                x1 = right if nxt is None else mdates.date2num(nxt)
-                ax.broken_barh([(x0, x1 - x0)], (y - 0.3, 0.6), facecolors=_lane_color(allowed),
-                               edgecolor="white", linewidth=0.8,
-                               hatch="///" if since is None else None)
-                if events:
-                    color = _lane_color(allowed)
-                    ax.text(x0 + (x1 - x0) / 2, y, f"{events:,} event{'' if events == 1 else 's'}",
+        omitted = unknown = False
+        for y, (_, periods) in enumerate(lanes):
+            spans: dict[tuple[str, str | None], list[tuple[float, float]]] = {}
+            for i, period in enumerate(periods):
+                x0 = left if period.since is None else period.since
+                nxt = periods[i + 1].since if i + 1 < len(periods) else None
+                x1 = right if nxt is None else nxt
+                if period.until is not None and period.until < x1:
+                    # changes left out after this one: their stretch is drawn as such
+                    spans.setdefault((OMITTED_COLOR, "..."), []).append(
+                        (period.until, x1 - period.until))
+                    x1, omitted = period.until, True
+                unknown = unknown or period.allowed is None
+                color = _lane_color(period.allowed)
+                style = (color, "///" if period.since is None else None)
+                spans.setdefault(style, []).append((x0, x1 - x0))
+                if period.events and (x1 - x0) >= (right - left) * 0.035:
+                    ax.text(x0 + (x1 - x0) / 2, y,
+                            f"{period.events:,} event{'' if period.events == 1 else 's'}",
                             ha="center", va="center", fontsize=7, fontweight="bold",
-                            color="#0f172a" if allowed is None else "white",
+                            color="#0f172a" if period.allowed is None else "white",
                             bbox={"boxstyle": "round,pad=0.25", "facecolor": color,
                                   "edgecolor": "none"})
+            for (color, hatch), bars in spans.items():
+                ax.broken_barh(bars, (y - 0.3, 0.6), facecolors=color, edgecolor="white",
+                               linewidth=0.8, hatch=hatch)
         ax.set_yticks(range(len(lanes)), [lane[0] for lane in lanes])
-        ax.set_xlim(left, right)
         if dated:
-            ax.xaxis_date()
-            ax.xaxis.set_major_formatter(
-                mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
+            _time_axis(ax, left, right)
         else:
+            ax.set_xlim(left, right)
             ax.set_xticks([])
             ax.set_xlabel("no ledger record: the default held throughout")
         ax.invert_yaxis()
@@ -279,9 +417,15 @@ def consent_timeline(entries: Sequence[Mapping[str, Any]], *, limit: int = 30) -
                         label="sending blocked: events here are violations"),
                   Patch(facecolor="white", edgecolor="#475569", hatch="///",
                         label="default (no ledger record yet)")]
-        if any(c[1] is None for _, changes in lanes for c in changes):
+        if unknown:
             legend.append(Patch(facecolor=UNKNOWN_COLOR, label="not known whether allowed"))
-        ax.legend(handles=legend, frameon=False, fontsize=8, ncols=len(legend),
+        if omitted:
+            legend.append(Patch(facecolor=OMITTED_COLOR, edgecolor="#475569", hatch="...",
+                                label="changes left out of the report"))
+        ax.legend(handles=legend, frameon=False, fontsize=8, ncols=min(len(legend), 3),
                   loc="lower left", bbox_to_anchor=(0.0, 1.0), handlelength=1.4,
                   columnspacing=1.2)
+        if hidden > 0:
+            shown = f"the {limit} subjects with the most violations; {hidden:,} more not drawn"
+            ax.set_xlabel(shown if dated else f"{ax.get_xlabel()}\n{shown}")
         return _to_svg(fig, "Consent and policy timeline", "consent")
