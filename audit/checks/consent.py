@@ -180,14 +180,57 @@ def _empty_stats() -> pd.DataFrame:
     )
 
 
-def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) -> dict[str, Any]:
-    """The consent timeline: for each subject with violations, every change of the setting.
+#: The consent timeline lists at most this many subjects per rule: those with the most
+#: violations. Every violation is a finding anyway; the timeline shows the settings behind
+#: them, and a ledger of a million records must not make the report as large.
+MAX_TIMELINE_SUBJECTS = 100
+#: … and at most this many changes of each listed subject (see :func:`kept_changes`).
+MAX_TIMELINE_CHANGES = 50
+
+
+def kept_changes(violations: np.ndarray, events: np.ndarray, most: int) -> np.ndarray:
+    """Which of a subject's changes (in time order, its default first) the timeline lists
+    when it has more than ``most``: the default, then each change with violations (most
+    first) with the change that ended it, then the changes with the most events. Sorted
+    positions; all of them when there are ``most`` or fewer."""
+    n = len(violations)
+    if n <= most:
+        return np.arange(n)
+    keep = np.zeros(n, dtype=bool)
+    keep[0] = True
+    room = most - 1
+    bad = np.flatnonzero(violations > 0)
+    for p in bad[np.argsort(-violations[bad], kind="stable")].tolist():
+        for q in (p, p + 1):
+            if room and q < n and not keep[q]:
+                keep[q], room = True, room - 1
+        if not room:
+            break
+    if room:
+        busy = np.flatnonzero((events > 0) & ~keep)
+        keep[busy[np.argsort(-events[busy], kind="stable")][:room]] = True
+    return np.flatnonzero(keep)
+
+
+def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext, *,
+              max_subjects: int = MAX_TIMELINE_SUBJECTS,
+              max_changes: int = MAX_TIMELINE_CHANGES) -> dict[str, Any]:
+    """The consent timeline: the subjects with violations, most first, with the changes
+    of the setting behind them.
 
     A subject's changes are its default (``since`` null) followed by each of its
     ledger records, with whether its value allowed sending (``allowed``, from the
     gate), the events that fell under each and how many of them were violations.
     User subjects are masked; org and pool names are not personal data and stay
     readable.
+
+    The timeline is bounded: ``max_subjects`` subjects, each with at most ``max_changes``
+    changes (:func:`kept_changes`). A subject cut short says how many changes it has
+    (``changes_total``) and its exact ``events`` and ``violations``; a listed change
+    followed by left-out ones says until when it held (``until``) and how many follow
+    (``omitted_after``). When anything was left out, ``consent_timeline_cut`` says what,
+    with exact totals. Only the listed changes are formatted, so the cost follows the
+    bound, not the ledger.
     """
     frames = [f for f in stats_frames if len(f)]
     if not frames or ctx.ledger is None:
@@ -198,15 +241,20 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
         .groupby(["subject", "line"], sort=False)[["events", "violations"]]
         .sum()
     )
-    per_subject = counts.groupby(level="subject")["violations"].sum()
-    bad = sorted(per_subject.index[per_subject > 0])
-    if not bad:
+    per_subject = counts.groupby(level="subject")[["events", "violations"]].sum()
+    per_subject = per_subject[per_subject["violations"] > 0]
+    if per_subject.empty:
         return {"consent_timeline": []}
+    ranked = per_subject.reset_index().sort_values(
+        ["violations", "subject"], ascending=[False, True], kind="stable")
+    chosen = ranked.iloc[:max_subjects]
+    rank = dict(zip(chosen["subject"], range(len(chosen)), strict=True))
     records = ctx.ledger.records_of(gate.scope, gate.setting)
-    mine = records[records["subject"].isin(bad)]
+    total_changes = len(per_subject) + int(records["subject"].isin(per_subject.index).sum())
+    mine = records[records["subject"].isin(chosen["subject"])]
     changes = pd.concat(
         [
-            pd.DataFrame({"subject": bad, "value": gate.default, "line": -1}),
+            pd.DataFrame({"subject": chosen["subject"], "value": gate.default, "line": -1}),
             mine[["subject", "since", "value", "line"]],
         ],
         ignore_index=True,
@@ -214,41 +262,89 @@ def summarize(rule: Rule, stats_frames: list[pd.DataFrame], ctx: ScanContext) ->
     changes["line"] = changes["line"].astype(np.int64)
     changes = changes.merge(counts.reset_index(), on=["subject", "line"], how="left")
     changes[["events", "violations"]] = changes[["events", "violations"]].fillna(0).astype(int)
-    changes = changes.sort_values(["subject", "since", "line"], na_position="first", kind="stable")
-    # One pass over plain lists, then cut at subject boundaries (rows are sorted by subject).
-    stamps = _iso_all(changes["since"])
+    changes["rank"] = changes["subject"].map(rank).astype(np.int64)
+    changes = changes.sort_values(["rank", "since", "line"], na_position="first",
+                                  kind="stable").reset_index(drop=True)
+    subjects = changes["subject"].to_numpy(dtype=object)
+    violations = changes["violations"].to_numpy()
+    events = changes["events"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
+    ends = np.r_[starts[1:], len(subjects)]
+    kept = [a + kept_changes(violations[a:b], events[a:b], max_changes)
+            for a, b in zip(starts, ends, strict=True)]
+    listed = np.concatenate(kept)
+    # After each listed change: how many of its subject's changes follow unlisted.
+    following = np.concatenate([np.r_[k[1:], b] - k - 1 for k, b in zip(kept, ends,
+                                                                          strict=True)])
+    cut = following > 0
+    until = _iso_all(changes["since"].iloc[listed[cut] + 1])  # when the listed one ended
+    values = changes["value"].to_numpy(dtype=bool)[listed]
+    lines = changes["line"].to_numpy()[listed]
     rows = [
         {
             "since": stamp,
             "value": bool(value),
             "allowed": bool(value) == gate.allowed,
             "ledger_line": int(line) if line >= 0 else None,
-            "events": int(events),
-            "violations": int(violations),
+            "events": int(events[i]),
+            "violations": int(violations[i]),
         }
-        for stamp, value, line, events, violations in zip(
-            stamps,
-            changes["value"].to_numpy(dtype=bool),
-            changes["line"].to_numpy(),
-            changes["events"].to_numpy(),
-            changes["violations"].to_numpy(),
-            strict=True,
-        )
+        for i, stamp, value, line in zip(listed.tolist(), _iso_all(changes["since"].iloc[listed]),
+                                         values, lines, strict=True)
     ]
-    subjects = changes["subject"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, subjects[1:] != subjects[:-1]])
-    ends = np.r_[starts[1:], len(subjects)]
-    timeline = [
-        {
+    for at, stamp, skipped in zip(np.flatnonzero(cut).tolist(), until,
+                                  following[cut].tolist(), strict=True):
+        rows[at].update(until=stamp, omitted_after=skipped)
+    timeline = []
+    at = 0
+    for a, b, positions in zip(starts.tolist(), ends.tolist(), kept, strict=True):
+        subject = subjects[a]
+        entry: dict[str, Any] = {
             "rule": rule.id,
             "scope": gate.scope,
             "setting": gate.setting,
-            "subject": mask(subjects[a], ctx.key) if gate.scope == "user" else subjects[a],
-            "changes": rows[a:b],
+            "subject": mask(subject, ctx.key) if gate.scope == "user" else subject,
+            "changes": rows[at:at + len(positions)],
         }
-        for a, b in zip(starts, ends, strict=True)
-    ]
-    return {"consent_timeline": timeline}
+        if len(positions) < b - a:
+            entry["changes_total"] = b - a
+            entry["events"] = int(per_subject.at[subject, "events"])
+            entry["violations"] = int(per_subject.at[subject, "violations"])
+        timeline.append(entry)
+        at += len(positions)
+    out: dict[str, Any] = {"consent_timeline": timeline}
+    if len(chosen) < len(per_subject) or len(listed) < len(subjects):
+        out["consent_timeline_cut"] = [_cut_note(
+            rule, gate, per_subject, len(chosen), total_changes, len(listed),
+            int(violations[listed].sum()), max_changes)]
+    return out
+
+
+def _cut_note(rule: Rule, gate: Gate, per_subject: pd.DataFrame, subjects: int,
+              changes: int, listed: int, violations_listed: int, max_changes: int
+              ) -> dict[str, Any]:
+    """What the timeline of one rule left out, in numbers and in words."""
+    violations = int(per_subject["violations"].sum())
+    message = (
+        f"{rule.id}: {len(per_subject):,} subject{'' if len(per_subject) == 1 else 's'} "
+        f"had violations; the timeline lists the {subjects:,} with the most, each with at "
+        f"most {max_changes:,} changes (its default, the changes with violations and those "
+        f"that ended them, then the busiest): {listed:,} of {changes:,} changes, covering "
+        f"{violations_listed:,} of {violations:,} violations. Every violation is a finding."
+    )
+    return {
+        "rule": rule.id,
+        "scope": gate.scope,
+        "setting": gate.setting,
+        "subjects": len(per_subject),
+        "subjects_listed": subjects,
+        "changes": changes,
+        "changes_listed": listed,
+        "violations": violations,
+        "violations_listed": violations_listed,
+        "max_changes": max_changes,
+        "message": message,
+    }
 
 
 def compact_stats(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:

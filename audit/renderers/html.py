@@ -301,7 +301,9 @@ def _acceptance_rows(outcome: RuleOutcome) -> list[dict[str, Any]]:
 
 def _consent_rows(timeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The consent timeline for its table: ``default`` where a change has no ``since``,
-    values as the ledger writes them, and whether each value allowed sending."""
+    values as the ledger writes them, and whether each value allowed sending. Where the
+    report left changes out (a subject with very many), a line says how many and from
+    when, and the subject's exact counts stand beside it."""
     rows = []
     for entry in timeline:
         if not isinstance(entry, Mapping):
@@ -315,17 +317,33 @@ def _consent_rows(timeline: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             counts = [] if events is None else [_plural(int(events), "event")]
             if violations:
                 counts.append(f"{violations:,} sent while blocked")
+            skipped = int(change.get("omitted_after") or 0)
             changes.append({
                 "since": change.get("since") or "default",
                 "value": str(value).lower() if isinstance(value, bool) else
                          "" if value is None else str(value),
                 "allowed": {True: "allowed", False: "blocked", None: ""}[allowed],
                 "counts": ", ".join(counts),
+                "omitted": f"{_plural(skipped, 'change')} from {change.get('until') or '?'} "
+                           "not listed" if skipped else "",
             })
+        total = entry.get("changes_total")
+        cut = ""
+        if isinstance(total, int) and total > len(changes):
+            cut = (f"{len(changes):,} of {_plural(total, 'change')} listed; in all "
+                   f"{_plural(int(entry.get('events') or 0), 'event')}, "
+                   f"{int(entry.get('violations') or 0):,} sent while blocked")
         rows.append({"scope": entry.get("scope", ""), "subject": entry.get("subject", ""),
                      "setting": entry.get("setting", ""), "rule": entry.get("rule", ""),
-                     "changes": changes})
+                     "changes": changes, "cut": cut})
     return rows
+
+
+def _consent_cuts(notes: object) -> list[str]:
+    """What the consent timeline left out, one sentence per rule (from the consent check)."""
+    if not isinstance(notes, Sequence) or isinstance(notes, str):
+        return []
+    return [str(n.get("message")) for n in notes if isinstance(n, Mapping) and n.get("message")]
 
 
 def _verdict(report: Report) -> dict[str, Any]:
@@ -403,6 +421,7 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
         "cap": cap,
         "charts": _charts(report, digests),
         "consent": _consent_rows(report.extras.get("consent_timeline") or []),
+        "consent_cuts": _consent_cuts(report.extras.get("consent_timeline_cut")),
         "show_evidence": bool(params.get("show_evidence")),
         "status_label": _STATUS_LABEL,
         "baseline_label": BASELINE_LABEL,

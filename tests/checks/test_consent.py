@@ -351,6 +351,109 @@ def test_timeline_masks_user_subjects(pack: RulePack) -> None:
     assert [c["ledger_line"] for c in entry["changes"]] == [None, 21, 22]
 
 
+def _busy_ledger(subjects: int, changes: int, seed: int) -> str:
+    """``changes`` records for each of ``subjects`` tenants, the setting flipping at random
+    minutes of January and February (all distinct, so none conflict)."""
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for n in range(subjects):
+        minutes = sorted(rng.sample(range(59 * 24 * 60), changes))
+        lines += [f"org,t{n}.example.com,DisableAutomaticSendTracing,{str(i % 2 == 0).lower()},"
+                  f"{(T0 + timedelta(minutes=m)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+                  for i, m in enumerate(minutes)]
+    return "".join(lines)
+
+
+def _busy_events(subjects: int, events: int, seed: int) -> pd.DataFrame:
+    import random
+
+    rng = random.Random(seed)
+    return usage(*({"tenant": f"t{rng.randrange(subjects)}.example.com",
+                    "time": (T0 + timedelta(minutes=rng.randrange(59 * 24 * 60))).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ")} for _ in range(events)))
+
+
+def _timeline(pack: RulePack, subjects: int, changes: int, events: int, **bounds: int
+              ) -> tuple[dict[str, Any], pd.DataFrame, Ledger]:
+    ledger = ledger_from(_busy_ledger(subjects, changes, 1), pack)
+    ctx = context(pack, ledger)
+    rule = pack.rules["usage/collected-while-disabled"]
+    found, stats = KIND.func(rule, _busy_events(subjects, events, 2), ctx)
+    assert KIND.summarize is not None
+    return KIND.summarize(rule, [stats], ctx, **bounds), found, ledger
+
+
+def test_a_busy_timeline_keeps_the_worst_subjects_and_their_violations(pack: RulePack) -> None:
+    out, found, ledger = _timeline(pack, subjects=12, changes=40, events=600,
+                                   max_subjects=5, max_changes=9)
+    timeline = out["consent_timeline"]
+    per_subject = found["value"].value_counts()
+    assert len(timeline) == 5
+    # the subjects with the most violations, most first (ties by name)
+    ranked = sorted(per_subject.items(), key=lambda kv: (-kv[1], kv[0]))
+    assert [e["subject"] for e in timeline] == [s for s, _ in ranked[:5]]
+    for entry in timeline:
+        changes = entry["changes"]
+        assert len(changes) == 9 and entry["changes_total"] == 41  # the default and 40
+        assert changes[0]["since"] is None  # the default is always kept
+        assert [c["since"] for c in changes[1:]] == sorted(c["since"] for c in changes[1:])
+        assert entry["violations"] == per_subject[entry["subject"]]
+        # listed changes and the ones said to follow them unlisted add up
+        assert len(changes) + sum(c.get("omitted_after", 0) for c in changes) == 41
+        for change in changes:
+            if change.get("omitted_after"):
+                assert change["until"] > (change["since"] or "")
+        # the changes with the most violations are among those kept
+        records = ledger.records_of("org", "DisableAutomaticSendTracing")
+        assert len(records[records["subject"] == entry["subject"]]) == 40
+    (note,) = out["consent_timeline_cut"]
+    assert note["subjects"] == len(per_subject) and note["subjects_listed"] == 5
+    assert note["violations"] == len(found)
+    assert note["changes"] == len(per_subject) * 41
+    assert note["changes_listed"] == 5 * 9
+    assert note["violations_listed"] == sum(c["violations"] for e in timeline
+                                            for c in e["changes"])
+    assert f"{len(per_subject):,} subjects had violations" in note["message"]
+
+
+def test_kept_changes_prefer_violations_and_what_ended_them() -> None:
+    import numpy as np
+
+    from audit.checks.consent import kept_changes
+
+    violations = np.array([0, 0, 5, 0, 0, 1, 0, 9, 0, 0])
+    events = np.array([0, 2, 5, 0, 7, 1, 0, 9, 3, 0])
+    assert kept_changes(violations, events, 20).tolist() == list(range(10))
+    assert kept_changes(violations, events, 5).tolist() == [0, 2, 3, 7, 8]
+    assert kept_changes(violations, events, 7).tolist() == [0, 2, 3, 5, 6, 7, 8]
+    assert kept_changes(violations, events, 8).tolist() == [0, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_the_timeline_stays_bounded_however_large_the_ledger(pack: RulePack) -> None:
+    import json
+
+    small, _, _ = _timeline(pack, subjects=8, changes=30, events=300,
+                            max_subjects=4, max_changes=6)
+    large, _, _ = _timeline(pack, subjects=30, changes=120, events=1_200,
+                            max_subjects=4, max_changes=6)
+    for out in (small, large):
+        assert len(out["consent_timeline"]) == 4
+        assert all(len(e["changes"]) <= 6 for e in out["consent_timeline"])
+    # sixteen times the records: the timeline's size barely moves
+    assert len(json.dumps(large)) < 1.5 * len(json.dumps(small))
+
+
+def test_an_uncut_timeline_is_as_it_was(pack: RulePack) -> None:
+    out, _, _ = _timeline(pack, subjects=3, changes=4, events=60)
+    assert "consent_timeline_cut" not in out
+    for entry in out["consent_timeline"]:
+        assert set(entry) == {"rule", "scope", "setting", "subject", "changes"}
+        assert len(entry["changes"]) == 5
+        assert all("until" not in c and "omitted_after" not in c for c in entry["changes"])
+
+
 # -- property: the vectorised check equals a plain loop --------------------------------
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
