@@ -31,7 +31,10 @@ hash may be case-sensitive, and a near miss falls back to the default, which
 errs towards reporting rather than hiding a violation.
 
 Evaluation (:meth:`Ledger.in_force`) is two ``searchsorted`` per call over
-records coded once at load, not a loop per event.
+records coded once at load, not a loop per event. Loading is linear and lean too: rows
+go into Arrow columns a chunk at a time (no object per record), text is checked on its
+distinct values, and the records share one string per distinct scope, setting and
+subject, so a ledger of a million records loads in seconds.
 """
 
 from __future__ import annotations
@@ -39,16 +42,17 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from audit.errors import LedgerError
@@ -309,26 +313,42 @@ def read_ledger(path: str | Path, pack: RulePack) -> tuple[str, str, pd.DataFram
     where = str(path)
     raw = _read_bytes(Path(path))
     fmt, text = _decode(where, raw)
-    rows = _parse_csv(where, text) if fmt == "csv" else _parse_jsonl(where, text)
-    return where, hashlib.sha256(raw).hexdigest(), _validate(where, rows, _declared(pack))
+    lines, columns = _parse_csv(where, text) if fmt == "csv" else _parse_jsonl(where, text)
+    del text
+    return where, hashlib.sha256(raw).hexdigest(), _validate(where, lines, columns,
+                                                             _declared(pack))
 
 
 def ledger_from(read: tuple[str, str, pd.DataFrame], pack: RulePack) -> Ledger:
     """The :class:`Ledger` of :func:`read_ledger`'s result, indexed for lookups."""
     where, sha256, records = read
     defaults = MappingProxyType(dict(_declared(pack)))
-    by_setting = MappingProxyType({
-        key: group.reset_index(drop=True)
-        for key, group in records.groupby(["scope", "setting"], sort=False)
-    })
+    # One mask per declared pair (a handful) rather than a groupby, which hashes every
+    # scope and setting of a million records again.
+    scopes = records["scope"].to_numpy(dtype=object)
+    settings = records["setting"].to_numpy(dtype=object)
+    by_setting = {}
+    for scope, setting in _pairs(scopes, settings):
+        rows = np.flatnonzero((scopes == scope) & (settings == setting))
+        if len(rows):
+            by_setting[(scope, setting)] = records.iloc[rows].reset_index(drop=True)
     return Ledger(
         path=where,
         sha256=sha256,
         records=records,
         defaults=defaults,
-        _by_setting=by_setting,
+        _by_setting=MappingProxyType(by_setting),
         _joins=MappingProxyType({key: _join_side(t) for key, t in by_setting.items()}),
     )
+
+
+def _pairs(scopes: np.ndarray, settings: np.ndarray) -> list[tuple[str, str]]:
+    """The distinct (scope, setting) pairs, in the order they first occur."""
+    scope_codes, scope_names = pd.factorize(scopes)
+    setting_codes, setting_names = pd.factorize(settings)
+    pair = scope_codes.astype(np.int64) * max(len(setting_names), 1) + setting_codes
+    first = np.sort(np.unique(pair, return_index=True)[1])
+    return [(scope_names[scope_codes[i]], setting_names[setting_codes[i]]) for i in first]
 
 
 def _join_side(table: pd.DataFrame) -> _Join:
@@ -375,11 +395,67 @@ def _decode(where: str, raw: bytes) -> tuple[str, str]:
         raise LedgerError(f"not UTF-8 text ({exc.reason})", path=where, line=line) from None
 
 
-_Row = tuple[int, dict[str, Any]]
+#: Rows gathered before their cells move into Arrow arrays: a million rows of Python
+#: strings would cost half a gigabyte, the same cells in Arrow a tenth of that.
+_CHUNK_ROWS = 65_536
 
 
-def _parse_csv(where: str, text: str) -> list[_Row]:
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+class _Columns:
+    """The five ledger columns of every record read so far, added a chunk of rows at a
+    time, with each record's physical line. A chunk of text cells becomes Arrow strings;
+    a chunk holding anything else (JSON booleans, numbers, objects) stays Python objects,
+    so the checks see every value as it was written."""
+
+    def __init__(self) -> None:
+        self._lines: list[np.ndarray] = []
+        self._chunks: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+
+    def add(self, numbers: list[int], rows: list[Sequence[Any]]) -> None:
+        """Records at lines ``numbers``: ``row[i]`` is the value of ``COLUMNS[i]`` (None
+        when missing)."""
+        if not rows:
+            return
+        self._lines.append(np.asarray(numbers, dtype=np.int64))
+        for name, cells in zip(COLUMNS, zip(*rows, strict=True), strict=True):
+            self._chunks[name].append(_compact(cells))
+
+    def finish(self) -> tuple[np.ndarray, dict[str, pd.Series]]:
+        """The physical lines and one Series per column (Arrow strings when every chunk
+        is text, else objects)."""
+        lines = np.concatenate(self._lines) if self._lines else np.zeros(0, dtype=np.int64)
+        return lines, {name: _joined(chunks) for name, chunks in self._chunks.items()}
+
+
+def _compact(cells: tuple[Any, ...]) -> Any:
+    """A chunk of one column: an Arrow string array when every cell is text or missing,
+    else the cells as they are."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(cells, type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        return np.fromiter(cells, dtype=object, count=len(cells))  # lists stay items
+
+
+def _joined(chunks: list[Any]) -> pd.Series:
+    import pyarrow as pa
+
+    if all(isinstance(c, pa.Array) for c in chunks):
+        text = pa.chunked_array(chunks, type=pa.string())
+        return pd.Series(pd.arrays.ArrowExtensionArray(text))
+    parts = [c.to_numpy(zero_copy_only=False).astype(object) if isinstance(c, pa.Array)
+             else c for c in chunks]
+    return pd.Series(np.concatenate(parts) if parts else np.zeros(0, dtype=object),
+                     dtype=object)
+
+
+#: A physical line with its end (``\n``, ``\r\n`` or ``\r``), as ``io.StringIO(text,
+#: newline="")`` yields them; but without its copy of the text at four bytes a character.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+
+
+def _parse_csv(where: str, text: str) -> tuple[np.ndarray, dict[str, pd.Series]]:
+    reader = csv.reader((m.group() for m in _LINE.finditer(text)), strict=True)
     try:
         header = next(reader, None)
         if header is None:
@@ -393,39 +469,70 @@ def _parse_csv(where: str, text: str) -> list[_Row]:
                 f"{','.join(COLUMNS)}, found {','.join(names) or '(empty)'}",
                 path=where, line=1,
             )
-        rows: list[_Row] = []
+        # a repeated name: its last column counts, as for a dict built from the row
+        pick = operator.itemgetter(*(max(i for i, n in enumerate(names) if n == c)
+                                     for c in COLUMNS))
+        width = len(names)
+        columns = _Columns()
+        numbers: list[int] = []
+        rows: list[Sequence[Any]] = []
         end = reader.line_num
         for cells in reader:
             start, end = end + 1, reader.line_num
-            if not cells or (not cells[0].strip() and all(not c.strip() for c in cells)):
-                continue  # blank line
-            if len(cells) > len(names):
-                raise LedgerError(
-                    f"{len(cells)} fields, but the header has {len(names)}", path=where, line=start
-                )
-            # a short row leaves keys out: reported as missing values
-            rows.append((start, dict(zip(names, cells, strict=False))))
+            if len(cells) != width or not cells[0].strip():  # the usual row skips all this
+                if not cells or all(not c.strip() for c in cells):
+                    continue  # blank line
+                if len(cells) > width:
+                    raise LedgerError(f"{len(cells)} fields, but the header has {width}",
+                                      path=where, line=start)
+                cells = cells + [None] * (width - len(cells))  # reported as missing values
+            numbers.append(start)
+            rows.append(pick(cells))
+            if len(rows) == _CHUNK_ROWS:
+                columns.add(numbers, rows)
+                numbers, rows = [], []
+        columns.add(numbers, rows)
     except csv.Error as exc:
         raise LedgerError(f"invalid CSV: {exc}", path=where, line=reader.line_num) from None
-    return rows
+    return columns.finish()
 
 
-def _parse_jsonl(where: str, text: str) -> list[_Row]:
-    rows: list[_Row] = []
+def _parse_jsonl(where: str, text: str) -> tuple[np.ndarray, dict[str, pd.Series]]:
+    columns = _Columns()
+    numbers: list[int] = []
+    rows: list[Sequence[Any]] = []
     for number, raw_line in enumerate(text.splitlines(), start=1):
         if not raw_line.strip():
             continue
         try:
-            obj = json.loads(raw_line)
-        except json.JSONDecodeError as exc:
-            raise LedgerError(f"invalid JSON: {exc.msg}", path=where, line=number) from None
+            obj = orjson.loads(raw_line)
+        except orjson.JSONDecodeError:
+            obj = _json_line(where, number, raw_line)  # what json accepts, or its error
+        else:
+            if isinstance(obj, dict) and any(isinstance(obj.get(c), float) for c in COLUMNS):
+                obj = _json_line(where, number, raw_line)  # orjson makes big integers floats
         if not isinstance(obj, dict):
             raise LedgerError(
                 f"expected a JSON object with keys {', '.join(COLUMNS)}, "
                 f"found {type(obj).__name__}", path=where, line=number,
             )
-        rows.append((number, obj))
-    return rows
+        numbers.append(number)
+        rows.append([obj.get(c) for c in COLUMNS])
+        if len(rows) == _CHUNK_ROWS:
+            columns.add(numbers, rows)
+            numbers, rows = [], []
+    columns.add(numbers, rows)
+    return columns.finish()
+
+
+def _json_line(where: str, number: int, line: str) -> Any:
+    """A line orjson refused or read with a float, read by the standard parser, which
+    accepts a little more (NaN, 1e400, lone surrogates), keeps integers beyond 64 bits
+    integers, and words its errors as the ledger always has."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise LedgerError(f"invalid JSON: {exc.msg}", path=where, line=number) from None
 
 
 def _declared(pack: RulePack) -> dict[tuple[str, str], bool]:
@@ -438,121 +545,167 @@ def _declared(pack: RulePack) -> dict[tuple[str, str], bool]:
 
 
 def _validate(
-    where: str, rows: list[_Row], gates: Mapping[tuple[str, str], bool]
+    where: str, lines: np.ndarray, columns: Mapping[str, pd.Series],
+    gates: Mapping[tuple[str, str], bool],
 ) -> pd.DataFrame:
-    """Check every record (first problem wins) and build the sorted records frame."""
+    """Check every record (first problem wins) and build the sorted records frame.
+
+    Text columns are checked on their distinct values (a million records have a few
+    scopes and settings and far fewer subjects than rows), then mapped back to rows.
+    """
     scopes = sorted({scope for scope, _ in gates})
-    lines: list[int] = []
-    cols: dict[str, list[Any]] = {c: [] for c in COLUMNS}
-    for number, obj in rows:
-        missing = [c for c in COLUMNS if obj.get(c) is None]
-        if missing:
-            raise LedgerError(f"missing value(s) for {', '.join(missing)}", path=where, line=number)
-        lines.append(number)
-        for c in COLUMNS:
-            cols[c].append(obj[c])
-
-    frame = pd.DataFrame({
-        "scope": pd.Series(cols["scope"], dtype=object),
-        "subject": pd.Series(cols["subject"], dtype=object),
-        "setting": pd.Series(cols["setting"], dtype=object),
-        "raw_value": pd.Series(cols["value"], dtype=object),
-        "raw_since": pd.Series(cols["since"], dtype=object),
-        "line": pd.Series(lines, dtype=np.int64),
-    })
-
-    def first_bad(mask: pd.Series | np.ndarray) -> int | None:
-        bad = np.flatnonzero(np.asarray(mask, dtype=bool))
-        return int(bad[0]) if len(bad) else None
 
     def fail(i: int, what: str) -> LedgerError:
-        return LedgerError(what, path=where, line=int(frame["line"].iat[i]))
+        return LedgerError(what, path=where, line=int(lines[i]))
 
+    absent = {c: _absent(columns[c]) for c in COLUMNS}
+    i = _first(np.logical_or.reduce([absent[c] for c in COLUMNS]) if len(lines) else [])
+    if i is not None:
+        missing = [c for c in COLUMNS if absent[c][i]]
+        raise fail(i, f"missing value(s) for {', '.join(missing)}")
+
+    codes: dict[str, np.ndarray] = {}
+    names: dict[str, np.ndarray] = {}
     for name in ("scope", "subject", "setting"):
-        # One C pass settles the usual column (all text); only a mixed one is typed per row.
-        all_text = pd.api.types.infer_dtype(frame[name], skipna=False) == "string"
-        i = None if all_text else first_bad(~frame[name].map(lambda v: isinstance(v, str)))
+        column = columns[name]
+        i = None if _all_text(column) else _first(~column.map(
+            lambda v: isinstance(v, str)).to_numpy(dtype=bool))
         if i is not None:
-            raise fail(i, f"{name} must be text, found {type(frame[name].iat[i]).__name__}")
-        frame[name] = frame[name].str.strip()
+            raise fail(i, f"{name} must be text, found {type(column.iat[i]).__name__}")
+        codes[name], distinct = pd.factorize(column)
+        names[name] = np.asarray([v.strip() for v in distinct], dtype=object)
 
-    i = first_bad(~frame["scope"].isin(scopes))
+    i = _first(~np.isin(names["scope"], scopes)[codes["scope"]])
     if i is not None:
-        raise fail(i, f"unknown scope {frame['scope'].iat[i]!r} "
+        raise fail(i, f"unknown scope {names['scope'][codes['scope'][i]]!r} "
                       f"(expected one of: {', '.join(scopes)})")
-    pairs = pd.MultiIndex.from_arrays([frame["scope"], frame["setting"]])
-    i = first_bad(~pairs.isin(list(gates)))
+    declared = np.array([[(scope, setting) in gates for setting in names["setting"]]
+                         for scope in names["scope"]], dtype=bool).reshape(
+                             len(names["scope"]), len(names["setting"]))
+    i = _first(~declared[codes["scope"], codes["setting"]])
     if i is not None:
-        scope = frame["scope"].iat[i]
+        scope, setting = names["scope"][codes["scope"][i]], names["setting"][codes["setting"][i]]
         known = sorted(s for sc, s in gates if sc == scope)
-        raise fail(i, f"setting {frame['setting'].iat[i]!r} is not declared for scope {scope!r} "
+        raise fail(i, f"setting {setting!r} is not declared for scope {scope!r} "
                       f"by any consent gate (expected one of: {', '.join(known)})")
-    i = first_bad(frame["subject"].str.len() == 0)
+    i = _first((np.fromiter((len(v) for v in names["subject"]), dtype=np.int64,
+                            count=len(names["subject"])) == 0)[codes["subject"]])
     if i is not None:
         raise fail(i, "empty subject")
 
-    frame["value"] = _booleans(frame["raw_value"])
-    i = first_bad(frame["value"].isna())
+    value = _booleans(columns["value"])
+    i = _first(pd.isna(value))
     if i is not None:
         raise fail(i, f"value must be a boolean (true/false or 1/0), "
-                      f"found {frame['raw_value'].iat[i]!r}")
+                      f"found {columns['value'].iat[i]!r}")
 
     # Parsed as event times are, so both sides agree: a time beyond nanoseconds' range
     # (before 1677, after 2262) is clipped to it and still sorts before or after them all.
-    since = event_times(frame["raw_since"].map(lambda v: v if isinstance(v, str) else None))
-    i = first_bad(since.isna())
+    raw_since = columns["since"]
+    if not _all_text(raw_since):
+        raw_since = raw_since.map(lambda v: v if isinstance(v, str) else None)
+    since = event_times(raw_since)
+    i = _first(since.isna().to_numpy(dtype=bool))
     if i is not None:
         raise fail(i, f"since must be an ISO 8601 date-time such as 2026-03-01T00:00:00Z, "
-                      f"found {frame['raw_since'].iat[i]!r}")
-    frame["since"] = since.astype(_TIME)
+                      f"found {columns['since'].iat[i]!r}")
 
-    frame["subject"] = _keys_by_scope(frame)
-    frame["value"] = frame["value"].astype(bool)
-    frame = frame.sort_values(["since", "line"], kind="stable").reset_index(drop=True)
+    nanos = since.astype(_TIME).dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")
+    keys = _subject_keys_of(codes, names)
+    order = np.lexsort((lines, nanos))
+    frame = pd.DataFrame({  # text stays objects: pandas would infer its string dtype
+        "scope": pd.Series(names["scope"][codes["scope"][order]], dtype=object),
+        "subject": pd.Series(keys[order], dtype=object),
+        "setting": pd.Series(names["setting"][codes["setting"][order]], dtype=object),
+        "value": value[order].astype(bool),
+        "since": pd.DatetimeIndex(nanos[order]).tz_localize("UTC"),
+        "line": lines[order],
+    })
+    return _without_duplicates(where, frame)
+
+
+def _first(mask: Any) -> int | None:
+    """The position of the first true value, or None."""
+    bad = np.flatnonzero(np.asarray(mask, dtype=bool))
+    return int(bad[0]) if len(bad) else None
+
+
+def _absent(column: pd.Series) -> np.ndarray:
+    """Where a value is missing: a short CSV row, a JSON null or a key left out. Only
+    None counts (a JSON NaN is a value, and a wrong one)."""
+    if _all_text(column) or isinstance(column.dtype, pd.ArrowDtype):
+        return column.isna().to_numpy(dtype=bool)
+    return np.fromiter((v is None for v in column), dtype=bool, count=len(column))
+
+
+def _all_text(column: pd.Series) -> bool:
+    """Whether every value is text: an Arrow string column without nulls, or objects
+    that are all str (one C pass for the usual case)."""
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return not column.hasnans
+    return pd.api.types.infer_dtype(column, skipna=False) in ("string", "empty")
+
+
+def _subject_keys_of(codes: Mapping[str, np.ndarray], names: Mapping[str, np.ndarray]
+                     ) -> np.ndarray:
+    """Each record's subject key (:func:`subject_keys` by its scope), worked out once per
+    distinct (scope, subject)."""
+    keys = np.empty(len(codes["subject"]), dtype=object)
+    for number, scope in enumerate(names["scope"]):
+        rows = np.flatnonzero(codes["scope"] == number)
+        if not len(rows):
+            continue
+        present, inverse = np.unique(codes["subject"][rows], return_inverse=True)
+        distinct = subject_keys(scope, pd.Series(names["subject"][present], dtype=object))
+        keys[rows] = distinct.to_numpy(dtype=object)[inverse]
+    return keys
+
+
+def _without_duplicates(where: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Identical records for the same scope, subject, setting and since are dropped (the
+    first kept); two that disagree are an error naming both lines."""
     key = ["scope", "subject", "setting", "since"]
-    dup = frame.duplicated(key, keep=False)
-    if dup.any():
-        group = frame[dup]
-        first = group.groupby(key, sort=False)["value"].transform("first")
-        first_line = group.groupby(key, sort=False)["line"].transform("first")
-        clash = group[group["value"] != first]
-        if len(clash):
-            row = clash.sort_values("line").iloc[0]
-            other = int(first_line[clash.sort_values("line").index[0]])
-            raise LedgerError(
-                f"conflicting record: the same scope, subject, setting and since as line "
-                f"{other}, but value {str(row['value']).lower()} instead of "
-                f"{str(not row['value']).lower()}",
-                path=where, line=int(row["line"]),
-            )
-        frame = frame.drop_duplicates(key, keep="first").reset_index(drop=True)
-    return frame[["scope", "subject", "setting", "value", "since", "line"]]
+    coded = pd.DataFrame({name: pd.factorize(frame[name])[0] for name in key[:3]})
+    coded["since"] = frame["since"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    dup = coded.duplicated(keep=False).to_numpy(dtype=bool)
+    if not dup.any():
+        return frame
+    group = frame[dup]
+    first = group.groupby(key, sort=False)["value"].transform("first")
+    first_line = group.groupby(key, sort=False)["line"].transform("first")
+    clash = group[group["value"] != first]
+    if len(clash):
+        row = clash.sort_values("line").iloc[0]
+        other = int(first_line[clash.sort_values("line").index[0]])
+        raise LedgerError(
+            f"conflicting record: the same scope, subject, setting and since as line "
+            f"{other}, but value {str(row['value']).lower()} instead of "
+            f"{str(not row['value']).lower()}",
+            path=where, line=int(row["line"]),
+        )
+    return frame[~coded.duplicated(keep="first").to_numpy(dtype=bool)].reset_index(drop=True)
 
 
-def _booleans(raw: pd.Series) -> pd.Series:
-    """Ledger values as booleans; None where the value is not an accepted boolean."""
-
-    def parse(v: Any) -> bool | None:
-        if isinstance(v, bool):
-            return v
-        if isinstance(v, int):
-            return {1: True, 0: False}.get(v)
-        if isinstance(v, str):
-            t = v.strip().lower()
-            if t in TRUE_TEXT:
-                return True
-            if t in FALSE_TEXT:
-                return False
-        return None
-
-    return raw.map(parse).astype(object)
+def _boolean(v: Any) -> bool | None:
+    """One ledger value as a boolean; None when it is not an accepted one."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return {1: True, 0: False}.get(v)
+    if isinstance(v, str):
+        t = v.strip().lower()
+        if t in TRUE_TEXT:
+            return True
+        if t in FALSE_TEXT:
+            return False
+    return None
 
 
-def _keys_by_scope(frame: pd.DataFrame) -> pd.Series:
-    out = frame["subject"].to_numpy(dtype=object, copy=True)
-    scopes = frame["scope"].to_numpy(dtype=object)
-    for scope in pd.unique(scopes):
-        mask = scopes == scope
-        out[mask] = subject_keys(scope, frame["subject"][mask]).to_numpy(dtype=object)
-    return pd.Series(out, index=frame.index, dtype=object)
-
+def _booleans(raw: pd.Series) -> np.ndarray:
+    """Ledger values as booleans (objects; None where not an accepted boolean). Text is
+    parsed once per distinct value; other values (JSON) one by one, as they are typed."""
+    if _all_text(raw):
+        codes, distinct = pd.factorize(raw)
+        parsed = np.asarray([_boolean(v) for v in distinct] + [None], dtype=object)
+        return parsed[codes]  # code -1 (none here) would pick the None
+    return np.fromiter((_boolean(v) for v in raw), dtype=object, count=len(raw))

@@ -490,3 +490,110 @@ def test_a_ledger_time_beyond_nanosecond_range_is_clipped_not_a_crash(
     since = ledger.records["since"].tolist()
     assert since == [pd.Timestamp.min.ceil("s").tz_localize("UTC"),
                      pd.Timestamp.max.floor("s").tz_localize("UTC")]
+
+
+# -- scale: a million records must load in seconds and a few hundred megabytes ----------
+
+
+def _generated(path: Path, records: int, subjects: int) -> Path:
+    """A CSV ledger: ``records`` changes over ``subjects`` tenants and users, every since
+    a distinct second (no conflicts), in no particular order."""
+    import numpy as np
+
+    rng = np.random.default_rng(records)
+    seconds = rng.choice(365 * 86400, size=records, replace=False)
+    since = pd.Series(np.datetime64("2026-01-01T00:00:00", "s") + seconds).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+    user = rng.random(records) < 0.5
+    ids = rng.integers(0, subjects, records).astype(str)
+    pd.DataFrame({
+        "scope": np.where(user, "user", "org"),
+        "subject": np.where(user, np.char.add("User", ids), np.char.add(np.char.add("T", ids),
+                                                                        ".Example.com")),
+        "setting": np.where(user, "ErrorReportingOptIn", "DisableAutomaticSendTracing"),
+        "value": np.where(rng.random(records) < 0.5, "true", "false"),
+        "since": since,
+    }).to_csv(path, index=False)
+    return path
+
+
+def _cpu_seconds(path: Path, pack: audit.rulepack.RulePack) -> float:
+    """CPU time of loading a ledger and one as-of lookup per record, the best of two
+    (CPU rather than wall time: other work on the machine does not count)."""
+    import time
+
+    best = float("inf")
+    for _ in range(2):
+        started = time.process_time()
+        ledger = load_ledger(path, pack)
+        records = ledger.records_of("org", "DisableAutomaticSendTracing")
+        ledger.at("org", "DisableAutomaticSendTracing", records["subject"].to_numpy(),
+                  records["since"].dt.tz_convert(None).to_numpy(dtype="datetime64[ns]"), False)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def test_loading_grows_linearly_with_the_records(tmp_path: Path,
+                                                 pack: audit.rulepack.RulePack) -> None:
+    small = _cpu_seconds(_generated(tmp_path / "small.csv", 20_000, 2_000), pack)
+    large = _cpu_seconds(_generated(tmp_path / "large.csv", 160_000, 16_000), pack)
+    # eight times the records: about eight times the work (a quadratic step gives 64)
+    assert large < 16 * small, (small, large)
+
+
+def test_records_share_their_text(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    """A million records name a few scopes and settings and far fewer subjects than rows:
+    each distinct text is one string, not one per record (that cost half a gigabyte)."""
+    ledger = load_ledger(_generated(tmp_path / "l.csv", 20_000, 500), pack)
+    records = ledger.records
+    assert len(records) == 20_000
+    for column, most in (("scope", 2), ("setting", 2), ("subject", 1_000)):
+        assert len({id(v) for v in records[column]}) <= most, column
+    # org subjects are DNS names: matched in lower case, user subjects as written
+    assert set(records.loc[records["scope"] == "org", "subject"].str[:1]) == {"t"}
+    assert set(records.loc[records["scope"] == "user", "subject"].str[:4]) == {"User"}
+
+
+def test_chunks_of_text_and_of_json_values_load_alike(
+        tmp_path: Path, pack: audit.rulepack.RulePack, monkeypatch: pytest.MonkeyPatch) -> None:
+    import audit.ledger
+
+    rows = [{"scope": "pool", "subject": f"p{i % 3}", "setting": "MeetingUxEnableTelemetry",
+             "value": [True, "false", 1, "0"][i % 4], "since": f"2026-01-{1 + i:02d}"}
+            for i in range(10)]
+    path = write(tmp_path, "l.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n")
+    whole = load_ledger(path, pack).records
+    monkeypatch.setattr(audit.ledger, "_CHUNK_ROWS", 3)  # text-only and mixed chunks
+    pd.testing.assert_frame_equal(load_ledger(path, pack).records, whole)
+    assert whole["value"].tolist() == [True, False, True, False] * 2 + [True, False]
+    rows[7]["value"] = "maybe"
+    expect_error(write(tmp_path, "l.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n"),
+                 pack, 8, "value must be a boolean", "'maybe'")
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ('{"scope": "org", "subject": "a.com", "setting": "DisableAutomaticSendTracing", '
+     '"value": NaN, "since": "2026-01-01"}', ("value must be a boolean", "nan")),
+    ('{"scope": "org", "subject": 100000000000000000000000, "setting": '
+     '"DisableAutomaticSendTracing", "value": true, "since": "2026-01-01"}',
+     ("subject must be text", "found int")),
+    ('{"scope": "org", "subject": "a.com", "setting": "DisableAutomaticSendTracing", '
+     '"value": true, "since": "2026-01-01",}', ("invalid JSON", "double quotes")),
+])
+def test_json_the_fast_parser_refuses_is_read_as_before(
+        tmp_path: Path, pack: audit.rulepack.RulePack, line: str, words: tuple[str, ...]) -> None:
+    good = json.dumps({"scope": "org", "subject": "b.com",
+                       "setting": "DisableAutomaticSendTracing", "value": True,
+                       "since": "2026-01-01"})
+    expect_error(write(tmp_path, "l.jsonl", good + "\n" + line + "\n"), pack, 2, *words)
+
+
+def test_lines_end_as_csv_ends_them(tmp_path: Path, pack: audit.rulepack.RulePack) -> None:
+    """A bare CR ends a line, and no other character does (a form feed is text)."""
+    bad = "org,a.com,DisableAutomaticSendTracing,maybe,2026-01-02\r"
+    path = tmp_path / "l.csv"
+    path.write_bytes((HEADER.replace("\n", "\r") + GOOD.replace("\n", "\r") + "\r" + bad)
+                     .encode())
+    expect_error(path, pack, 4, "boolean")
+    path.write_bytes((HEADER + GOOD.replace("contoso", "con\x0ctoso") + bad).encode())
+    expect_error(path, pack, 3, "boolean")
