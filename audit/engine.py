@@ -41,7 +41,7 @@ from audit.finding_store import (
     to_batch,
     with_marks,
 )
-from audit.fingerprint import fingerprint, mask, resolve_key
+from audit.fingerprint import fingerprint, mask, printable, resolve_key
 from audit.ledger import chunk_times
 from audit.limits import DEFAULT_LIMITS, Limits
 from audit.model import (
@@ -312,6 +312,7 @@ def scan(options: ScanOptions) -> Report:
     """Run a whole scan and return the report (nothing is written here)."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     files, skipped = expand_inputs(list(options.inputs))
+    skipped = [printable(name) for name in skipped]
     # ``--jobs 1`` asks for one process: not even a short-lived one for the ledger.
     fork = options.engine != "dask" and options.jobs != 1
     if options.engine != "dask":
@@ -441,7 +442,7 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     # A rule that could not decide on some chunk decides nothing: drop its other findings.
     undecided = pa.array(sorted(r for r, st in states.items()
                                 if st.status is Status.NOT_TESTED), type=pa.string())
-    order = {str(path): i for i, path in enumerate(files)}
+    order = {printable(path): i for i, path in enumerate(files)}
     finished.sort(key=lambda f: (order.get(f.source, len(order)), *report_order(f)))
     late: dict[str, list[Finding]] = {}
     for finding in finished:
@@ -548,7 +549,7 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
         pool = _forked_pool(options.jobs, _worker_setup)
         try:
             with ThreadPoolExecutor(1) as hasher:
-                digests = {path: hasher.submit(sha256_of, path) for path in cut}
+                digests = {printable(path): hasher.submit(sha256_of, path) for path in cut}
 
                 def counted() -> Iterator[FileResult]:
                     try:
@@ -562,9 +563,9 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
                         ) from None
 
                 for result in merge_parts(units, counted()):
-                    path = Path(result.info.path)
-                    if path in digests:
-                        result.info = replace(result.info, sha256=digests[path].result())
+                    if result.info.path in digests:
+                        result.info = replace(result.info,
+                                              sha256=digests[result.info.path].result())
                     yield result
         finally:
             _stop(pool)
@@ -594,7 +595,7 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
     """One result per file: the parts of a cut file folded together, in order."""
     current: FileResult | None = None
     for (path, part), result in zip(units, results, strict=True):
-        if current is not None and current.info.path == str(path) and part is not None \
+        if current is not None and current.info.path == printable(path) and part is not None \
                 and part.start > 0:
             current.runs.extend(result.runs)
             current.days.update(result.days)
@@ -634,7 +635,7 @@ def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], c
             advance(chunk.audited + len(chunk.rejected))
     reader, compressed = reader_for(path)
     first = part is None or part.start == 0
-    info = InputInfo(path=str(path), format=reader.name + (".gz" if compressed else ""),
+    info = InputInfo(path=printable(path), format=reader.name + (".gz" if compressed else ""),
                      sha256=sha256_of(path) if digest and first else "", records=records,
                      rejected=rejected)
     return FileResult([writer.close()], info, states, days, findings_by_day)
@@ -709,7 +710,7 @@ def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None =
     start = 0
     batches = read_batches(path, chunk_rows, string_fields(pack), part, limits)
     for batch in read_ahead(batches) if ahead and reader.batches is not None else batches:
-        yield normalize_chunk(batch, str(path), pack, typed=reader.typed, start=start,
+        yield normalize_chunk(batch, printable(path), pack, typed=reader.typed, start=start,
                               mapping=mapping)
         start += len(batch.frame)
 
@@ -988,7 +989,7 @@ def _summary(inputs: Sequence[InputInfo], skipped: Sequence[str],
 def _digest_of(path: str | None) -> dict[str, Any] | None:
     if not path:
         return None
-    return {"path": path, "sha256": sha256_of(Path(path))}
+    return {"path": printable(path), "sha256": sha256_of(Path(path))}
 
 
 def _run_info(
@@ -1008,12 +1009,12 @@ def _run_info(
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "duration_seconds": round(time.perf_counter() - clock, 3),
-        "command": options.command,
+        "command": options.command and printable(options.command),
         "engine": options.engine,
         "rulepack": {
-            "directory": pack.directory,
+            "directory": printable(pack.directory),
             "digest": pack.digest,
-            "files": [{"path": p, "sha256": h} for p, h in pack.files],
+            "files": [{"path": printable(p), "sha256": h} for p, h in pack.files],
             "statements": pack.statements,
             "rules": [
                 {"id": r.id, "category": r.category, "kind": r.kind, "severity": r.severity.value}
@@ -1028,7 +1029,7 @@ def _run_info(
         "parameters": {
             "fail_on": options.fail_on.value,
             "formats": list(options.formats),
-            "baseline": options.baseline,
+            "baseline": options.baseline and printable(options.baseline),
             "show_evidence": options.show_evidence,
             "chunk_rows": options.chunk_rows,
             "jobs": options.jobs,

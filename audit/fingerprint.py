@@ -3,7 +3,9 @@
 Fingerprints are a keyed digest (HMAC-SHA-256) of rule, field and value, so
 they are stable across runs and line moves but cannot be reversed by hashing a
 dictionary of e-mail addresses without the key. Evidence is masked the same way
-everywhere: a few characters at each end and a short keyed digest.
+everywhere: a few characters at each end and a short keyed digest. Text from the
+operating system (file names, the command line) may hold bytes that are not UTF-8:
+:func:`printable` writes them as ``\\xff`` escapes, the one form every report uses.
 """
 
 from __future__ import annotations
@@ -46,3 +48,23 @@ def mask(value: object, key: bytes) -> str | None:
     keep = 2 if n >= 12 else (1 if n >= 6 else 0)
     shown = f"{text[:keep]}{MASK}{text[n - keep :]}" if keep else MASK
     return f"{shown}#{tag}"
+
+
+def printable(text: str | os.PathLike[str]) -> str:
+    """A path (or the command line) as every report writes it: as given, except bytes
+    that are not UTF-8, which Python keeps as lone surrogates (``os.listdir`` of a file
+    named ``b"\\xff.jsonl"`` gives ``"\\udcff.jsonl"``) and no report could encode:
+    they are written as ``\\xff`` escapes (``\\xff.jsonl``)."""
+    text = os.fspath(text)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")  # the bytes of the name
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte (Windows)
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
