@@ -39,16 +39,31 @@ class Chunk:
         return len(self.lines)
 
 
+class DuplicateKey(ValueError):
+    """Two values of a record flatten to one name: ``{"a.b": 1, "a": {"b": 2}}``."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r} after flattening")
+
+
 def flatten(
     data: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Nested objects to dotted paths (``ext.user.localId``); nulls are absent."""
+    """Nested objects to dotted paths (``ext.user.localId``); nulls are absent.
+
+    Two values with one dotted path raise :class:`DuplicateKey`: keeping either would
+    audit the record without the other, as a repeated key would (pyarrow's flattened
+    table would hold the name twice).
+    """
     flat: dict[str, Any] = {} if out is None else out
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flatten(value, name + ".", flat)
         elif value is not None:
+            if name in flat:
+                raise DuplicateKey(name)
             flat[name] = value
     return flat
 

@@ -195,7 +195,7 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
     reader, _ = reader_for(path)
     batches = reader.batches
     if batches is None:
-        yield from record_batches(read_records(path, limits), chunk_rows)
+        yield from record_batches(read_records(path, limits), chunk_rows, limits)
         return
 
     def produce(stream: IO[bytes]) -> Iterator[Batch]:
@@ -211,11 +211,12 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
     yield from _guarded(path, produce)
 
 
-def record_batches(records: Iterator[RawRecord], chunk_rows: int) -> Iterator[Batch]:
+def record_batches(records: Iterator[RawRecord], chunk_rows: int,
+                   limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
     """Records, ``chunk_rows`` at a time, as batches (for readers with no batches of
     their own, and for the part of a file Python must read)."""
     while batch := list(islice(records, chunk_rows)):
-        yield batch_of(batch)
+        yield batch_of(batch, limits)
 
 
 def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None:
@@ -296,19 +297,51 @@ def line_ends(data: bytes) -> np.ndarray:
     return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
 
 
-def batch_of(records: list[RawRecord]) -> Batch:
-    """Flatten parsed records into a frame; keep the unusable ones as rejections."""
+def batch_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Batch:
+    """Flatten parsed records into a frame; keep the unusable ones as rejections.
+
+    A record whose flattened names collide (``{"a.b": 1, "a": {"b": 2}}``) or that has
+    more than ``limits.keys`` keys is rejected here, identified by its canonical text:
+    the frame would hold a duplicate column or one column per key of it.
+    """
     import numpy as np
     import pandas as pd
 
-    from audit.normalize import flatten
+    from audit.normalize import DuplicateKey, flatten
 
-    rows = [flatten(r.data) for r in records if r.data is not None]
-    lines = np.fromiter((r.line for r in records if r.data is not None), dtype=np.int64,
-                        count=len(rows))
-    rejected = [_rejection(r) for r in records if r.data is None]
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    rejected: list[Rejection] = []
+    for record in records:
+        if record.data is None:
+            rejected.append(_rejection(record))
+            continue
+        try:
+            flat = flatten(record.data)
+        except DuplicateKey as exc:
+            rejected.append(_parsed_rejection(record, f"duplicate key {exc.key!r} after "
+                                                      "flattening"))
+            continue
+        if len(flat) > limits.keys:
+            rejected.append(_parsed_rejection(record, too_many_keys(len(flat), limits)))
+            continue
+        rows.append(flat)
+        lines.append(record.line)
     # A row per record, one that holds no value included (from_records would drop it).
-    return Batch(pd.DataFrame(rows), lines, rejected)
+    return Batch(pd.DataFrame(rows), np.asarray(lines, dtype=np.int64), rejected)
+
+
+def too_many_keys(keys: int, limits: Limits) -> str:
+    """Why a record with ``keys`` flattened keys is rejected."""
+    return f"{keys:,} keys, more than --limit keys allows ({limits.keys:,})"
+
+
+def _parsed_rejection(record: RawRecord, what: str) -> Rejection:
+    """A parsed record rejected, identified by its canonical JSON text (its bytes are
+    gone; every path that parses the same record gives the same text)."""
+    text = json.dumps(record.data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return Rejection(record.line, what, content_digest(text))
 
 
 def _rejection(record: RawRecord) -> Rejection:

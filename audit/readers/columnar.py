@@ -6,26 +6,88 @@ as a null key is. Only strings, integers, floats, booleans and nulls convert the
 way in both paths: a table with any other type (a list, a timestamp, a map, bytes)
 gives None, and the caller reads those records one by one, keeping each value as the
 format gave it.
+
+Flattening can give two columns one name (a key ``"a.b"`` beside an object ``a`` with
+a key ``b``). A record with a value in both is rejected, as the Python path rejects it
+(:func:`collisions` finds those rows); otherwise the columns are one (:func:`merged`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
 def frame_of(table: Any) -> pd.DataFrame | None:
-    """The pyarrow Table as a flat DataFrame, or None where Python must read the records."""
-    while any(_is_struct(kind) for kind in table.schema.types):
-        table = table.flatten()
-    if not all(_plain(kind) for kind in table.schema.types):
+    """The pyarrow Table as a flat DataFrame, or None where Python must read the records
+    (a type that converts differently, or a name that two values of a record share)."""
+    table = merged(flattened(table))
+    if table is None or not all(_plain(kind) for kind in table.schema.types):
         return None
     # Schema metadata (a pandas index, pandas dtypes) would make the frame differ from
     # the records: the columns are taken as they are.
     frame = table.to_pandas(ignore_metadata=True)
     return frame.dropna(axis=1, how="all")
+
+
+def flattened(table: Any) -> Any:
+    """The table with struct columns flattened to dotted names, at any depth."""
+    while any(_is_struct(kind) for kind in table.schema.types):
+        table = table.flatten()
+    return table
+
+
+def collisions(table: Any) -> dict[int, str]:
+    """The rows of a flattened table that hold two values under one name: row → name."""
+    import numpy as np
+
+    names = table.column_names
+    found: dict[int, str] = {}
+    for name, count in Counter(names).items():
+        if count < 2:
+            continue
+        valid = sum(_valid(table.column(i)) for i, n in enumerate(names) if n == name)
+        for row in np.flatnonzero(valid > 1).tolist():
+            found.setdefault(row, name)
+    return found
+
+
+def merged(table: Any) -> Any | None:
+    """The flattened table with each name once: columns that share a name (no row has a
+    value in two of them, see :func:`collisions`) become one. None when a row does have
+    two, or their types differ: Python decides those records."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = table.column_names
+    if len(set(names)) == len(names):
+        return table
+    if collisions(table):
+        return None
+    columns: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        column = table.column(i)
+        if name not in columns or pa.types.is_null(column.type):
+            columns.setdefault(name, column)
+            continue
+        kept = columns[name]
+        if pa.types.is_null(kept.type):
+            columns[name] = column
+        elif kept.type != column.type:
+            return None
+        else:
+            columns[name] = pc.coalesce(kept, column)
+    return pa.table(list(columns.values()), names=list(columns))
+
+
+def _valid(column: Any) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=np.int8)
 
 
 def _is_struct(kind: Any) -> bool:

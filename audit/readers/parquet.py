@@ -6,19 +6,23 @@ the same way, and a timestamp without a time zone fails that format as its text 
 Batches whose columns are then strings, numbers, booleans and structs of them become
 frames in C (:func:`audit.readers.columnar.frame_of`); a batch with a list or another
 type is read record by record, so each value stays as the file holds it.
+
+A column ``a.b`` beside a struct ``a`` with a field ``b`` gives two columns of one name:
+a row with a value in both is rejected, as a JSON record with both keys is.
 """
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import IO, Any
 
 from audit.limits import DEFAULT_LIMITS, Limits
-from audit.readers import Batch, Part, RawRecord, Reader, batch_of, register
-from audit.readers.columnar import frame_of
+from audit.readers import Batch, Part, RawRecord, Reader, batch_of, content_digest, register
+from audit.readers.columnar import collisions, frame_of
 
 BATCH_ROWS = 50_000
 
@@ -49,11 +53,16 @@ def _text_times(batch: Any) -> Any:
 
 def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield rows as dicts (nested names dotted, timestamps as ISO 8601 text)."""
+    import numpy as np
+
     row = 0
     for batch in _opened(stream).iter_batches(batch_size=BATCH_ROWS):
-        for data in _text_times(batch).to_pylist():
-            row += 1
-            yield RawRecord(row, data)
+        lines = np.arange(row + 1, row + 1 + batch.num_rows, dtype=np.int64)
+        row += batch.num_rows
+        table, lines, rejected = _without_collisions(_text_times(batch), lines)
+        records = [*rejected, *(RawRecord(line, data) for line, data
+                                in zip(lines.tolist(), _rows(table), strict=True))]
+        yield from sorted(records, key=lambda record: record.line)
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
@@ -74,13 +83,49 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         row += batch.num_rows
         if not batch.num_rows:
             continue
-        table = _text_times(batch)
+        table, lines, rejected = _without_collisions(_text_times(batch), lines)
         frame = frame_of(table)
         if frame is not None:
-            yield Batch(frame, lines, [])
+            found = batch_of(rejected)  # only rejections: their digests checked
+            yield Batch(frame, lines, found.rejected)
         else:
-            yield batch_of([RawRecord(line, data)
-                            for line, data in zip(lines.tolist(), table.to_pylist(), strict=True)])
+            yield batch_of([*rejected, *(RawRecord(line, data) for line, data
+                                         in zip(lines.tolist(), _rows(table), strict=True))],
+                           limits)
+
+
+def _without_collisions(table: Any, lines: Any) -> tuple[Any, Any, list[RawRecord]]:
+    """The rows of a flattened table without those holding two values under one name,
+    and those rejected (identified by their names and values)."""
+    import numpy as np
+
+    found = collisions(table)
+    if not found:
+        return table, lines, []
+    rows = sorted(found)
+    names = table.column_names
+    rejected = []
+    for row in rows:
+        values = [[name, column[row].as_py()] for name, column in zip(names, table.columns,
+                                                                       strict=True)
+                  if column[row].is_valid]
+        text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str)
+        rejected.append(RawRecord(int(lines[row]), error=f"duplicate key {found[row]!r} after "
+                                  "flattening", digest=content_digest(text)))
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[rows] = False
+    return table.filter(keep), lines[keep], rejected
+
+
+def _rows(table: Any) -> list[dict[str, Any]]:
+    """The table's rows as dicts; where two columns share a name (no row has a value in
+    both), the value present is kept, never a null beside it."""
+    names = table.column_names
+    if len(set(names)) == len(names):
+        return list(table.to_pylist())
+    columns = [column.to_pylist() for column in table.columns]
+    return [{name: values[i] for name, values in zip(names, columns, strict=True)
+             if values[i] is not None} for i in range(table.num_rows)]
 
 
 def cut(path: Path, parts: int) -> list[Part] | None:
