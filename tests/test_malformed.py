@@ -31,8 +31,8 @@ CORPUS: list[tuple[bytes, str | None]] = [
     (
         b'{"category": "usage", "time": "2026-03-01T00:00:00Z", "client": "desktop", "tenant": '
         b'"contoso.com", "IMSent": NaN}',
-        None,
-    ),  # Python's json accepts NaN; the value is absent
+        "not valid JSON: NaN is not a JSON value",
+    ),  # Python's json (and pyarrow) would take it; JSON has no NaN
 ]
 
 

@@ -18,6 +18,8 @@ import gzip
 import hashlib
 import io
 import json
+import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -370,13 +372,21 @@ class StrictJSON:
     as if it carried only the hash, and ``"\\ud800"`` decodes to a lone surrogate,
     which is not Unicode text and cannot be written to any report: a record with a
     duplicate key or a lone surrogate (at any depth) is rejected, saying which.
+    Python's decoder also takes ``NaN`` and ``Infinity``, which JSON does not have, and
+    numbers beyond a double (``1e999`` is infinite, a 5,000-digit integer cannot even be
+    converted): pyarrow reads all of them as infinite or NaN doubles, so both paths
+    reject them, with the same reason.
     """
 
     LONE_SURROGATE = "a \\u escape that is a lone surrogate (not valid Unicode)"
+    #: integers from this many digits on may be beyond a double (pyarrow: infinite)
+    _DIGITS = len(str(int(sys.float_info.max)))
 
     def __init__(self) -> None:
         self._problems: list[str] = []
-        self.decoder = json.JSONDecoder(object_pairs_hook=self._pairs)
+        self.decoder = json.JSONDecoder(object_pairs_hook=self._pairs,
+                                        parse_constant=self._constant,
+                                        parse_float=self._float, parse_int=self._int)
 
     def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
@@ -387,6 +397,23 @@ class StrictJSON:
         if any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in pairs):
             self._problems.append(self.LONE_SURROGATE)
         return obj
+
+    def _constant(self, name: str) -> None:
+        self._problems.append(f"not valid JSON: {name} is not a JSON value")
+
+    def _float(self, text: str) -> float | None:
+        value = float(text)
+        if math.isinf(value):
+            self._problems.append("number too large (beyond a 64-bit float)")
+            return None
+        return value
+
+    def _int(self, text: str) -> int | None:
+        digits = len(text) - text.startswith("-")
+        if digits >= self._DIGITS and math.isinf(float(text)):  # float() has no digit limit
+            self._problems.append(f"number too large ({digits:,} digits)")
+            return None
+        return int(text)
 
     def raw_decode(self, text: str, position: int = 0) -> tuple[Any, int, str | None]:
         """(value, end, first problem or None); JSONDecodeError as usual."""
