@@ -10,6 +10,11 @@ and goes on. A file that cannot be opened at all raises :class:`InputError`.
 
 A rejected record also carries a digest of its content (:func:`content_digest`), so its
 finding keeps its identity when the lines before it change; the raw bytes are not kept.
+
+Every input is untrusted: a compressed file stops being read past the scan's
+:class:`~audit.limits.Limits` on decompression (the rest is one rejected record, see
+:class:`_Decompressed`), and :func:`batch_of` rejects a record whose flattened keys collide
+or outnumber ``limits.keys`` before any rule sees it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from audit.errors import InputError
-from audit.limits import DEFAULT_LIMITS, Limits
+from audit.limits import DEFAULT_LIMITS, MIB, Limits, size_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -188,7 +193,7 @@ def sha256_of(path: Path) -> str:
 def read_records(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Stream the records of one file; I/O and decompression errors become InputError."""
     reader, _ = reader_for(path)
-    yield from _guarded(path, lambda stream: reader.read(stream, limits=limits))
+    yield from _guarded(path, lambda stream: reader.read(stream, limits=limits), limits)
 
 
 def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = frozenset(),
@@ -210,7 +215,7 @@ def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = fr
         return batches(_Slice(stream, part), chunk_rows, string_fields, part.first_line,
                        limits=limits)
 
-    yield from _guarded(path, produce)
+    yield from _guarded(path, produce, limits, batches=True)
 
 
 def record_batches(records: Iterator[RawRecord], chunk_rows: int,
@@ -278,18 +283,154 @@ class _Slice(io.RawIOBase):
         return data
 
 
-def _guarded(path: Path, produce: Callable[[IO[bytes]], Iterator[Any]]) -> Iterator[Any]:
-    """Open (and decompress) a file for a producer; I/O errors become InputError."""
+def _guarded(path: Path, produce: Callable[[IO[bytes]], Iterator[Any]],
+             limits: Limits = DEFAULT_LIMITS, *, batches: bool = False) -> Iterator[Any]:
+    """Open (and decompress) a file for a producer; I/O errors become InputError.
+
+    A compressed file is read through :class:`_Decompressed`: past the limits on
+    decompression, what the producer had not yet given (the rest of the file) is one
+    rejected record, a :class:`RawRecord` or (``batches``) a :class:`Batch` of it.
+    """
     _, compressed = reader_for(path)
+    inflated: _Decompressed | None = None
+    last: Any = None  # the last record, or batch with records, given
     try:
         with path.open("rb") as raw:
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw
-            yield from produce(stream)
-    except UnusableFile as exc:
-        raise InputError(exc.what, path=str(path), line=exc.line) from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise InputError(f"cannot read file: {what}", path=str(path)) from None
+            stream: IO[bytes] = raw
+            if compressed:
+                inflated = _Decompressed(raw, limits)
+                stream = io.BufferedReader(inflated, buffer_size=1 << 20)
+            for item in produce(stream):
+                if not isinstance(item, Batch) or item.records:
+                    last = item
+                yield item
+    except Exception as exc:
+        # Once decompression stopped, whatever a reader raised comes from that (pyarrow,
+        # reading Parquet through Python, wraps the stop in an error of its own).
+        if inflated is not None and inflated.stopped is not None:
+            rest = RawRecord(_line_after(last), error=inflated.stopped,
+                             digest=inflated.rest_digest)
+            yield batch_of([rest]) if batches else rest
+            return
+        if isinstance(exc, UnusableFile):
+            raise InputError(exc.what, path=str(path), line=exc.line) from None
+        if isinstance(exc, (OSError, EOFError, gzip.BadGzipFile)):
+            what = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise InputError(f"cannot read file: {what}", path=str(path)) from None
+        raise
+
+
+def _line_after(last: Any) -> int:
+    """The line (or record index) after the last record a reader gave (``last``: a
+    record, or a batch with records), where the unread rest of a file begins; 1 when it
+    gave none."""
+    if isinstance(last, RawRecord):
+        return last.line + 1
+    if isinstance(last, Batch):
+        lines = [int(last.lines.max())] if len(last.lines) else []
+        return max([*lines, *(r.line for r in last.rejected), 0]) + 1
+    return 1
+
+
+#: Decompressed bytes after which the compression ratio is checked: a small file of
+#: repeated events may compress far better than a large one does.
+RATIO_FROM = 64 * MIB
+
+
+class DecompressionStopped(Exception):
+    """Raised by :class:`_Decompressed` past a limit on decompression."""
+
+
+class _Decompressed(io.RawIOBase):
+    """The decompressed bytes of a gzip file, counted as they are read: past
+    ``limits.decompressed_bytes``, or past :data:`RATIO_FROM` with more than
+    ``limits.compression_ratio`` times the compressed bytes read so far, reading stops
+    (:class:`DecompressionStopped`), so a small file that inflates without end (a "zip
+    bomb") costs a bounded time. ``stopped`` then says why, naming the limit.
+    """
+
+    def __init__(self, raw: IO[bytes], limits: Limits) -> None:
+        self._raw, self._limits = raw, limits
+        self._gzip = gzip.GzipFile(fileobj=raw)
+        self._furthest = 0  # a seek back (Parquet) reads nothing new
+        self.stopped: str | None = None  # why reading stopped
+        self.rest_digest = ""  # the digest of the compressed bytes then unread
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Seek as gzip does (Parquet's reader does), but decompress what lies beyond
+        the furthest point yet read through :meth:`readinto`, so the limits hold."""
+        if whence == io.SEEK_CUR:
+            offset, whence = offset + self._gzip.tell(), io.SEEK_SET
+        if whence == io.SEEK_SET and offset <= self._furthest:
+            return self._gzip.seek(offset)
+        self._gzip.seek(self._furthest)
+        sink = bytearray(1 << 20)
+        while whence == io.SEEK_END or self._gzip.tell() < offset:
+            wanted = len(sink) if whence == io.SEEK_END else min(len(sink),
+                                                                 offset - self._gzip.tell())
+            if not self.readinto(memoryview(sink)[:wanted]):
+                break
+        return self._gzip.seek(offset, whence) if whence == io.SEEK_END else self._gzip.tell()
+
+    def tell(self) -> int:
+        return self._gzip.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        if self.stopped is not None:
+            raise DecompressionStopped(self.stopped)
+        data = self._gzip.read(len(buffer))
+        buffer[: len(data)] = data
+        position = self._gzip.tell()
+        if position > self._furthest:
+            self._furthest = position
+            self._check()
+        return len(data)
+
+    def _check(self) -> None:
+        limits, inflated = self._limits, self._furthest
+        if inflated > limits.decompressed_bytes:
+            self._stop(f"the rest of the file is not read: it decompresses to more than "
+                       f"{bytes_text(limits.decompressed_bytes)} (--limit decompressed-bytes)")
+        elif inflated > RATIO_FROM:
+            packed = max(self._raw.tell(), 1)
+            if inflated > limits.compression_ratio * packed:
+                self._stop(f"the rest of the file is not read: {_mib_text(inflated)} "
+                           f"decompressed from {_mib_text(packed)}, more than "
+                           f"{limits.compression_ratio} times its compressed size "
+                           "(--limit compression-ratio)")
+
+    def _stop(self, what: str) -> None:
+        """Stop reading; the compressed bytes not yet read identify the unread rest."""
+        digest = hashlib.blake2b(digest_size=16)
+        for block in iter(lambda: self._raw.read(1 << 20), b""):
+            digest.update(block)
+        self.stopped, self.rest_digest = what, digest.hexdigest()
+        raise DecompressionStopped(what)
+
+
+def bytes_text(number: int) -> str:
+    """A size as ``--limit`` takes it, for messages: ``8 MiB``, ``1,000 bytes``."""
+    text = size_text(number)
+    return text if text.endswith("B") else f"{text} bytes"
+
+
+def too_long(limits: Limits) -> str:
+    """Why a record (a line, a JSON array element, a HAR body) over the limit is rejected."""
+    return f"record longer than {bytes_text(limits.record_bytes)} (--limit record-bytes)"
+
+
+def _mib_text(number: int) -> str:
+    """A size in whole MiB (or KiB, or bytes when smaller), for messages."""
+    for unit, size in (("MiB", MIB), ("KiB", 1 << 10)):
+        if number >= size:
+            return f"{number // size:,} {unit}"
+    return f"{number:,} bytes"
 
 
 def line_ends(data: bytes) -> np.ndarray:
