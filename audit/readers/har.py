@@ -8,6 +8,14 @@ A POST or PUT body that is not JSON (Bond, protobuf, a binary blob) is one rejec
 record, not nothing: a capture of bodies this tool cannot read must not look like a
 capture with no telemetry in it. Requests of other methods and empty bodies carry no
 telemetry and are left out.
+
+A capture is walked as it is read (:class:`~audit.readers.json_array.JsonText`), never
+loaded whole: responses, headers, timings and whatever else an entry holds are
+stepped over without being kept, so a capture of any size costs about one request body.
+A body longer than ``--limit record-bytes`` is one rejected record, streamed through. A
+file that is not a HAR (not JSON, no ``log.entries`` list) cannot be read at all, as
+before; where the JSON breaks after the first entries, the records given stand and the
+rest of the file is one rejected record.
 """
 
 from __future__ import annotations
@@ -19,12 +27,14 @@ from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
 from audit.limits import DEFAULT_LIMITS, Limits
-from audit.readers import RawRecord, Reader, StrictJSON, register, reject
+from audit.readers import RawRecord, Reader, StrictJSON, register, reject, too_long
+from audit.readers.json_array import Broken, JsonText, TooLong
 
 POST_METHODS = frozenset({"POST", "PUT"})
 _JSON = StrictJSON()
 _TOO_DEEP = "invalid JSON in request body: nested too deeply"
 BINARY_BODY = "not auditable: binary request body"
+_NO_ENTRIES = "no log.entries list"
 
 
 class _Event(NamedTuple):
@@ -33,35 +43,137 @@ class _Event(NamedTuple):
     data: dict[str, Any] | None
     error: str | None = None
     content: str = ""
+    digest: str | None = None  # instead of the content, for a body streamed through
+
+
+class _Request(NamedTuple):
+    """What an entry's request holds that matters here (a body over the limit is its
+    digest)."""
+
+    method: str
+    mime: str
+    body: str | TooLong | None
+    base64_encoded: bool
 
 
 def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
     """Yield each event of each request body posted."""
-    try:
-        har = json.load(stream)
-        entries = har["log"]["entries"]
-        if not isinstance(entries, list):
-            raise TypeError
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise OSError(f"not a HAR file ({exc})") from None
-    except RecursionError:
-        raise OSError("not a HAR file (nested too deeply)") from None
-    except (KeyError, TypeError):
-        raise OSError("not a HAR file (no log.entries list)") from None
+    text = JsonText(stream, limits)
     index = 0
-    for entry in entries:
-        request = entry.get("request") if isinstance(entry, dict) else None
-        if not isinstance(request, dict) or request.get("method", "").upper() not in POST_METHODS:
-            continue
-        post = request.get("postData") or {}
-        mime = str(post.get("mimeType") or "").strip()
-        body = post.get("text")
-        if not isinstance(body, str) or not body.strip():
-            continue
-        for event in _body_events(body, mime, base64_encoded=post.get("encoding") == "base64"):
-            index += 1
-            yield RawRecord(index, event.data) if event.data is not None else \
-                reject(index, event.error or "unreadable request body", event.content)
+    entries = False
+    try:
+        if text.peek() != "{":
+            raise Broken("not a JSON object")
+        for key in text.members(_JSON):
+            if key != "log" or text.peek() != "{":
+                text.skip()
+                continue
+            for name in text.members(_JSON):
+                if name != "entries" or text.peek() != "[":
+                    text.skip()
+                    continue
+                entries = True
+                for request in _requests(text, limits):
+                    for event in _request_events(request, limits):
+                        index += 1
+                        if event.data is not None:
+                            yield RawRecord(index, event.data)
+                        elif event.digest is not None:
+                            yield RawRecord(index, error=event.error, digest=event.digest)
+                        else:
+                            yield reject(index, event.error or "unreadable request body",
+                                         event.content)
+        if text.peek() is not None:
+            raise Broken("more after the capture's object")
+    except (Broken, RecursionError) as exc:
+        what = "nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+        if not index:
+            raise OSError(f"not a HAR file ({what})") from None
+        yield RawRecord(index + 1, error=f"{what}; the rest of the capture is not read",
+                        digest=text.rest_digest())
+        return
+    if not entries:
+        raise OSError(f"not a HAR file ({_NO_ENTRIES})")
+
+
+def _requests(text: JsonText, limits: Limits) -> Iterator[_Request]:
+    """The requests of the entries array at ``position`` that may carry telemetry."""
+    text.expect("[")
+    if text.peek() == "]":
+        text.position += 1
+        return
+    while True:
+        if text.peek() == "{":
+            request = _entry(text)
+            if request is not None:
+                yield request
+        else:
+            text.skip()
+        after = text.peek()
+        text.position += 1
+        if after == "]":
+            return
+        if after != ",":
+            raise Broken("expected ',' or ']' between entries")
+
+
+def _entry(text: JsonText) -> _Request | None:
+    """An entry's request, when it is a POST or PUT with a body; the rest stepped over."""
+    found: _Request | None = None
+    for key in text.members(_JSON):
+        if key == "request" and text.peek() == "{":
+            found = _request(text)
+        else:
+            text.skip()
+    return found
+
+
+def _request(text: JsonText) -> _Request | None:
+    method = mime = ""
+    body: str | TooLong | None = None
+    base64_encoded = False
+    for key in text.members(_JSON):
+        if key == "method":
+            method = _string(text)
+        elif key == "postData" and text.peek() == "{":
+            for name in text.members(_JSON):
+                if name == "text":
+                    try:
+                        value, _, _ = text.value(_JSON)
+                        body = value if isinstance(value, str) else None
+                    except TooLong as exc:
+                        body = exc
+                elif name == "mimeType":
+                    mime = _string(text).strip()
+                elif name == "encoding":
+                    base64_encoded = _string(text) == "base64"
+                else:
+                    text.skip()
+        else:
+            text.skip()
+    if method.upper() not in POST_METHODS or body is None:
+        return None
+    return _Request(method, mime, body, base64_encoded)
+
+
+def _string(text: JsonText) -> str:
+    """A short string value (a method, a content type), or "" for anything else."""
+    try:
+        value, _, _ = text.value(_JSON)
+    except TooLong:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+def _request_events(request: _Request, limits: Limits) -> Iterator[_Event]:
+    """The events of one request's body; a body over the limit is one rejected record."""
+    body = request.body
+    if isinstance(body, TooLong):
+        yield _Event(None, too_long(limits), digest=body.digest)
+        return
+    if body is None or not body.strip():
+        return
+    yield from _body_events(body, request.mime, base64_encoded=request.base64_encoded)
 
 
 def _body_events(body: str, mime: str, *, base64_encoded: bool) -> Iterator[_Event]:
@@ -69,7 +181,7 @@ def _body_events(body: str, mime: str, *, base64_encoded: bool) -> Iterator[_Eve
     if base64_encoded:
         try:
             decoded = base64.b64decode(body, validate=True)
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: text that is not ASCII
             yield _Event(None, "not auditable: request body is not valid base64", body)
             return
         try:
