@@ -74,7 +74,7 @@ def normalize_chunk(
 ) -> Chunk:
     """Route a batch's rows to their categories (after the field mapping, if any);
     row labels start at ``start``."""
-    frame = batch.frame if mapping is None else mapping.apply(batch.frame)
+    frame = _consolidated(batch.frame if mapping is None else mapping.apply(batch.frame))
     frame.index = pd.RangeIndex(start, start + len(frame))
     rejected = list(batch.rejected)
     routed = pd.Series(False, index=frame.index)
@@ -104,16 +104,33 @@ def normalize_chunk(
     return Chunk(source, frames, line_series, tuple(rejected))
 
 
+#: A frame with more columns than this (a record with thousands of keys) and at most
+#: `WIDE_CELLS` values is made one block of objects (see :func:`_consolidated`).
+WIDE_COLUMNS = 1_000
+WIDE_CELLS = 1 << 22
+
+
+def _consolidated(frame: pd.DataFrame) -> pd.DataFrame:
+    """A wide frame as one block of objects. pandas works on a frame block by block, and
+    each string column is a block of its own: every step over a frame of 100,000 columns
+    (which values are present, the rows of a category) would cost 100,000 steps. Frames
+    of many rows are left as they are: there the work per value dominates, and objects
+    would take more memory."""
+    if frame.shape[1] <= WIDE_COLUMNS or frame.size > WIDE_CELLS:
+        return frame
+    return pd.DataFrame(frame.to_numpy(dtype=object), index=frame.index,
+                        columns=frame.columns, dtype=object)
+
+
 def record_digests(rows: pd.DataFrame) -> list[str]:
     """The digest of each parsed record's canonical text: its present fields, sorted, each
     value as JSON gives it (a float column's 3.0 is the 3 the record holds), so the same
     record has the same digest whatever types its batch gave its columns."""
     records: list[dict[str, Any]] = [{} for _ in range(len(rows))]
-    present = rows.notna().to_numpy()
-    for j, name in enumerate(rows.columns):
-        values = rows.iloc[:, j].tolist()
-        for i in np.flatnonzero(present[:, j]).tolist():
-            records[i][name] = _plain(values[i])
+    names = rows.columns.tolist()
+    values = rows.to_numpy(dtype=object)  # one pass, not a Series per column
+    for i, j in zip(*np.nonzero(rows.notna().to_numpy()), strict=True):
+        records[i][names[j]] = _plain(values[i, j])
     return [content_digest(json.dumps(record, sort_keys=True, ensure_ascii=False,
                                       separators=(",", ":"), default=str))
             for record in records]
