@@ -34,6 +34,8 @@ from audit.model import (
     Verdict,
 )
 from audit.renderers import charts, register
+from audit.renderers.rejected import PER_REASON, summarize_rejected
+from audit.renderers.rejected import RULE as REJECTED_RULE
 
 #: Findings listed per rule; the rest are counted, not listed.
 MAX_ROWS_PER_RULE = 200
@@ -154,6 +156,33 @@ def _group_findings(digests: Mapping[str, RuleDigest], outcomes: Sequence[RuleOu
         return (-sev.rank, -g.total, g.rule)
 
     return sorted(groups, key=order)
+
+
+#: (file, reason) pairs of rejected records the page counts apart.
+REJECTED_PAIRS_SHOWN = 20
+
+
+def _rejected(report: Report, groups: list[_Group], cap: int) -> dict[str, Any] | None:
+    """When there are more rejected records than the page lists: their counts by file and
+    reason, and as the rule's rows the first of each pair (see
+    :mod:`audit.renderers.rejected`) rather than the first of the file only."""
+    group = next((g for g in groups if g.rule == REJECTED_RULE), None)
+    if group is None or group.total <= cap:
+        return None
+    summary = summarize_rejected(report.findings, per_reason=min(PER_REASON, cap), most=cap,
+                                 rows=True)
+    group.rows = summary.rows
+    shown = summary.largest(REJECTED_PAIRS_SHOWN)
+    rest = summary.total - sum(g.count for g in shown)
+    return {
+        "pairs": [{"source": g.source, "reason": g.reason, "count": f"{g.count:,}",
+                   "listed": f"{g.listed:,}"} for g in shown],
+        "rest": f"{_plural(rest, 'more rejected record')} for other files and reasons"
+                if rest else "",
+        "note": f"The first {min(PER_REASON, cap):,} of each file and reason are listed, "
+                f"{summary.listed:,} of {summary.total:,} in all; report.json lists every "
+                "one.",
+    }
 
 
 def _severity_counts_by_rule(digests: Mapping[str, RuleDigest]) -> dict[str, dict[str, int]]:
@@ -397,6 +426,7 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
     script, _ = _script()
     digests = digest_by_rule(report.findings, cap)  # one pass for the groups and a chart
     groups = _group_findings(digests, report.outcomes)
+    rejected = _rejected(report, groups, cap)
     verdict = _verdict(report)
     return {
         "tool": report.tool,
@@ -418,6 +448,8 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
         "acceptances": {o.rule: _acceptance_rows(o) for o in report.outcomes if o.acceptances},
         "groups": groups,
         "anchors": {g.rule: f"rule-{i}" for i, g in enumerate(groups, 1)},
+        "rejected": rejected,
+        "rejected_rule": REJECTED_RULE,
         "cap": cap,
         "charts": _charts(report, digests),
         "consent": _consent_rows(report.extras.get("consent_timeline") or []),

@@ -5,6 +5,12 @@ line) because code-scanning uploads reject results without one, and a
 ``partialFingerprints`` entry so the UI tracks a finding across runs the same
 way our baselines do. Baseline-accepted findings stay in the log as
 suppressed results rather than disappearing, so the acceptance is auditable.
+
+Rejected records are the exception: a million of them (a JSON array of nulls)
+made a log of nearly a gigabyte, one alike result each. The log lists the first
+of each file and reason (:mod:`audit.renderers.rejected`) and says, in a tool
+execution notification and the run's properties, how many there are by file and
+reason and how many are not listed; report.json lists them all.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from urllib.parse import quote
 from audit.finding_store import digest_by_rule, finding_dicts
 from audit.model import BaselineStatus, Report, RuleOutcome, Severity, Status, Verdict
 from audit.renderers import as_bytes, register_stream
+from audit.renderers.rejected import RULE as REJECTED_RULE
+from audit.renderers.rejected import RejectedSummary, finding_batches, summarize_rejected
 from audit.renderers.streaming import new_marker, write_json
 
 SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -30,6 +38,10 @@ GAP_TITLES = {
     "rejected": "Records rejected or files skipped beyond --max-rejected",
     "not-tested": "Applicable rules not tested for lack of input",
 }
+#: Notification descriptor of the rejected records not listed as results.
+NOT_LISTED_ID = "telemetry-audit/rejected-not-listed"
+#: (file, reason) pairs the notification counts apart.
+NOTED_GROUPS = 100
 
 
 @lru_cache(maxsize=4096)
@@ -153,7 +165,8 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
     known = {o.rule for o in outcomes}
     # A finding whose rule has no outcome still needs a descriptor to point at: its
     # rule's first finding gives the category and severity.
-    for rule, digest in digest_by_rule(report.findings, 1).items():
+    digests = digest_by_rule(report.findings, 1)
+    for rule, digest in digests.items():
         if rule not in known:
             first = digest.rows[0]
             outcomes.append(RuleOutcome(rule=rule, category=first.category,
@@ -166,13 +179,21 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
         "name": str(report.tool.get("name", "telemetry-audit")),
         "rules": [_rule_descriptor(o, statements) for o in outcomes],
     }
+    rejected = summarize_rejected(report.findings) \
+        if digests.get(REJECTED_RULE) and digests[REJECTED_RULE].total else None
+    cut = rejected is not None and rejected.not_listed > 0
     codes = dict.fromkeys(gap.code for gap in report.summary.gaps)
-    if codes:
-        driver["notifications"] = [
-            {"id": f"{INCOMPLETE_ID}/{code}", "shortDescription": {"text": GAP_TITLES[code]},
-             "defaultConfiguration": {"level": "warning"}}
-            for code in codes
-        ]
+    descriptors = [
+        {"id": f"{INCOMPLETE_ID}/{code}", "shortDescription": {"text": GAP_TITLES[code]},
+         "defaultConfiguration": {"level": "warning"}}
+        for code in codes
+    ]
+    if cut:
+        descriptors.append({"id": NOT_LISTED_ID, "shortDescription": {
+            "text": "Rejected records counted, not each listed as a result"},
+            "defaultConfiguration": {"level": "note"}})
+    if descriptors:
+        driver["notifications"] = descriptors
     version = report.tool.get("version")
     if version:
         driver["version"] = str(version)
@@ -202,6 +223,9 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
          "properties": {"code": gap.code, "rules": list(gap.rules)}}
         for gap in report.summary.gaps
     ]
+    if cut:
+        assert rejected is not None
+        notifications.append(_not_listed(rejected))
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
 
@@ -230,10 +254,60 @@ def _log_and_results(report: Report) -> tuple[dict[str, Any], Iterator[dict[str,
             "incomplete": [gap.message for gap in report.summary.gaps],
         },
     }
+    if rejected is not None:
+        run["properties"]["rejectedRecords"] = {
+            "total": rejected.total, "listed": rejected.listed,
+            "notListed": rejected.not_listed, "perFileAndReason": rejected.per_reason,
+            "mostListed": rejected.most}
     if artifacts:
         run["artifacts"] = artifacts
-    results = (_result(f, index.get(f["rule"]), accepted) for f in finding_dicts(report.findings))
+    rows = _listed_dicts(report, rejected) if cut else finding_dicts(report.findings)
+    results = (_result(f, index.get(f["rule"]), accepted) for f in rows)
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}, results
+
+
+def _listed_dicts(report: Report, rejected: RejectedSummary) -> Iterator[dict[str, Any]]:
+    """The findings as dicts, of the rejected records only those listed: the others are
+    dropped in Arrow, so a million of them cost no Python object."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    offset = 0
+    for batch in finding_batches(report.findings):
+        n = batch.num_rows
+        keep = pc.not_equal(batch.column("rule"), REJECTED_RULE).to_numpy(zero_copy_only=False)
+        if not keep.all():
+            at = rejected.positions[np.searchsorted(rejected.positions, offset):
+                                    np.searchsorted(rejected.positions, offset + n)]
+            keep = keep.copy()
+            keep[at - offset] = True
+            batch = batch.filter(pa.array(keep))
+        offset += n
+        yield from batch.to_pylist()
+
+
+def _not_listed(rejected: RejectedSummary) -> dict[str, Any]:
+    """The notification of the rejected records left out of the results: how many, by
+    file and reason (the largest pairs), and which were listed."""
+    largest = rejected.largest(NOTED_GROUPS)
+    top = largest[0]
+    text = (f"{rejected.not_listed:,} of {rejected.total:,} rejected records "
+            f"({REJECTED_RULE}) are not listed as results: the first {rejected.per_reason:,} "
+            f"of each file and reason are, at most {rejected.most:,} in all; report.json "
+            f"lists every one. Most: {top.count:,} in {top.source}: {top.reason}")
+    groups = [{"uri": artifact_uri(g.source), "reason": g.reason, "count": g.count,
+               "listed": g.listed} for g in largest]
+    properties: dict[str, Any] = {
+        "total": rejected.total, "listed": rejected.listed, "notListed": rejected.not_listed,
+        "perFileAndReason": rejected.per_reason, "mostListed": rejected.most,
+        "byFileAndReason": groups,
+    }
+    rest = rejected.total - sum(g.count for g in largest)
+    if rest:
+        properties["otherFilesAndReasons"] = rest  # records of the smaller pairs
+    return {"level": "note", "message": {"text": text}, "descriptor": {"id": NOT_LISTED_ID},
+            "properties": properties}
 
 
 @register_stream("sarif", "report.sarif")
