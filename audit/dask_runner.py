@@ -1,7 +1,8 @@
-"""The Dask engine: the same per-file scan, run on a dask.distributed cluster.
+"""The Dask engine: the same scan, run on a dask.distributed cluster.
 
-A file is one partition (a large JSON Lines file is cut at line ends into one
-part per worker): each worker reads, normalises and checks its part
+A unit of work is one partition: small files grouped so that they share chunks, or one
+part of a large JSON Lines or Parquet file (cut into one part per worker), as
+:func:`audit.engine.plan` makes them. Each worker reads, normalises and checks its unit
 with exactly the code the pandas engine uses (:func:`audit.engine.scan_file`)
 and sends back findings, counts and the small per-rule state; the driver
 merges the states, so cross-record rules (a DeviceID shared by many users) see
@@ -24,27 +25,29 @@ if TYPE_CHECKING:
     from dask.distributed import Client, Future, LocalCluster
 
     from audit.context import ScanContext
-    from audit.engine import FileResult, RuleState, Unit
+    from audit.engine import RuleState, Unit, UnitResult
     from audit.options import ScanOptions
 
 _CONTEXTS: dict[ScanOptions, ScanContext] = {}
 
 
-def _scan_one(unit: Unit, options: ScanOptions, states: dict[str, RuleState]) -> FileResult:
-    """On a worker: load the context once per scan, then scan one file or part."""
+def _scan_one(unit: Unit, options: ScanOptions, states: dict[str, RuleState]) -> UnitResult:
+    """On a worker: load the context once per scan, then scan one unit (files, or a
+    part of one)."""
     from audit.engine import prepare, scan_file
 
     ctx = _CONTEXTS.get(options)
     if ctx is None:
         _CONTEXTS.clear()
         ctx = _CONTEXTS[options] = prepare(options)
-    return scan_file(Path(unit[0]), ctx, states, options.chunk_rows, None, unit[1])
+    return scan_file(unit.files, ctx, states, options.chunk_rows, None, unit.part)
 
 
 def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, RuleState]
-               ) -> tuple[list[Unit], Iterator[FileResult]]:
-    """Scan every file (large JSON Lines files cut into one part per worker) on the
-    cluster; the units, and their results as they are taken in input order."""
+               ) -> tuple[list[Unit], Iterator[UnitResult]]:
+    """Scan every file on the cluster (small files grouped, large JSON Lines and Parquet
+    files cut into one part per worker); the units, and their results as they are taken
+    in input order."""
     from audit.engine import plan, usable_cores
 
     try:
@@ -75,9 +78,9 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
 
 
 def _taken(futures: list[Future], client: Client, cluster: LocalCluster | None
-           ) -> Iterator[FileResult]:
+           ) -> Iterator[UnitResult]:
     """Results one at a time, in order, each released on the cluster once taken: the
-    driver holds one part's findings at a time, not the whole scan's."""
+    driver holds one unit's findings at a time, not the whole scan's."""
     try:
         futures.reverse()
         while futures:

@@ -2,28 +2,35 @@
 
 Inputs are streamed chunk by chunk; per rule only findings and small state are
 kept (cross-record kinds keep per-chunk partials, consent keeps counts), so
-memory does not grow with the dump.
+memory does not grow with the dump. Small files share chunks: a unit of work reads
+its files one after another into the same chunks, each row keeping its input and
+line, so a folder of many small files costs the rules about what one file of the
+same records does.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fnmatch
+import gzip
 import json
 import os
 import time
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from audit import __version__
+from audit import __version__, readers
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind, Scope
 from audit.context import ScanContext, chunk_scoped
 from audit.errors import AuditError, NotTested, UsageError
@@ -35,6 +42,7 @@ from audit.finding_store import (
     RunWriter,
     ScratchDir,
     batch_of,
+    by_source,
     from_batch,
     merge_late,
     report_order,
@@ -44,6 +52,7 @@ from audit.finding_store import (
 from audit.fingerprint import fingerprint, mask, printable, resolve_key
 from audit.ledger import chunk_times
 from audit.limits import DEFAULT_LIMITS, Limits
+from audit.mapping import FieldMapping
 from audit.model import (
     Acceptance,
     BaselineStatus,
@@ -55,9 +64,19 @@ from audit.model import (
     Status,
     Summary,
 )
-from audit.normalize import Chunk, normalize_chunk
+from audit.normalize import Chunk, Piece, flatten, normalize_chunk
 from audit.options import ScanOptions
-from audit.readers import Part, expand_inputs, read_batches, reader_for, sha256_of, split
+from audit.readers import (
+    Part,
+    RawRecord,
+    Rejection,
+    expand_inputs,
+    read_batches,
+    read_records,
+    reader_for,
+    sha256_of,
+    split,
+)
 from audit.readers.ahead import read_ahead
 from audit.rulepack import MALFORMED_RULE, Rule, RulePack
 from audit.rulepack import load as load_rules
@@ -100,12 +119,13 @@ class RuleState:
 
 
 @dataclass(slots=True)
-class FileResult:
-    """Everything one input file (or part) contributes: its findings as sorted runs, its
-    InputInfo, rule states."""
+class UnitResult:
+    """Everything one unit of work (files, or a part of one file) contributes: its
+    findings as runs in report order (input, line, rule, field), an InputInfo per file,
+    rule states."""
 
     runs: list[Run]
-    info: InputInfo
+    inputs: list[InputInfo]
     states: dict[str, RuleState]
     #: day (YYYY-MM-DD of the event time) -> [events, findings of per-record rules]
     days: Counter[str] = field(default_factory=Counter)
@@ -334,8 +354,8 @@ def scan(options: ScanOptions) -> Report:
         days: Counter[str] = Counter()
         findings_by_day: Counter[str] = Counter()
         for result in results:
-            spool.add(result.info.path, result.runs)
-            inputs.append(result.info)
+            spool.add(result.runs)
+            inputs.extend(result.inputs)
             days.update(result.days)
             findings_by_day.update(result.findings_by_day)
             for rule_id, state in result.states.items():
@@ -433,8 +453,8 @@ class Tally:
 def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
              states: dict[str, RuleState], options: ScanOptions, scratch: ScratchDir,
              extras: dict[str, Any]) -> tuple[FindingStore, Tally]:
-    """Every finding once, in report order (input file, line, rule, field): each file's
-    sorted runs merged with the cross-record findings, then marked by the baseline."""
+    """Every finding once, in report order (input file, line, rule, field): the sorted
+    runs merged with the cross-record findings, then marked by the baseline."""
     import pyarrow.compute as pc
 
     from audit.baseline import baseline_marks, load_baseline
@@ -447,7 +467,6 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     late: dict[str, list[Finding]] = {}
     for finding in finished:
         late.setdefault(finding.source, []).append(finding)
-    sources = [*order, *(s for s in late if s not in order)]
     tally = Tally()
     baseline = load_baseline(options.baseline) if options.baseline else None
     marks = baseline_marks(baseline, date.today()) if baseline else {}
@@ -457,34 +476,64 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     accepted: dict[str, str] = {}
     writer = RunWriter(scratch.path)
     # Batch by batch in Arrow: findings become objects only where a late one merges in.
-    for source in sources:
-        for batch in merge_late(spool.batches(source), late.get(source, ())):
-            if len(undecided):
-                batch = batch.filter(pc.invert(pc.is_in(batch.column("rule"),
-                                                        value_set=undecided)))
-            if lookup is not None:
-                batch = with_marks(batch, lookup)
-                accepted_rows = pc.not_equal(batch.column("baseline"),
-                                             BaselineStatus.ACTIVE.value)
-                for fingerprint in batch.column("fingerprint").filter(accepted_rows).to_pylist():
-                    if fingerprint in reasons:
-                        # Why each accepted finding is accepted, for SARIF.
-                        accepted[fingerprint] = reasons[fingerprint]
-                tally.add_accepted(batch, entries)
-            writer.add_batch(batch)
-            tally.add_batch(batch)
+    for batch in _with_late(spool.batches(), late, order):
+        if len(undecided):
+            batch = batch.filter(pc.invert(pc.is_in(batch.column("rule"),
+                                                    value_set=undecided)))
+        if lookup is not None:
+            batch = with_marks(batch, lookup)
+            accepted_rows = pc.not_equal(batch.column("baseline"),
+                                         BaselineStatus.ACTIVE.value)
+            for fingerprint in batch.column("fingerprint").filter(accepted_rows).to_pylist():
+                if fingerprint in reasons:
+                    # Why each accepted finding is accepted, for SARIF.
+                    accepted[fingerprint] = reasons[fingerprint]
+            tally.add_accepted(batch, entries)
+        writer.add_batch(batch)
+        tally.add_batch(batch)
     if baseline is not None:
         extras["baseline_reasons"] = accepted
     run = writer.close()
     return FindingStore(run, scratch if run.path else None), tally
 
 
-Unit = tuple[Path, "Part | None"]
+def _with_late(batches: Iterable[pa.RecordBatch], late: dict[str, list[Finding]],
+               order: dict[str, int]) -> Iterator[pa.RecordBatch]:
+    """The runs' batches (in input order, then report order) with each input's late
+    findings (cross-record, sorted) merged in where they belong, and the late findings of
+    an input that has no others at that input's place."""
+    def rank(source: str) -> int:
+        return order.get(source, len(order))
+
+    waiting = sorted(late, key=rank, reverse=True)  # the next input last
+    for source, segments in groupby(by_source(batches), key=itemgetter(0)):
+        while waiting and rank(waiting[-1]) < rank(source):
+            yield from merge_late((), late[waiting.pop()])
+        own = late[waiting.pop()] if waiting and waiting[-1] == source else ()
+        yield from merge_late((batch for _, batch in segments), own)
+    while waiting:
+        yield from merge_late((), late[waiting.pop()])
+
+
+class Unit(NamedTuple):
+    """A unit of work: files read one after another into shared chunks, or one part of
+    one large file (``part``)."""
+
+    files: tuple[Path, ...]
+    part: Part | None = None
+
+
 #: Files smaller than this are not worth cutting into parts, nor inputs smaller than this
 #: worth a pool of processes when the number of jobs is automatic.
 SPLIT_MIN_BYTES = 1 << 26
 #: At most this many processes when the number of jobs is automatic.
 MAX_AUTO_JOBS = 8
+#: Files are grouped into units of at most about this many bytes (a unit's findings
+#: travel back from a worker at once; a Dask worker keeps them in memory until then).
+UNIT_MAX_BYTES = 1 << 26
+#: Over several processes, each gets about this many units of the grouped files, so
+#: that one slow unit does not leave the others idle.
+UNITS_PER_PROCESS = 4
 
 
 def jobs_for(files: list[Path], jobs: int) -> int:
@@ -496,13 +545,18 @@ def jobs_for(files: list[Path], jobs: int) -> int:
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    total = 0
-    for path in files:
-        with contextlib.suppress(OSError):
-            total += path.stat().st_size
+    total = sum(_size(path) for path in files)
     if total < SPLIT_MIN_BYTES:
         return 1
     return max(1, min(usable_cores(), MAX_AUTO_JOBS))
+
+
+def _size(path: Path) -> int:
+    """The file's size; 0 when it cannot be read (its reader reports why)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def usable_cores() -> int:
@@ -513,19 +567,39 @@ def usable_cores() -> int:
 
 
 def plan(files: list[Path], parts: int) -> list[Unit]:
-    """Units of work: whole files, and large line-based files cut into ``parts`` ranges."""
+    """Units of work, in input order: a large file cut into ``parts`` ranges is a unit
+    per range; the other files are grouped, one after another, into units whose files
+    share chunks (per-file work is then only reading). Each group holds up to
+    `UNIT_MAX_BYTES`, and over several processes about ``1/UNITS_PER_PROCESS`` of a
+    process's share, so that the work still spreads."""
+    cuts = [split(path, parts, SPLIT_MIN_BYTES) if parts > 1 else None for path in files]
+    sizes = [_size(path) for path in files]
+    budget = UNIT_MAX_BYTES
+    if parts > 1:
+        grouped = sum(size for size, cut in zip(sizes, cuts, strict=True) if not cut)
+        budget = max(1, min(budget, grouped // (parts * UNITS_PER_PROCESS)))
     units: list[Unit] = []
-    for path in files:
-        cut = split(path, parts, SPLIT_MIN_BYTES) if parts > 1 else None
+    group: list[Path] = []
+    held = 0
+    for path, size, cut in zip(files, sizes, cuts, strict=True):
         if cut:
-            units.extend((path, part) for part in cut)
-        else:
-            units.append((path, None))
+            if group:
+                units.append(Unit(tuple(group)))
+                group, held = [], 0
+            units.extend(Unit((path,), part) for part in cut)
+            continue
+        group.append(path)
+        held += size
+        if held >= budget:
+            units.append(Unit(tuple(group)))
+            group, held = [], 0
+    if group:
+        units.append(Unit(tuple(group)))
     return units
 
 
 def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleState],
-                  options: ScanOptions, scratch: str) -> Iterator[FileResult]:
+                  options: ScanOptions, scratch: str) -> Iterator[UnitResult]:
     """The pandas engine: chunks streamed, one progress bar; with ``jobs`` > 1 the units
     run in that many forked processes, which share the loaded context copy-on-write."""
     progress = _progress(options, files)
@@ -534,8 +608,8 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
         if options.jobs <= 1 or len(units) == 1:
             # One process: a spare core reads the next batch while this one is checked.
             ahead = usable_cores() > 1
-            results = (scan_file(path, ctx, states, options.chunk_rows, progress.update, part,
-                                 scratch, ahead=ahead) for path, part in units)
+            results = (scan_file(unit.files, ctx, states, options.chunk_rows, progress.update,
+                                 unit.part, scratch, ahead=ahead) for unit in units)
             yield from merge_parts(units, results)
             return
         from concurrent.futures import ThreadPoolExecutor
@@ -545,16 +619,16 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
         _FORKED = (ctx, states, options.chunk_rows, scratch)
         # A cut file's digest is taken here while the workers scan its parts (reading
         # and hashing release the GIL), not by the worker of its first part.
-        cut = list(dict.fromkeys(path for path, part in units if part is not None))
+        cut = list(dict.fromkeys(unit.files[0] for unit in units if unit.part is not None))
         pool = _forked_pool(options.jobs, _worker_setup)
         try:
             with ThreadPoolExecutor(1) as hasher:
                 digests = {printable(path): hasher.submit(sha256_of, path) for path in cut}
 
-                def counted() -> Iterator[FileResult]:
+                def counted() -> Iterator[UnitResult]:
                     try:
                         for result in pool.map(_scan_forked, units):
-                            progress.update(result.info.records)
+                            progress.update(sum(info.records for info in result.inputs))
                             yield result
                     except BrokenProcessPool:
                         raise AuditError(
@@ -563,9 +637,9 @@ def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleSta
                         ) from None
 
                 for result in merge_parts(units, counted()):
-                    if result.info.path in digests:
-                        result.info = replace(result.info,
-                                              sha256=digests[result.info.path].result())
+                    result.inputs = [replace(info, sha256=digests[info.path].result())
+                                     if info.path in digests else info
+                                     for info in result.inputs]
                     yield result
         finally:
             _stop(pool)
@@ -583,28 +657,28 @@ def _worker_setup() -> None:
     pa.set_cpu_count(1)
 
 
-def _scan_forked(unit: Unit) -> FileResult:
+def _scan_forked(unit: Unit) -> UnitResult:
     """In a forked worker: scan one unit with the parent's context."""
     assert _FORKED is not None
     ctx, states, chunk_rows, scratch = _FORKED
-    return scan_file(unit[0], ctx, states, chunk_rows, None, unit[1], scratch,
-                     digest=unit[1] is None)
+    return scan_file(unit.files, ctx, states, chunk_rows, None, unit.part, scratch,
+                     digest=unit.part is None)
 
 
-def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[FileResult]:
-    """One result per file: the parts of a cut file folded together, in order."""
-    current: FileResult | None = None
-    for (path, part), result in zip(units, results, strict=True):
-        if current is not None and current.info.path == printable(path) and part is not None \
-                and part.start > 0:
+def merge_parts(units: list[Unit], results: Iterable[UnitResult]) -> Iterator[UnitResult]:
+    """The results in order, the parts of a cut file folded into one."""
+    current: UnitResult | None = None
+    for unit, result in zip(units, results, strict=True):
+        if current is not None and unit.part is not None and unit.part.start > 0 \
+                and current.inputs[-1].path == result.inputs[0].path:
             current.runs.extend(result.runs)
             current.days.update(result.days)
             current.findings_by_day.update(result.findings_by_day)
             for rule_id, state in result.states.items():
                 current.states[rule_id].merge(state)
-            current.info = replace(current.info, records=current.info.records
-                                   + result.info.records, rejected=current.info.rejected
-                                   + result.info.rejected)
+            whole, more = current.inputs[-1], result.inputs[0]
+            current.inputs[-1] = replace(whole, records=whole.records + more.records,
+                                         rejected=whole.rejected + more.rejected)
             continue
         if current is not None:
             yield current
@@ -613,42 +687,52 @@ def merge_parts(units: list[Unit], results: Iterable[FileResult]) -> Iterator[Fi
         yield current
 
 
-def scan_file(path: Path, ctx: ScanContext, open_states: dict[str, RuleState], chunk_rows: int,
-              advance: Any = None, part: Part | None = None, scratch: str | None = None,
-              digest: bool = True, ahead: bool = False) -> FileResult:
-    """Scan one input file (or one part of it) chunk by chunk: the unit of work of both
-    engines. Findings beyond a few thousand go to a file in ``scratch`` when given. The
-    file's digest is taken by its first part unless ``digest`` is false (the caller's).
-    ``ahead`` reads the next batch in a thread (when a core is free for it)."""
+def scan_file(paths: Path | Sequence[Path], ctx: ScanContext,
+              open_states: dict[str, RuleState], chunk_rows: int, advance: Any = None,
+              part: Part | None = None, scratch: str | None = None, digest: bool = True,
+              ahead: bool = False) -> UnitResult:
+    """Scan one input file, one part of it (``part``), or files read one after another
+    into shared chunks, chunk by chunk: the unit of work of both engines. Findings
+    beyond a few thousand go to a file in ``scratch`` when given. Each file's digest is
+    taken here (a cut file's by its first part) unless ``digest`` is false (the
+    caller's). ``ahead`` reads the next batch in a thread (when a core is free for it)."""
+    files = [paths] if isinstance(paths, Path) else list(paths)
     states = {rule_id: st.fresh() for rule_id, st in open_states.items()}
     writer = RunWriter(scratch)
     days: Counter[str] = Counter()
     findings_by_day: Counter[str] = Counter()
-    records = rejected = 0
-    for chunk in iter_chunks(path, ctx.rulepack, chunk_rows, part, ctx.mapping, ahead,
+    records = np.zeros(len(files), dtype=np.int64)
+    rejected = np.zeros(len(files), dtype=np.int64)
+    for chunk in iter_chunks(files, ctx.rulepack, chunk_rows, part, ctx.mapping, ahead,
                              ctx.limits):
-        records += chunk.audited + len(chunk.rejected)
-        rejected += len(chunk.rejected)
+        bad = np.bincount(np.fromiter((r.source for r in chunk.rejected), dtype=np.intp,
+                                      count=len(chunk.rejected)), minlength=len(files))
+        records += np.bincount(chunk.inputs.to_numpy(), minlength=len(files)) + bad
+        rejected += bad
         found = check_chunk(chunk, states, ctx, days, findings_by_day)
-        writer.add_chunk([_malformed(chunk, ctx), *found])
+        writer.add_chunk([_malformed(chunk, ctx), *found], chunk.sources)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
-    reader, compressed = reader_for(path)
     first = part is None or part.start == 0
-    info = InputInfo(path=printable(path), format=reader.name + (".gz" if compressed else ""),
-                     sha256=sha256_of(path) if digest and first else "", records=records,
-                     rejected=rejected)
-    return FileResult([writer.close()], info, states, days, findings_by_day)
+    inputs = []
+    for path, n, r in zip(files, records.tolist(), rejected.tolist(), strict=True):
+        reader, compressed = reader_for(path)
+        inputs.append(InputInfo(path=printable(path),
+                                format=reader.name + (".gz" if compressed else ""),
+                                sha256=sha256_of(path) if digest and first else "",
+                                records=n, rejected=r))
+    return UnitResult([writer.close()], inputs, states, days, findings_by_day)
 
 
-def _count_days(chunk: Chunk, found: list[pa.RecordBatch], days: Counter[str],
+def _count_days(chunk: Chunk, hit_rows: list[np.ndarray], days: Counter[str],
                 findings_by_day: Counter[str]) -> None:
-    """Events and findings per day of event time, for the report's time chart.
+    """Events and findings per day of event time, for the report's time chart
+    (``hit_rows``: the row labels of the chunk's findings).
 
     Days stay numpy day numbers until they are counted: only the distinct days are
     formatted, never a timestamp object per row.
     """
-    row_lines, row_days = [], []
+    row_labels, row_days = [], []
     for events in chunk.frames.values():
         if "time" not in events.columns:
             continue
@@ -656,18 +740,18 @@ def _count_days(chunk: Chunk, found: list[pa.RecordBatch], days: Counter[str],
         valid = when.notna().to_numpy()
         day = when.dt.tz_convert(None).to_numpy()[valid]  # any year: not via nanoseconds
         row_days.append(day.astype("datetime64[D]"))
-        row_lines.append(chunk.lines[events.index[valid]].to_numpy())
+        row_labels.append(events.index.to_numpy()[valid])
     if not row_days:
         return
     day_of_row = np.concatenate(row_days)
     days.update(_day_counts(day_of_row))
-    if found:
-        lines = np.concatenate(row_lines)
-        order = np.argsort(lines, kind="stable")
-        lines, day_of_row = lines[order], day_of_row[order]
-        wanted = np.concatenate([b.column("line").to_numpy() for b in found])
-        at = np.minimum(np.searchsorted(lines, wanted), max(len(lines) - 1, 0))
-        dated = (lines[at] == wanted) if len(lines) else np.zeros(len(wanted), dtype=bool)
+    if hit_rows:
+        labels = np.concatenate(row_labels)
+        order = np.argsort(labels, kind="stable")
+        labels, day_of_row = labels[order], day_of_row[order]
+        wanted = np.concatenate(hit_rows)
+        at = np.minimum(np.searchsorted(labels, wanted), max(len(labels) - 1, 0))
+        dated = (labels[at] == wanted) if len(labels) else np.zeros(len(wanted), dtype=bool)
         findings_by_day.update(_day_counts(day_of_row[at[dated]]))
 
 
@@ -700,19 +784,120 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
                 leave=False, dynamic_ncols=True)
 
 
-def iter_chunks(path: Path, pack: RulePack, chunk_rows: int, part: Part | None = None,
-                mapping: Any = None, ahead: bool = False,
+def iter_chunks(paths: Sequence[Path], pack: RulePack, chunk_rows: int,
+                part: Part | None = None, mapping: FieldMapping | None = None,
+                ahead: bool = False,
                 limits: Limits = DEFAULT_LIMITS) -> Iterator[Chunk]:
-    """Normalised chunks of one input file, ``chunk_rows`` records (or lines) at a time;
-    with ``ahead``, a format pyarrow parses (the GIL released) has its next batch read in
-    a thread while this chunk is checked. Formats read by Python gain nothing from it."""
-    reader, _ = reader_for(path)
-    start = 0
-    batches = read_batches(path, chunk_rows, string_fields(pack), part, limits)
-    for batch in read_ahead(batches) if ahead and reader.batches is not None else batches:
-        yield normalize_chunk(batch, printable(path), pack, typed=reader.typed, start=start,
-                              mapping=mapping)
-        start += len(batch.frame)
+    """Normalised chunks of files read one after another (or of one part of one file),
+    at most ``chunk_rows`` records each (a batch the reader cut by lines may hold
+    fewer): each batch joins the chunk being filled, so small files share chunks while
+    a large one streams a chunk at a time. With ``ahead``, a format pyarrow parses (the
+    GIL released) has its next batch read in a thread while this chunk is checked;
+    formats read by Python gain nothing from it."""
+    sources = tuple(printable(path) for path in paths)
+    pieces = _pieces(paths, pack, chunk_rows, part, limits, mapping)
+    if ahead and any(reader_for(path)[0].batches is not None for path in paths):
+        pieces = read_ahead(pieces)
+    held: list[Piece] = []
+    count = start = 0
+    for piece in pieces:
+        if held and count + piece.batch.records > chunk_rows:
+            yield normalize_chunk(held, sources, pack, start=start, mapping=mapping)
+            start += sum(len(p.batch.frame) for p in held)
+            held, count = [], 0
+        held.append(piece)
+        count += piece.batch.records
+        if count >= chunk_rows:
+            yield normalize_chunk(held, sources, pack, start=start, mapping=mapping)
+            start += sum(len(p.batch.frame) for p in held)
+            held, count = [], 0
+    if held:
+        yield normalize_chunk(held, sources, pack, start=start, mapping=mapping)
+
+
+def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part | None,
+            limits: Limits, mapping: FieldMapping | None) -> Iterator[Piece]:
+    """The files' records in turn, as batches with each record's file: a file's own
+    batches, or, for consecutive small files, their records read and gathered into
+    batches of up to ``chunk_rows`` (empty batches left out: they add nothing)."""
+    strings = string_fields(pack)
+    gathered: list[RawRecord] = []
+    owners: list[int] = []
+    alike: tuple[bool, frozenset[str] | None] = (True, None)  # what the gathered share
+    for position, path in enumerate(paths):
+        reader, _ = reader_for(path)
+        small = part is None and _small(path)
+        records = list(read_records(path, limits)) if small else []
+        kind = (reader.typed, _mapped_fields(records, mapping))
+        if gathered and (not small or kind != alike):
+            yield _gathered(gathered, owners, alike[0], limits)
+            gathered, owners = [], []
+        if not small:
+            for batch in read_batches(path, chunk_rows, strings, part, limits):
+                if batch.records:
+                    yield Piece.of(position, batch, reader.typed)
+            continue
+        alike = kind
+        for record in records:
+            gathered.append(record)
+            owners.append(position)
+            if len(gathered) >= chunk_rows:
+                yield _gathered(gathered, owners, alike[0], limits)
+                gathered, owners = [], []
+    if gathered:
+        yield _gathered(gathered, owners, alike[0], limits)
+
+
+#: Files up to this size are read record by record, their records gathered with those of
+#: the small files around them into one batch: a frame per small file, and joining the
+#: frames, would cost more than reading them.
+SMALL_FILE_BYTES = 1 << 16
+
+
+def _small(path: Path) -> bool:
+    """Whether a file holds at most `SMALL_FILE_BYTES`, decompressed: a small gzip file
+    may inflate to a line of any length, which only the reader's own batches stream."""
+    if _size(path) > SMALL_FILE_BYTES:
+        return False
+    if not reader_for(path)[1]:
+        return True
+    try:
+        with gzip.open(path, "rb") as stream:
+            return len(stream.read(SMALL_FILE_BYTES + 1)) <= SMALL_FILE_BYTES
+    except (OSError, EOFError, zlib.error):  # the reader reports what is wrong
+        return False
+
+
+def _gathered(records: list[RawRecord], owners: list[int], typed: bool,
+              limits: Limits) -> Piece:
+    """Records of several files (``owners[i]``: the file of ``records[i]``) as one piece.
+
+    The reader's ``batch_of`` makes the batch; it is given each record's position in
+    place of its line (two files have a line 5 each), so that every row and rejection can
+    be traced back to its file and true line."""
+    numbered = [replace(record, line=k) for k, record in enumerate(records)]
+    batch = readers.batch_of(numbered, limits)
+    lines = np.fromiter((r.line for r in records), dtype=np.int64, count=len(records))
+    files = np.asarray(owners, dtype=np.intp)
+    rejected = [Rejection(int(lines[r.line]), r.what, r.digest) for r in batch.rejected]
+    return Piece(readers.Batch(batch.frame, lines[batch.lines], rejected), files[batch.lines],
+                 [owners[r.line] for r in batch.rejected], typed)
+
+
+def _mapped_fields(records: list[RawRecord], mapping: FieldMapping | None
+                   ) -> frozenset[str] | None:
+    """The fields of a file's records that the field mapping decides by: it drops,
+    renames and replaces whole columns by which are present, so only files that agree on
+    them may share a batch (None without a mapping)."""
+    if mapping is None:
+        return None
+    named = {*mapping.ignore, *mapping.renames, *mapping.renames.values()}
+    found: set[str] = set()
+    for record in records:
+        if record.data is not None:
+            with contextlib.suppress(ValueError):  # a record its batch will reject
+                found.update(name for name in flatten(record.data) if name in named)
+    return frozenset(found)
 
 
 def string_fields(pack: RulePack) -> frozenset[str]:
@@ -729,19 +914,21 @@ def check_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
                 days: Counter[str], findings_by_day: Counter[str]) -> list[pa.RecordBatch]:
     """Run the rules on a chunk and count its events and findings per day, with one
     chunk cache for both (the event times are parsed once)."""
-    found = run_chunk(chunk, states, ctx)
-    _count_days(chunk, found, days, findings_by_day)
+    found, rows = run_chunk(chunk, states, ctx)
+    _count_days(chunk, rows, days, findings_by_day)
     return found
 
 
 def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
-              ) -> list[pa.RecordBatch]:
-    """Run every runnable rule on the chunk's rows of its category.
+              ) -> tuple[list[pa.RecordBatch], list[np.ndarray]]:
+    """Run every runnable rule on the chunk's rows of its category: the findings, and
+    the row labels they were found on.
 
     The rules share one chunk cache: rules with equal selectors get the same rows, and
     what one rule derives from them the next one reuses.
     """
     found: list[pa.RecordBatch] = []
+    found_rows: list[np.ndarray] = []
     for category, events in chunk.frames.items():
         for rule in ctx.rulepack.categories[category].rules:
             state = states[rule.id]
@@ -756,7 +943,8 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
             try:
                 if kind.aggregate:
                     lines = chunk.lines[rows.index]
-                    meta = pd.DataFrame({"source": chunk.source, "line": lines}, index=rows.index)
+                    meta = pd.DataFrame({"source": chunk.sources_of(rows.index), "line": lines},
+                                        index=rows.index)
                     result, partial = kind.func(rule, rows, meta, ctx)
                     state.partials.append(partial)
                     state.partials = _compacted(kind, state.partials)
@@ -774,8 +962,10 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
                 continue
             if len(result):
                 lines = chunk.lines[result.index].to_numpy()
-                found.append(finding_batch(rule, result, chunk.source, lines, ctx))
-    return found
+                found.append(finding_batch(rule, result, chunk.sources_of(result.index),
+                                           lines, ctx))
+                found_rows.append(result.index.to_numpy())
+    return found, found_rows
 
 
 def _in_scope(rows: pd.DataFrame, state: RuleState, scope: Scope) -> int:
@@ -909,12 +1099,12 @@ def _malformed_findings(chunk: Chunk, ctx: ScanContext) -> Iterator[Finding]:
     the record's content: never by its path or line, which move when unrelated lines are
     added or removed (a baseline entry or a diff would stop matching it)."""
     rule = MALFORMED_RULE
-    for line, what, digest in chunk.rejected:
+    for source, line, what, digest in chunk.rejected:
         yield Finding(
             rule=rule.id,
             category=rule.category,
             severity=rule.severity,
-            source=chunk.source,
+            source=chunk.sources[source],
             line=line,
             field=None,
             message=rule.message.format(explanation=what),

@@ -3,8 +3,8 @@
 A dump with millions of violations must not make the scan's memory grow with
 it: a :class:`~audit.model.Finding` object costs about half a kilobyte, the same
 finding as a row of an Arrow batch a fraction of that, and on disk nothing.
-Each chunk's findings are sorted (line, rule, field) and appended to a
-:class:`RunWriter`, so one file's runs read back in report order; once a scan
+Each chunk's findings are sorted (input, line, rule, field) and appended to a
+:class:`RunWriter`, so a scan's runs read back in report order; once a scan
 holds more than :data:`SPILL_AFTER` rows they go to Arrow IPC files in the
 scan's temporary folder. The report's findings are a :class:`FindingStore`, a
 read-only sequence that turns one batch at a time back into findings.
@@ -132,15 +132,37 @@ def _in_order(batch: pa.RecordBatch) -> bool:
     return bool(pc.all(le).as_py())
 
 
-def _sorted(table: pa.Table) -> pa.RecordBatch:
-    """The rows in report order; equal keys keep their order (the batch's rows first)."""
+def _sorted(table: pa.Table, sources: Sequence[str] = ()) -> pa.RecordBatch:
+    """The rows in report order, by their input's position in ``sources`` first when
+    they come from several; equal keys keep their order (the batch's rows first)."""
     import pyarrow.compute as pc
 
     line, rule, field_key = _order_columns(table)
-    keys = pa.table({"line": line, "rule": rule, "field": field_key})
-    order = pc.sort_indices(keys, sort_keys=[("line", "ascending"), ("rule", "ascending"),
-                                             ("field", "ascending")])
+    keys = {"line": line, "rule": rule, "field": field_key}
+    if len(sources) > 1:
+        keys = {"input": pc.index_in(table.column("source"),
+                                     value_set=pa.array(sources, type=pa.string())), **keys}
+    order = pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending") for k in keys])
     return table.take(order).combine_chunks().to_batches()[0]
+
+
+def by_source(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """Batches cut where their input changes: (input, a slice holding only its findings),
+    in order. Runs hold the findings of an input together, so a cut is rare."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        sources = batch.column("source")
+        if batch.num_rows == 1 or pc.all(pc.equal(sources, sources[0])).as_py():
+            yield sources[0].as_py(), batch
+            continue
+        changed = pc.not_equal(sources.slice(1), sources.slice(0, batch.num_rows - 1))
+        starts = [0, *(np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1).tolist()]
+        for start, stop in zip(starts, [*starts[1:], batch.num_rows], strict=True):
+            yield sources[start].as_py(), batch.slice(start, stop - start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +284,14 @@ class RunWriter:
         self._run = Run()
         self._sink: Any = None
 
-    def add_chunk(self, batches: Iterable[pa.RecordBatch]) -> None:
+    def add_chunk(self, batches: Iterable[pa.RecordBatch], sources: Sequence[str] = ()
+                  ) -> None:
         """One chunk's findings, rows in any order: sorted into report order here (a
-        stable sort: equal keys keep their order); they follow everything added before."""
+        stable sort: equal keys keep their order), inputs in the order of ``sources``
+        when the chunk holds several; they follow everything added before."""
         parts = [b for b in batches if b.num_rows]
         if parts:
-            self._hold(_sorted(pa.Table.from_batches(parts, schema=schema())))
+            self._hold(_sorted(pa.Table.from_batches(parts, schema=schema()), sources))
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         """Findings already in order: they follow everything added before."""
@@ -308,37 +332,36 @@ class RunWriter:
 
 
 class RunSpool:
-    """Every run of a scan, by input file; runs still in memory are spilled together
-    once they hold more than :data:`SPILL_AFTER` rows (many small files add up)."""
+    """Every run of a scan, in the order added (the inputs' order); runs still in memory
+    are spilled together once they hold more than :data:`SPILL_AFTER` rows (many small
+    units add up)."""
 
     def __init__(self, scratch: ScratchDir) -> None:
         self._scratch = scratch
-        self._runs: dict[str, list[Run]] = {}
+        self._runs: list[Run] = []
         self._held = 0
 
-    def add(self, source: str, runs: Iterable[Run]) -> None:
+    def add(self, runs: Iterable[Run]) -> None:
         for run in runs:
-            self._runs.setdefault(source, []).append(run)
+            self._runs.append(run)
             if run.path is None:
                 self._held += run.rows
         if self._held > SPILL_AFTER:
-            for held in self._runs.values():
-                for run in held:
-                    run.spill(self._scratch.path)
+            for run in self._runs:
+                run.spill(self._scratch.path)
             self._held = 0
 
-    def batches(self, source: str) -> Iterator[pa.RecordBatch]:
-        """One input file's findings as batches, in report order."""
-        for run in self._runs.get(source, ()):
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """Every run's findings as batches, in the order the runs were added."""
+        for run in self._runs:
             yield from run.iter_batches()
 
     def close(self) -> None:
         """Delete the spilled runs: the store has its own copy by now."""
-        for runs in self._runs.values():
-            for run in runs:
-                if run.path is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(run.path)
+        for run in self._runs:
+            if run.path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(run.path)
         self._runs.clear()
 
 

@@ -1,8 +1,10 @@
 """Flatten raw records and route them to their category, one chunk at a time.
 
-The result keeps every record traceable: each row's label maps to its line in
-``meta``, and records that cannot be routed are returned as rejections so that
-``records read == audited + rejected`` always holds. A record rejected here was parsed,
+The result keeps every record traceable: each row's label maps to its input and its line,
+and records that cannot be routed are returned as rejections so that
+``records read == audited + rejected`` always holds. A chunk may hold the records of
+several small inputs read one after another (each row keeps its own), so that the rules
+run once for all of them rather than once per file. A record rejected here was parsed,
 so it is identified by a canonical serialisation of its flattened fields rather than
 by raw bytes (the same whichever reader path or batch carried it).
 """
@@ -11,32 +13,70 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from audit.mapping import FieldMapping
-from audit.readers import Batch, Rejection, content_digest
+from audit.readers import Batch, content_digest
 from audit.rulepack import Category, RulePack
 
 _INTEGER = re.compile(r"-?\d+")
 
 
+class Rejected(NamedTuple):
+    """A rejected record of a chunk: its input (a position in the chunk's ``sources``),
+    line, what is wrong and the digest of its content."""
+
+    source: int
+    line: int
+    what: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A batch as it goes into a chunk, with the input (a position in the chunk's
+    ``sources``) of each of its rows and rejected records: one input, or several small
+    ones whose records were read into one batch."""
+
+    batch: Batch
+    inputs: np.ndarray  # the input of each row of the batch's frame
+    rejected: Sequence[int]  # the input of each of the batch's rejected records
+    typed: bool  # False where every value is text (CSV): declared types are applied
+
+    @classmethod
+    def of(cls, source: int, batch: Batch, typed: bool) -> Piece:
+        """A batch of one input."""
+        return cls(batch, np.full(len(batch.frame), source, dtype=np.intp),
+                   [source] * len(batch.rejected), typed)
+
+
 @dataclass(frozen=True, slots=True)
 class Chunk:
-    """One chunk of one input: events per category, their lines, and the rejected records."""
+    """Records of one input or of several read one after another: events per category,
+    each audited row's input and line, and the rejected records in input and line order."""
 
-    source: str
+    sources: tuple[str, ...]  # the inputs, as reports name them
     frames: Mapping[str, pd.DataFrame]
     lines: pd.Series  # row label -> line, for every audited row
-    rejected: tuple[Rejection, ...]  # (line, what is wrong, digest of the content)
+    inputs: pd.Series  # row label -> position in ``sources``, for every audited row
+    rejected: tuple[Rejected, ...]
 
     @property
     def audited(self) -> int:
         return len(self.lines)
+
+    def sources_of(self, labels: pd.Index) -> str | np.ndarray:
+        """The input of each of the rows ``labels``: one name when the chunk has one input
+        (the common case, no array built), else one name per row."""
+        if len(self.sources) == 1:
+            return self.sources[0]
+        names = np.asarray(self.sources, dtype=object)
+        return names[self.inputs[labels].to_numpy()]
 
 
 class DuplicateKey(ValueError):
@@ -69,14 +109,29 @@ def flatten(
 
 
 def normalize_chunk(
-    batch: Batch, source: str, pack: RulePack, *, typed: bool, start: int = 0,
+    pieces: Sequence[Piece], sources: tuple[str, ...], pack: RulePack, *, start: int = 0,
     mapping: FieldMapping | None = None,
 ) -> Chunk:
-    """Route a batch's rows to their categories (after the field mapping, if any);
-    row labels start at ``start``."""
-    frame = _consolidated(batch.frame if mapping is None else mapping.apply(batch.frame))
+    """Route the pieces' rows to their categories (after the field mapping, if any), as
+    one frame whose row labels start at ``start``.
+
+    The mapping is applied to each piece on its own: which reference fields it replaces
+    depends on the columns present, and those must be the input's, not its neighbours'.
+    """
+    raw = [piece.batch.frame for piece in pieces]
+    mapped = raw if mapping is None else [mapping.apply(frame) for frame in raw]
+    frame = _consolidated(_stacked(mapped))
     frame.index = pd.RangeIndex(start, start + len(frame))
-    rejected = list(batch.rejected)
+    sizes = [len(f) for f in raw]
+    inputs = pd.Series(np.concatenate([p.inputs for p in pieces]) if len(pieces) > 1
+                       else pieces[0].inputs, index=frame.index, dtype=np.intp)
+    lines = pd.Series(np.concatenate([p.batch.lines for p in pieces]) if len(pieces) > 1
+                      else pieces[0].batch.lines, index=frame.index, dtype="int64")
+    # Rows of untyped inputs (CSV) get their declared types; the others keep theirs.
+    text_rows = None if all(p.typed for p in pieces) else \
+        np.repeat([not p.typed for p in pieces], sizes)
+    rejected = [Rejected(source, *r) for p in pieces
+                for source, r in zip(p.rejected, p.batch.rejected, strict=True)]
     routed = pd.Series(False, index=frame.index)
     present = frame.notna().to_numpy()
     frames: dict[str, pd.DataFrame] = {}
@@ -88,20 +143,23 @@ def normalize_chunk(
             continue
         routed |= mask
         # Only the columns the category's rows use are copied (all-null ones are absent).
-        used = frame.columns[present[mask.to_numpy()].any(axis=0)]
+        chosen = mask.to_numpy()
+        used = frame.columns[present[chosen].any(axis=0)]
         events = frame.loc[mask, used]
-        frames[category.name] = events if typed else coerce_declared(events, category)
-    line_series = pd.Series(batch.lines, index=frame.index, dtype="int64")
+        if text_rows is not None and text_rows[chosen].any():
+            events = coerce_declared(events, category, text_rows[chosen])
+        frames[category.name] = events
     if not routed.all():
-        unrouted = ~routed
+        unrouted = np.flatnonzero(~routed.to_numpy())
         # The records as read (before the mapping), only those rejected.
-        digests = record_digests(batch.frame.iloc[np.flatnonzero(unrouted.to_numpy())])
-        reasons = _category_values(frame, pack, unrouted, mapping)
-        for line, what, digest in zip(line_series[unrouted], reasons, digests, strict=True):
-            rejected.append(Rejection(int(line), what, digest))
-        line_series = line_series[routed]
+        digests = record_digests(_stacked(raw).iloc[unrouted] if mapping is not None
+                                 else frame.iloc[unrouted])
+        reasons = _category_values(frame, pack, ~routed, mapping)
+        for at, what, digest in zip(unrouted.tolist(), reasons, digests, strict=True):
+            rejected.append(Rejected(int(inputs.iat[at]), int(lines.iat[at]), what, digest))
+        lines, inputs = lines[routed], inputs[routed]
     rejected.sort()
-    return Chunk(source, frames, line_series, tuple(rejected))
+    return Chunk(sources, frames, lines, inputs, tuple(rejected))
 
 
 #: A frame with more columns than this (a record with thousands of keys) and at most
@@ -120,6 +178,14 @@ def _consolidated(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     return pd.DataFrame(frame.to_numpy(dtype=object), index=frame.index,
                         columns=frame.columns, dtype=object)
+
+
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames' rows one after another (the columns of all of them)."""
+    rows = [frame for frame in frames if len(frame)] or frames[:1]
+    if len(rows) == 1:
+        return rows[0]
+    return pd.concat(rows, ignore_index=True, sort=False)
 
 
 def record_digests(rows: pd.DataFrame) -> list[str]:
@@ -175,17 +241,21 @@ def _no_category(fields: list[str], mapping: FieldMapping | None) -> str:
     return f"{missing}; the field mapping (--mapping) names no source field for it"
 
 
-def coerce_declared(events: pd.DataFrame, category: Category) -> pd.DataFrame:
-    """Give text values (CSV) their declared types where they parse; others stay text."""
+def coerce_declared(events: pd.DataFrame, category: Category,
+                    rows: np.ndarray | None = None) -> pd.DataFrame:
+    """Give text values (CSV) their declared types where they parse; others stay text.
+    ``rows`` (a mask) limits it to the rows of untyped inputs, where the events of a
+    chunk come from several."""
     events = events.copy()
     for spec in category.fields.values():
         if spec.type == "string" or spec.name not in events.columns:
             continue
         column = events[spec.name]
-        if pd.api.types.infer_dtype(column, skipna=True) == "string":
-            text = column.dropna()  # the CSV case: every value is text
+        values = column if rows is None or rows.all() else column[rows]
+        if pd.api.types.infer_dtype(values, skipna=True) == "string":
+            text = values.dropna()  # the CSV case: every value is text
         else:
-            text = column.map(lambda v: v if isinstance(v, str) else None).dropna()
+            text = values.map(lambda v: v if isinstance(v, str) else None).dropna()
         if text.empty:
             continue
         if spec.type == "integer":

@@ -91,7 +91,7 @@ def _scanned(path: Path, ahead: bool) -> tuple[object, ...]:
     findings = [row for run in result.runs for batch in run.iter_batches()
                 for row in batch.to_pylist()]
     assert findings
-    return result.info, findings, {k: (s.status, s.rows_seen) for k, s in result.states.items()}
+    return result.inputs, findings, {k: (s.status, s.rows_seen) for k, s in result.states.items()}
 
 
 def test_a_scan_reading_ahead_finds_the_same(tmp_path: Path) -> None:
