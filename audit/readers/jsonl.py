@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
@@ -52,6 +53,10 @@ PARSE_BLOCK = 1 << 20  # bytes pyarrow parses per task
 BATCH_BYTES = 1 << 26
 #: Lines opening more arrays and objects than this are parsed by Python (see _maybe_deep).
 ARROW_MAX_OPENINGS = 512
+#: Lines of a batch that pyarrow refuses (a broken line, ``1e999``) which are left to
+#: Python one by one, pyarrow parsing the rest again, before Python reads the whole batch.
+ARROW_RETRIES = 3
+_ROW = re.compile(r"in row (\d+)")
 #: A key takes at least this many bytes of a line (``"":0,``): a shorter line cannot
 #: hold more keys than the limit, so only longer ones have their colons counted.
 _MIN_KEY_BYTES = 4
@@ -309,18 +314,29 @@ def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: froze
     if _maybe_deep(chunk, starts, stops):
         return all_by_python()
     early = _early_suspects(chunk, starts, stops, records, limits)
-    parsed = np.setdiff1d(records, early, assume_unique=True) if early else records
     late: list[int] = []  # rows of pyarrow's table Python must decide, with the early ones
-
-    if early:  # pyarrow must not see them: left blank in a copy of the chunk
-        blanked = bytearray(chunk)
-        for i in early:
-            blanked[int(starts[i]):int(stops[i])] = b" " * int(stops[i] - starts[i])
-        chunk_for_arrow = bytes(blanked)
+    for _ in range(ARROW_RETRIES + 1):
+        parsed = np.setdiff1d(records, early, assume_unique=True) if early else records
+        late.clear()
+        if early:  # pyarrow must not see them: left blank in a copy of the chunk
+            blanked = bytearray(chunk)
+            for i in early:
+                blanked[int(starts[i]):int(stops[i])] = b" " * int(stops[i] - starts[i])
+            chunk_for_arrow = bytes(blanked)
+        else:
+            chunk_for_arrow = chunk
+        try:
+            frame = _arrow_frame(chunk_for_arrow, len(parsed), string_fields,
+                                 lambda rows: late.extend(rows) is None)
+        except _Refused as exc:  # a line pyarrow refused: Python's, the rest pyarrow's
+            refused = int(parsed[exc.row])
+            if len(by_python([refused]).frame):  # Python takes it: it reads them all
+                return all_by_python()
+            early = sorted([*early, refused])
+            continue
+        break
     else:
-        chunk_for_arrow = chunk
-    frame = _arrow_frame(chunk_for_arrow, len(parsed), string_fields,
-                         lambda rows: late.extend(rows) is None)
+        return all_by_python()
     if frame is None:  # refused, or lists, timestamps: Python keeps the JSON value
         return all_by_python()
     if early or late:
@@ -432,10 +448,22 @@ def _arrow_table(chunk: bytes, expected_rows: int, string_fields: frozenset[str]
         try:
             table = pj.read_json(io.BytesIO(chunk), parse_options=options,
                                  read_options=pj.ReadOptions(block_size=block_size))
-        except (pa.ArrowInvalid, UnicodeDecodeError, ValueError):
+        except (pa.ArrowInvalid, UnicodeDecodeError, ValueError) as exc:
+            refused = _ROW.search(str(exc))
+            if block_size > len(chunk) and refused and int(refused[1]) < expected_rows:
+                raise _Refused(int(refused[1])) from None  # a row of the one block: a line
             continue
         return table if table.num_rows == expected_rows else None
     return None
+
+
+class _Refused(Exception):
+    """pyarrow refused a chunk parsed as one block at a row (0-based, blank lines not
+    counted): the line to leave to Python before trying the rest again."""
+
+    def __init__(self, row: int) -> None:
+        self.row = row
+        super().__init__(row)
 
 
 def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str],

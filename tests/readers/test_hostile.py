@@ -410,6 +410,33 @@ def test_numbers_beyond_json_are_rejected_by_every_json_reader(
     assert report_without_times(slow) == report_without_times(results["jsonl"])
 
 
+def test_lines_pyarrow_refuses_are_left_to_python_alone(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """``1e999`` or a broken line makes pyarrow refuse its whole batch: the line it names
+    goes to Python and pyarrow reads the rest again, up to ARROW_RETRIES lines a batch."""
+    lines = [json.dumps(make_event("census", SignInAttempts=i)).encode() for i in range(300)]
+    lines[40], lines[41], lines[200] = b'{"n": 1e999}', b'{"category": "cen', b'{"n": -2E400}'
+    python_lines: list[int] = []
+    parse_line = jsonl.parse_line
+
+    def spy(number: int, raw: bytes) -> Any:
+        python_lines.append(number)
+        return parse_line(number, raw)
+
+    monkeypatch.setattr(jsonl, "parse_line", spy)
+    data = b"\n".join(lines)
+    [batch] = jsonl.read_batches(io.BytesIO(data), 500, frozenset({"time"}))
+    assert [(r.line, r.what.split(" (")[0]) for r in batch.rejected] == [
+        (41, "number too large"), (42, "invalid JSON: Unterminated string starting at"),
+        (201, "number too large")]
+    assert set(python_lines) == {41, 42, 201} and len(batch.frame) == 297
+    lines[250] = b"[1, 2"  # a fourth: Python reads the whole batch, with the same result
+    python_lines.clear()
+    [again] = jsonl.read_batches(io.BytesIO(b"\n".join(lines)), 500, frozenset({"time"}))
+    assert len(python_lines) >= 300 and len(again.frame) == 296
+    assert again.rejected[:2] == batch.rejected[:2]
+
+
 @settings(max_examples=80, deadline=None)
 @given(digits=st.integers(300, 320), lead=st.integers(1, 9), negative=st.booleans(),
        exponent=st.integers(-400, 400))
