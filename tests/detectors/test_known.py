@@ -241,3 +241,115 @@ def test_candidates_never_miss_what_find_finds(known: KnownIdentities,
     piece, sep = parts[0]
     if len(parts) == 1 and piece != _PIECES[-1] and not sep.isalnum():
         assert known.find(text), text
+
+
+# -- the compact index finds what a plain search of every variant finds ---------------
+
+
+def _reference(known: KnownIdentities, text: str) -> list[tuple[object, ...]]:
+    """``find`` by brute force, as the index of tuples did: every variant of every
+    identity (`variants`, deduplicated per identity), tokens looked up whole, the rest
+    searched at every position of the text and of its case-folded copy."""
+    from audit.detectors.base import MAX_VALUE_LEN
+    from audit.detectors.known import (
+        _BARE,
+        _TOKEN_LENGTHS,
+        MIN_LEN,
+        TOKEN,
+        _bounded,
+        _outermost,
+        _Variant,
+        variants,
+    )
+
+    tokens: dict[str, list[_Variant]] = {}
+    searched: list[_Variant] = []
+    for index, ident in enumerate(known.identities):
+        seen: set[tuple[str, bool]] = set()
+        for text_, form, exact, hexlike in variants(ident.kind, ident.value):
+            full = text_ if exact else text_.casefold()
+            if len(full) < MIN_LEN or (full, exact) in seen:
+                continue
+            seen.add((full, exact))
+            var = _Variant(full, text_, form, exact, hexlike, index)
+            if hexlike or (len(full) in _TOKEN_LENGTHS and _BARE.fullmatch(full)):
+                tokens.setdefault(full.lower(), []).append(var)
+            else:
+                searched.append(var)
+    text = text[:MAX_VALUE_LEN]
+    hits: dict = {}
+    for token in TOKEN.finditer(text):
+        raw = token.group()
+        for var in tokens.get(raw.lower(), ()):
+            start, stop = token.span()
+            if (var.exact and raw != var.full) or known._in_address(var, text, start):
+                continue
+            hits.setdefault((start, stop, var.ident), known._match(var, raw))
+    if not _BARE.fullmatch(text):
+        folded = text.casefold()
+        passes = [(text, True)] if folded == text else [(text, True), (folded, False)]
+        for haystack, original in passes:
+            for var in searched:
+                if (original and not var.exact and folded != text) or \
+                        (not original and var.exact):
+                    continue
+                start = haystack.find(var.full)
+                while start != -1:
+                    stop = start + len(var.full)
+                    if _bounded(haystack, start, stop) and \
+                            not known._in_address(var, haystack, start) and \
+                            (start, stop, var.ident) not in hits:
+                        raw = text[start:stop] if original or len(folded) == len(text) \
+                            else None
+                        hits[(start, stop, var.ident)] = known._match(var, raw)
+                    start = haystack.find(var.full, start + 1)
+    return [(m.entity, m.value, m.explanation, m.form) for m in _outermost(hits)]
+
+
+_NAMES = ["amos", "Zoë", "O'Brien", "müller", "STRASSE", "straße", "a+b/c", "x_y-z", "İstanbul",
+          "7b9a1c52-3e44-4d6f-9a0b-2c6d8e1f4a37", "{7B9A1C52-3E44-4D6F-9A0B-2C6D8E1F4A37}",
+          "00:1A:2B:3C:4D:5E", "+1 425 555 0123", "contoso.com", "sip:a@b.com",
+          "d41d8cd98f00b204e9800998ecf8427e", "abc", " pad ", "@", ".", "1"]
+identity_lists = st.lists(
+    st.tuples(st.sampled_from(sorted({"email", "upn", "username", "display_name", "object_id",
+                                      "phone", "mac", "org_name", "tenant_domain"})),
+              st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3).map("".join)),
+    min_size=1, max_size=8)
+
+
+@given(identity_lists, st.data())
+@settings(max_examples=150, deadline=None)
+def test_the_compact_index_finds_what_a_search_of_every_variant_finds(
+    identities: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    """On generated directories and texts built from their variants (any case, glued to
+    letters, digits, base64 symbols or separators), ``find`` gives the same matches as a
+    brute-force search, and ``candidates`` flags every text ``find`` finds anything in."""
+    from audit.detectors.known import variants
+
+    known = KnownIdentities(identities)
+    every = [t for i in known.identities for t, *_ in variants(i.kind, i.value)] or ["none"]
+    glue = st.sampled_from([" ", "", "/", "=", "+", "-", "_", "{", "@", "%40", "x", "0", "é",
+                            "\x00", "\""])
+    piece = st.tuples(st.sampled_from(every), st.sampled_from([str, str.upper, str.lower]),
+                      glue).map(lambda p: p[1](p[0]) + p[2])
+    texts = data.draw(st.lists(st.lists(piece, min_size=1, max_size=3).map("".join),
+                               min_size=1, max_size=6))
+    for text in texts:
+        assert [(m.entity, m.value, m.explanation, m.form) for m in known.find(text)] == \
+            _reference(known, text), text
+    flagged = known.candidates(texts)
+    assert all(flagged[i] for i, text in enumerate(texts) if known.find(text))
+
+
+def test_a_large_directory_keeps_digests_out_of_the_automaton() -> None:
+    """Per identity the automaton holds a few keys of its value's encodings, never one of
+    its 40 digest variants: those are 64-bit prefixes in two sorted arrays."""
+    k = KnownIdentities(("email", f"user{i}.name@contoso.com") for i in range(2_000))
+    assert k._automaton is not None
+    assert k._automaton.get_stats()["words_count"] <= 4 * len(k)
+    assert len(k._token_keys) == 2_000 * 12 and len(k._b64_keys) == 2_000 * 8
+    assert k._token_keys.dtype.itemsize == 8 and (k._token_keys[1:] >= k._token_keys[:-1]).all()
+    target = base64.b64encode(hashlib.sha512(b"user1999.name@contoso.com").digest()).decode()
+    assert forms(k, f"x={target}") == {"base64(sha512(email))"}
+    assert forms(k, f"x={target[:-3]}") == set()
