@@ -149,6 +149,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
     rejected: list[Rejection] = []  # over-long lines, not yet given with their batch
     skipping: LineDigest | None = None  # the over-long line being streamed through
     skipped_line = 0
+    retries = _Retries()
     while True:
         block = stream.read(READ_BLOCK)
         if skipping is not None:
@@ -179,7 +180,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         if not block:
             if data or rejected:
                 yield from _batches(data, ends, first_line, chunk_rows, string_fields, limits,
-                                    rejected)
+                                    rejected, retries)
             return
         whole = newlines - newlines % chunk_rows if newlines >= chunk_rows else newlines
         if not whole:  # bytes without a line end yet (a line over BATCH_BYTES may be allowed)
@@ -189,7 +190,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         given = [r for r in rejected if r.line < first_line + whole]
         rejected = [r for r in rejected if r.line >= first_line + whole]
         yield from _batches(data[:cut_at], ends[:whole], first_line, chunk_rows, string_fields,
-                            limits, given)
+                            limits, given, retries)
         first_line += whole
         newlines -= whole
         pending = [data[cut_at:]]
@@ -256,8 +257,8 @@ def _without_long_lines(data: bytes, first_line: int, limits: Limits
 
 
 def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
-             string_fields: frozenset[str], limits: Limits, rejected: list[Rejection]
-             ) -> Iterator[Batch]:
+             string_fields: frozenset[str], limits: Limits, rejected: list[Rejection],
+             retries: _Retries) -> Iterator[Batch]:
     """Cut a block of whole lines (``ends``: its newline offsets) into batches of
     ``chunk_rows`` lines; each over-long line's rejection goes with the batch of its line
     (the last batch takes one past the last line)."""
@@ -278,12 +279,13 @@ def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
         mine = [r for r in rejected if last or r.line < first_line + stop_line]
         rejected = [r for r in rejected if not (last or r.line < first_line + stop_line)]
         yield _batch(data[begin:end], ends[start_line:stop_line] - begin,
-                     first_line + start_line, string_fields, limits, mine)
+                     first_line + start_line, string_fields, limits, mine, retries)
         start_line = stop_line
 
 
 def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: frozenset[str],
-           limits: Limits = DEFAULT_LIMITS, rejected: list[Rejection] | None = None) -> Batch:
+           limits: Limits = DEFAULT_LIMITS, rejected: list[Rejection] | None = None,
+           retries: _Retries | None = None) -> Batch:
     """Parse whole lines (each ending at its offset in ``ends``, or at the end of the
     chunk) with pyarrow, else line by line; the lines pyarrow would take wrongly are
     decided by Python (see the module's note). ``rejected``: the batch's lines rejected
@@ -291,6 +293,7 @@ def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: froze
     import numpy as np
 
     rejected = list(rejected or ())
+    retries = retries or _Retries()
     raw = np.frombuffer(chunk, dtype=np.uint8)
     starts = np.concatenate(([0], ends + 1))
     if len(starts) and starts[-1] >= len(chunk):
@@ -315,7 +318,7 @@ def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: froze
         return all_by_python()
     early = _early_suspects(chunk, starts, stops, records, limits)
     late: list[int] = []  # rows of pyarrow's table Python must decide, with the early ones
-    for _ in range(ARROW_RETRIES + 1):
+    for _ in range(retries.left + 1):
         parsed = np.setdiff1d(records, early, assume_unique=True) if early else records
         late.clear()
         if early:  # pyarrow must not see them: left blank in a copy of the chunk
@@ -336,7 +339,9 @@ def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: froze
             continue
         break
     else:
+        retries.left = 0
         return all_by_python()
+    retries.left = ARROW_RETRIES
     if frame is None:  # refused, or lists, timestamps: Python keeps the JSON value
         return all_by_python()
     if early or late:
@@ -464,6 +469,15 @@ class _Refused(Exception):
     def __init__(self, row: int) -> None:
         self.row = row
         super().__init__(row)
+
+
+class _Retries:
+    """How many refused lines a batch may leave to Python before Python reads it all:
+    none after a batch that needed more (a dump of many such lines would pay for each
+    retry and then the whole batch anyway), all again after one pyarrow read at once."""
+
+    def __init__(self) -> None:
+        self.left = ARROW_RETRIES
 
 
 def _arrow_frame(chunk: bytes, expected_rows: int, string_fields: frozenset[str],

@@ -435,6 +435,15 @@ def test_lines_pyarrow_refuses_are_left_to_python_alone(monkeypatch: pytest.Monk
     [again] = jsonl.read_batches(io.BytesIO(b"\n".join(lines)), 500, frozenset({"time"}))
     assert len(python_lines) >= 300 and len(again.frame) == 296
     assert again.rejected[:2] == batch.rejected[:2]
+    # After a batch that needed more, the next with such a line goes to Python at once;
+    # a batch pyarrow reads whole gives the retries back.
+    python_lines.clear()
+    second = [b'{"n": 1e999}' if i == 10 else line for i, line in enumerate(lines)]
+    stream = b"\n".join(lines + second + lines[:40] + lines[:40]) + b"\n"
+    batches = list(jsonl.read_batches(io.BytesIO(stream), 300, frozenset({"time"})))
+    assert [len(b.frame) for b in batches] == [296, 295, 80]
+    assert len([n for n in python_lines if 300 < n <= 600]) == 1 + 300  # no retry paid
+    assert not [n for n in python_lines if n > 600]
 
 
 @settings(max_examples=80, deadline=None)
