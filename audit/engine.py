@@ -142,7 +142,7 @@ def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
     large ledger may be read in a forked process while a large directory builds here."""
     if options.chunk_rows < 1:
         raise UsageError("chunk size must be at least 1")
-    pack = load_rules(options.rules)
+    pack = load_rules(options.rules, options.limits)
     ledger = identities = None
     aside = _LedgerAside.start(options.ledger, pack) \
         if fork and _worth_reading_aside(options) else None
@@ -163,7 +163,7 @@ def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
     if options.mapping:
         from audit.mapping import load_mapping
 
-        mapping = load_mapping(options.mapping)
+        mapping = load_mapping(options.mapping, options.limits)
     return ScanContext(
         stage=options.stage,
         key=resolve_key(options.key),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from audit import marked
 from audit.errors import UsageError
+from audit.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,10 +78,11 @@ class FieldMapping:
         return frame
 
 
-def load_mapping(path: str) -> FieldMapping:
-    """Read and validate a mapping file; errors name the file, line and pointer."""
-    doc, lines = marked.load(marked.read_text(path, MappingError, "mapping"), path,
-                             MappingError)
+def load_mapping(path: str, limits: Limits = DEFAULT_LIMITS) -> FieldMapping:
+    """Read and validate a mapping file; errors name the file, line and pointer. A file
+    past ``limits.config_bytes`` (not read whole) or ``limits.yaml_nodes`` is an error."""
+    text = marked.read_text(path, MappingError, "mapping", limits.config_bytes)
+    doc, lines = marked.load(text, path, MappingError, limits=limits)
     doc = doc if doc is not None else {}
     marked.check(SCHEMA, doc, lines, path, MappingError)
     renames: dict[str, str] = {}

@@ -21,6 +21,7 @@ from typing import Any
 
 from audit import marked
 from audit.errors import RuleFileError
+from audit.limits import DEFAULT_LIMITS, Limits
 from audit.model import Severity, Stage
 
 META_SCHEMA_NAME = "rule-pack.schema.json"
@@ -174,21 +175,22 @@ def rule_file(path: Path) -> Path:
     return path
 
 
-def load(directory: str | Path | None = None) -> RulePack:
-    """Load and validate every rule file of ``directory`` (the built-in pack by default)."""
+def load(directory: str | Path | None = None, limits: Limits = DEFAULT_LIMITS) -> RulePack:
+    """Load and validate every rule file of ``directory`` (the built-in pack by default);
+    a file past ``limits.config_bytes`` or ``limits.yaml_nodes`` is an error."""
     root = Path(directory) if directory is not None else builtin_dir()
-    return _load(root, rule_files(root))
+    return _load(root, rule_files(root), limits)
 
 
-def load_file(path: str | Path) -> RulePack:
+def load_file(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> RulePack:
     """Load and validate one rule file, as :func:`load` does each file of a directory:
     what ``rules validate FILE`` checks while the file is being edited. The pack's
     ``directory`` is the file; checks across files (a category or rule id defined
     twice) need the whole directory."""
-    return _load(Path(path), [rule_file(Path(path))])
+    return _load(Path(path), [rule_file(Path(path))], limits)
 
 
-def _load(root: Path, paths: list[Path]) -> RulePack:
+def _load(root: Path, paths: list[Path], limits: Limits) -> RulePack:
     from audit.checks import CHECK_KINDS  # the registry, not pandas
 
     schema = meta_schema()
@@ -197,10 +199,10 @@ def _load(root: Path, paths: list[Path]) -> RulePack:
     files: list[tuple[str, str]] = []
     digest = hashlib.sha256()
     for path in paths:
-        raw = path.read_bytes()
+        raw = marked.read_bytes(str(path), RuleFileError, "rule file", limits.config_bytes)
         files.append((str(path), hashlib.sha256(raw).hexdigest()))
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
-        doc, lines = _parse(path, raw)
+        doc, lines = _parse(path, raw, limits)
         marked.check(schema, doc, lines, str(path), RuleFileError)
         category = _build_category(doc, lines, path, CHECK_KINDS)
         if category.name in categories:
@@ -234,13 +236,15 @@ def _load(root: Path, paths: list[Path]) -> RulePack:
 # -- parsing with line marks --------------------------------------------------
 
 
-def _parse(path: Path, raw: bytes) -> tuple[Any, dict[str, int]]:
+def _parse(path: Path, raw: bytes, limits: Limits) -> tuple[Any, marked.Lines]:
     """Parse a rule file (YAML, or strict JSON by suffix) with its line marks."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RuleFileError(f"not UTF-8 text ({exc.reason})", path=str(path)) from None
-    return marked.load(text, str(path), RuleFileError, json_only=path.suffix == ".json")
+        line = raw[: exc.start].count(b"\n") + 1
+        raise RuleFileError(f"not UTF-8 text ({exc.reason})", path=str(path), line=line) from None
+    return marked.load(text, str(path), RuleFileError, json_only=path.suffix == ".json",
+                       limits=limits)
 
 
 # -- building the frozen values -----------------------------------------------
