@@ -1,7 +1,10 @@
 """Render a Report with a million findings to HTML and print time and size.
 
 Not a test: run ``python tests/bench/bench_html.py [N]``. The per-rule cap in
-the HTML renderer is what keeps the page small; this shows it holds at scale.
+the HTML renderer is what keeps the page small; this shows it holds at scale. The
+report also carries a consent timeline as large as the consent check gives (100
+subjects of 50 changes for each of four rules) and events on 10,000 days from the
+year 1 to 9999, so both charts are drawn at their bounds.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from audit.model import Finding, Report, RuleOutcome, Severity, Status, Summary
 from audit.renderers import html
@@ -49,7 +54,31 @@ def build(n: int) -> Report:
                        "records": n, "rejected": 0}],
            "parameters": {"show_evidence": False}}
     return Report(tool={"name": "telemetry-audit", "version": "0.1.0"}, run=run,
-                  summary=summary, outcomes=outcomes, findings=findings)
+                  summary=summary, outcomes=outcomes, findings=findings, extras=extras())
+
+
+def extras() -> dict[str, Any]:
+    """A consent timeline at the consent check's bound, and events over 10,000 days."""
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    timeline = []
+    for rule in ("usage/collected-while-disabled", "error/collected-while-disabled",
+                 "error/no-opt-in", "usage/meeting-telemetry-disabled"):
+        for subject in range(100):
+            changes: list[dict[str, Any]] = [{"since": None, "value": False, "allowed": True,
+                                              "ledger_line": None, "events": 1,
+                                              "violations": 0}]
+            for i in range(49):
+                blocked = i % 2 == 0
+                since = start + timedelta(hours=7 * i + subject)
+                changes.append({"since": since.isoformat().replace("+00:00", "Z"),
+                                "value": blocked, "allowed": not blocked,
+                                "ledger_line": 2 + i, "events": 3,
+                                "violations": 3 if blocked else 0})
+            timeline.append({"rule": rule, "scope": "org", "setting": "S",
+                             "subject": f"tenant{subject}.example.com", "changes": changes})
+    days = [{"time": f"{1 + i:04d}-03-01", "events": 10 + i % 7, "findings": i % 3}
+            for i in range(0, 9999)]
+    return {"consent_timeline": timeline, "events_over_time": days}
 
 
 def main() -> None:
