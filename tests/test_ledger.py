@@ -567,7 +567,7 @@ def test_chunks_of_text_and_of_json_values_load_alike(
     pd.testing.assert_frame_equal(load_ledger(path, pack).records, whole)
     assert whole["value"].tolist() == [True, False, True, False] * 2 + [True, False]
     rows[7]["value"] = "maybe"
-    expect_error(write(tmp_path, "l.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n"),
+    expect_error(write(tmp_path, "bad.jsonl", "\n".join(json.dumps(r) for r in rows) + "\n"),
                  pack, 8, "value must be a boolean", "'maybe'")
 
 
