@@ -84,7 +84,7 @@ def finding_batches(findings: Sequence[Finding]) -> Iterator[pa.RecordBatch]:
     order: a store's own batches (read from disk once spilled), else built a slice at a
     time."""
     if isinstance(findings, FindingStore):
-        yield from findings._run.iter_batches()  # the store's own batches, not re-encoded
+        yield from findings.batches()  # the store's own batches, not re-encoded
         return
     for start in range(0, len(findings), BATCH_ROWS):
         yield to_batch(list(findings[start:start + BATCH_ROWS]))
