@@ -310,6 +310,10 @@ def allowed_flags(changes: Sequence[Mapping[str, Any]]) -> list[bool | None]:
     return out
 
 
+#: The share of the consent chart's width one character of a period's label takes.
+_LABEL_SHARE = 0.0125
+
+
 def _lane_color(allowed: bool | None) -> str:
     return UNKNOWN_COLOR if allowed is None else ALLOWED_COLOR if allowed else BLOCKED_COLOR
 
@@ -355,7 +359,7 @@ def consent_timeline(entries: Sequence[Mapping[str, Any]], *, limit: int = 30) -
 
     The ``limit`` entries with the most violations get a lane. Drawing is linear in the
     changes drawn: each lane is one ``broken_barh`` per style holding all its spans, and
-    only periods wide enough to hold one get a label."""
+    only periods wide enough for their label get one (at most a dozen a lane)."""
     usable = [e for e in entries if isinstance(e, Mapping)]
     ranked = sorted(range(len(usable)), key=lambda i: -_violations(usable[i]))
     lanes = []
@@ -394,9 +398,10 @@ def consent_timeline(entries: Sequence[Mapping[str, Any]], *, limit: int = 30) -
                 color = _lane_color(period.allowed)
                 style = (color, "///" if period.since is None else None)
                 spans.setdefault(style, []).append((x0, x1 - x0))
-                if period.events and (x1 - x0) >= (right - left) * 0.035:
-                    ax.text(x0 + (x1 - x0) / 2, y,
-                            f"{period.events:,} event{'' if period.events == 1 else 's'}",
+                label = f"{period.events:,} event{'' if period.events == 1 else 's'}"
+                if period.events and (x1 - x0) >= (right - left) * _LABEL_SHARE * (
+                        len(label) + 2):  # only where it fits: labels never overlap
+                    ax.text(x0 + (x1 - x0) / 2, y, label,
                             ha="center", va="center", fontsize=7, fontweight="bold",
                             color="#0f172a" if period.allowed is None else "white",
                             bbox={"boxstyle": "round,pad=0.25", "facecolor": color,
