@@ -5,7 +5,8 @@ than a Python loop. Where pyarrow refuses a batch (a broken line, a value whose
 type changes between records, a line that is not an object) or would change a value
 (an inferred timestamp, a list), that batch alone is read line by line in Python, so
 every record is still either audited or rejected with its line, and the result is the
-same either way.
+same either way. When pyarrow names the line it refused, that line alone goes to Python
+(which must reject it) and pyarrow reads the rest again, a few times a batch.
 
 Some lines pyarrow would take although Python rejects them: bad UTF-8 inside a string
 (pyarrow does not check it), ``NaN``, ``Infinity`` and numbers beyond a double (pyarrow
