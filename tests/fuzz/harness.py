@@ -66,9 +66,19 @@ def _by_path(load: Callable[..., Any]) -> Callable[..., Any]:
     return cached
 
 
-engine.load_rules = _by_path(engine.load_rules)
-known.load_identities = _by_path(known.load_identities)
-ledger.load_ledger = _by_path(ledger.load_ledger)
+@contextlib.contextmanager
+def fixtures_loaded_once() -> Any:
+    """While fuzzing: the loaders of the rule pack, the ledger and the directory cached by
+    path (see :func:`_by_path`); restored afterwards, so nothing else sees the cache."""
+    saved = [(engine, "load_rules"), (known, "load_identities"), (ledger, "load_ledger")]
+    originals = [getattr(module, name) for module, name in saved]
+    for (module, name), original in zip(saved, originals, strict=True):
+        setattr(module, name, _by_path(original))
+    try:
+        yield
+    finally:
+        for (module, name), original in zip(saved, originals, strict=True):
+            setattr(module, name, original)
 
 ALL_FORMATS = "json,html,sarif,junit,md"
 #: Every this many examples, all formats are written and checked (the rest: JSON only).
@@ -525,7 +535,8 @@ def run_target(name: str, examples: int, seed: int | None = None) -> dict[str, A
     started = time.perf_counter()
     error = None
     try:
-        configured()
+        with fixtures_loaded_once():
+            configured()
     except Exception as exc:  # a falsified promise: keep the minimal example's message
         error = f"{type(exc).__name__}: {exc}"[:2000]
     finally:
