@@ -162,7 +162,8 @@ def load_baseline(path: str | Path) -> Baseline:
     except RecursionError:
         raise BaselineError("not valid JSON: nested too deeply", path=where) from None
     if problem is not None:
-        raise BaselineError(f"not valid JSON: {problem}", path=where)
+        prefix = "" if problem.startswith("not valid JSON") else "not valid JSON: "
+        raise BaselineError(f"{prefix}{problem}", path=where)
     return parse_baseline(doc, path=where)
 
 

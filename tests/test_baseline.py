@@ -231,3 +231,13 @@ def test_a_selection_matching_nothing_is_an_error(rules, severities, selection):
     assert ("the report's findings are critical: census/unhashed-user-id; medium: "
             "census/schema-violation; low: usage/schema-violation; info: error/no-opt-in"
             ) in message
+
+
+def test_a_baseline_with_nan_says_so_once(run_cli, tmp_path) -> None:
+    from support import CLEAN
+
+    bad = tmp_path / "b.json"
+    bad.write_text('{"version": 1, "entries": [], "x": NaN}', "utf-8")
+    result = run_cli("scan", str(CLEAN), "--baseline", str(bad))
+    assert result.code == 2
+    assert result.err.strip().endswith(": not valid JSON: NaN is not a JSON value")
