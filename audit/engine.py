@@ -51,7 +51,7 @@ from audit.finding_store import (
 )
 from audit.fingerprint import fingerprint, mask, printable, resolve_key
 from audit.ledger import chunk_times
-from audit.limits import DEFAULT_LIMITS, Limits
+from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, Limits
 from audit.mapping import FieldMapping
 from audit.model import (
     Acceptance,
@@ -799,18 +799,24 @@ def iter_chunks(paths: Sequence[Path], pack: RulePack, chunk_rows: int,
     if ahead and any(reader_for(path)[0].batches is not None for path in paths):
         pieces = read_ahead(pieces)
     held: list[Piece] = []
-    count = start = 0
+    count = start = rows = 0
+    columns: set[str] = set()  # of the held pieces: a chunk's frame has a cell for each row
     for piece in pieces:
-        if held and count + piece.batch.records > chunk_rows:
+        frame = piece.batch.frame
+        joined = columns.union(frame.columns)
+        if held and (count + piece.batch.records > chunk_rows
+                     or (rows + len(frame)) * len(joined) > BATCH_CELLS):
             yield normalize_chunk(held, sources, pack, start=start, mapping=mapping)
-            start += sum(len(p.batch.frame) for p in held)
-            held, count = [], 0
+            start += rows
+            held, count, rows, joined = [], 0, 0, set(frame.columns)
         held.append(piece)
         count += piece.batch.records
+        rows += len(frame)
+        columns = joined
         if count >= chunk_rows:
             yield normalize_chunk(held, sources, pack, start=start, mapping=mapping)
-            start += sum(len(p.batch.frame) for p in held)
-            held, count = [], 0
+            start += rows
+            held, count, rows, columns = [], 0, 0, set()
     if held:
         yield normalize_chunk(held, sources, pack, start=start, mapping=mapping)
 
@@ -830,7 +836,7 @@ def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part |
         records = list(read_records(path, limits)) if small else []
         kind = (reader.typed, _mapped_fields(records, mapping))
         if gathered and (not small or kind != alike):
-            yield _gathered(gathered, owners, alike[0], limits)
+            yield from _gathered(gathered, owners, alike[0], limits)
             gathered, owners = [], []
         if not small:
             for batch in read_batches(path, chunk_rows, strings, part, limits):
@@ -842,10 +848,10 @@ def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part |
             gathered.append(record)
             owners.append(position)
             if len(gathered) >= chunk_rows:
-                yield _gathered(gathered, owners, alike[0], limits)
+                yield from _gathered(gathered, owners, alike[0], limits)
                 gathered, owners = [], []
     if gathered:
-        yield _gathered(gathered, owners, alike[0], limits)
+        yield from _gathered(gathered, owners, alike[0], limits)
 
 
 #: Files up to this size are read record by record, their records gathered with those of
@@ -869,19 +875,20 @@ def _small(path: Path) -> bool:
 
 
 def _gathered(records: list[RawRecord], owners: list[int], typed: bool,
-              limits: Limits) -> Piece:
-    """Records of several files (``owners[i]``: the file of ``records[i]``) as one piece.
+              limits: Limits) -> Iterator[Piece]:
+    """Records of several files (``owners[i]``: the file of ``records[i]``) as pieces (one,
+    unless their keys make more cells than a batch holds).
 
-    The reader's ``batch_of`` makes the batch; it is given each record's position in
+    The reader's ``batches_of`` makes the batches; it is given each record's position in
     place of its line (two files have a line 5 each), so that every row and rejection can
     be traced back to its file and true line."""
     numbered = [replace(record, line=k) for k, record in enumerate(records)]
-    batch = readers.batch_of(numbered, limits)
     lines = np.fromiter((r.line for r in records), dtype=np.int64, count=len(records))
     files = np.asarray(owners, dtype=np.intp)
-    rejected = [Rejection(int(lines[r.line]), r.what, r.digest) for r in batch.rejected]
-    return Piece(readers.Batch(batch.frame, lines[batch.lines], rejected), files[batch.lines],
-                 [owners[r.line] for r in batch.rejected], typed)
+    for batch in readers.batches_of(numbered, limits):
+        rejected = [Rejection(int(lines[r.line]), r.what, r.digest) for r in batch.rejected]
+        yield Piece(readers.Batch(batch.frame, lines[batch.lines], rejected),
+                    files[batch.lines], [owners[r.line] for r in batch.rejected], typed)
 
 
 def _mapped_fields(records: list[RawRecord], mapping: FieldMapping | None

@@ -80,3 +80,10 @@ def size_text(number: int) -> str:
 
 
 DEFAULT_LIMITS = Limits()
+
+#: Values (rows × columns) a batch of records may spread over. Not a limit on the input
+#: (nothing is rejected past it): a batch whose records bring many different keys is cut
+#: into smaller ones, because a frame holds a cell for every row of every column, and
+#: 20,000 one-line records with a key each would otherwise make 400 million cells of a
+#: file of 700 KB.
+BATCH_CELLS = 1 << 22

@@ -22,6 +22,7 @@ import pandas as pd
 
 from audit.mapping import FieldMapping
 from audit.readers import Batch, content_digest
+from audit.readers.columnar import WIDE_COLUMNS
 from audit.rulepack import Category, RulePack
 
 _INTEGER = re.compile(r"-?\d+")
@@ -162,9 +163,9 @@ def normalize_chunk(
     return Chunk(sources, frames, lines, inputs, tuple(rejected))
 
 
-#: A frame with more columns than this (a record with thousands of keys) and at most
-#: `WIDE_CELLS` values is made one block of objects (see :func:`_consolidated`).
-WIDE_COLUMNS = 1_000
+#: A frame with more columns than `WIDE_COLUMNS` (a record with thousands of keys) and at
+#: most `WIDE_CELLS` values is made one block of objects (see :func:`_consolidated`);
+#: the readers give wide batches so already.
 WIDE_CELLS = 1 << 22
 
 

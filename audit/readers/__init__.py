@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from audit.errors import InputError
-from audit.limits import DEFAULT_LIMITS, MIB, Limits, size_text
+from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, MIB, Limits, size_text
 
 if TYPE_CHECKING:
     import numpy as np
@@ -223,7 +223,7 @@ def record_batches(records: Iterator[RawRecord], chunk_rows: int,
     """Records, ``chunk_rows`` at a time, as batches (for readers with no batches of
     their own, and for the part of a file Python must read)."""
     while batch := list(islice(records, chunk_rows)):
-        yield batch_of(batch, limits)
+        yield from batches_of(batch, limits)
 
 
 def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None:
@@ -441,15 +441,40 @@ def line_ends(data: bytes) -> np.ndarray:
 
 
 def batch_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Batch:
-    """Flatten parsed records into a frame; keep the unusable ones as rejections.
+    """Flatten parsed records into one frame; keep the unusable ones as rejections.
 
     A record whose flattened names collide (``{"a.b": 1, "a": {"b": 2}}``) or that has
     more than ``limits.keys`` keys is rejected here, identified by its canonical text:
-    the frame would hold a duplicate column or one column per key of it.
+    the frame would hold a duplicate column or one column per key of it. For records
+    that may bring many different keys, :func:`batches_of` keeps each frame bounded.
     """
-    import numpy as np
-    import pandas as pd
+    rows, lines, rejected = _flattened(records, limits)
+    return _batch_from(rows, lines, rejected)
 
+
+def batches_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
+    """:func:`batch_of`, cut where the rows so far and their distinct keys would make more
+    than :data:`~audit.limits.BATCH_CELLS` cells: records that each bring keys of their
+    own would otherwise make a frame of rows × keys cells. The rejections go with the
+    first batch."""
+    rows, lines, rejected = _flattened(records, limits)
+    groups: list[tuple[int, int]] = []
+    names: set[str] = set()
+    first = 0
+    for i, row in enumerate(rows):
+        joined = names.union(row)
+        if i > first and (i - first + 1) * len(joined) > BATCH_CELLS:
+            groups.append((first, i))
+            first, joined = i, set(row)
+        names = joined
+    groups.append((first, len(rows)))
+    for k, (a, b) in enumerate(groups):  # one frame at a time
+        yield _batch_from(rows[a:b], lines[a:b], rejected if k == 0 else [])
+
+
+def _flattened(records: list[RawRecord], limits: Limits
+               ) -> tuple[list[dict[str, Any]], list[int], list[Rejection]]:
+    """The usable records flattened, their lines, and the rejections."""
     from audit.normalize import DuplicateKey, flatten
 
     rows: list[dict[str, Any]] = []
@@ -470,8 +495,22 @@ def batch_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Batch
             continue
         rows.append(flat)
         lines.append(record.line)
+    return rows, lines, rejected
+
+
+def _batch_from(rows: list[dict[str, Any]], lines: list[int], rejected: list[Rejection]
+                ) -> Batch:
+    import numpy as np
+    import pandas as pd
+
+    from audit.readers.columnar import WIDE_COLUMNS
+
     # A row per record, one that holds no value included (from_records would drop it).
-    return Batch(pd.DataFrame(rows), np.asarray(lines, dtype=np.int64), rejected)
+    # A wide batch is one block of objects, as pyarrow's wide tables become (see
+    # audit.readers.columnar.WIDE_COLUMNS): pandas would make a block per column.
+    wide = len({name for row in rows for name in row}) > WIDE_COLUMNS
+    frame = pd.DataFrame(rows, dtype=object if wide else None)
+    return Batch(frame, np.asarray(lines, dtype=np.int64), rejected)
 
 
 def too_many_keys(keys: int, limits: Limits) -> str:

@@ -28,10 +28,37 @@ def frame_of(table: Any) -> pd.DataFrame | None:
     table = merged(flattened(table))
     if table is None or not all(_plain(kind) for kind in table.schema.types):
         return None
+    # A column that holds only nulls is absent, as a null key is: dropped in Arrow, where
+    # its null count says so, before pandas builds anything for it.
+    table = table.select([i for i, column in enumerate(table.columns)
+                          if column.null_count < len(column)])
+    if table.num_columns > WIDE_COLUMNS:
+        return _object_frame(table)
     # Schema metadata (a pandas index, pandas dtypes) would make the frame differ from
     # the records: the columns are taken as they are.
-    frame = table.to_pandas(ignore_metadata=True)
-    return frame.dropna(axis=1, how="all")
+    return table.to_pandas(ignore_metadata=True)
+
+
+#: Past this many columns a table becomes one block of Python objects: pandas pays per
+#: column for every step on a frame of typed columns, and a wide record is mostly
+#: undeclared keys that the checks read as objects anyway.
+WIDE_COLUMNS = 1_000
+
+
+def _object_frame(table: Any) -> pd.DataFrame:
+    """A wide table as a frame of one object block (None for nulls), as
+    :func:`audit.readers.batch_of` builds a wide batch."""
+    import numpy as np
+    import pandas as pd
+
+    values = np.empty((table.num_rows, table.num_columns), dtype=object)  # all None
+    for j, column in enumerate(table.columns):
+        if column.null_count:  # only the values present are made objects
+            rows = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False))
+            values[rows, j] = column.drop_null().to_pylist()
+        else:
+            values[:, j] = column.to_pylist()
+    return pd.DataFrame(values, columns=table.column_names, dtype=object, copy=False)
 
 
 def flattened(table: Any) -> Any:

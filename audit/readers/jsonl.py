@@ -24,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import re
 from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
-from audit.limits import DEFAULT_LIMITS, Limits
+from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, Limits
 from audit.readers import (
     Batch,
     RawRecord,
@@ -198,6 +199,45 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         size = len(pending[0])
 
 
+#: Lines read to estimate the keys of a batch, and the fewest lines a batch is cut to.
+SAMPLE_LINES = 256
+MIN_BATCH_LINES = 1024
+_SAMPLER = random.Random()  # seeded by the system: a dump cannot know which lines it picks
+
+
+def _within_cells(data: bytes, ends: np.ndarray, start: int, stop: int) -> int:
+    """Where to end the batch of lines ``start``…``stop`` so that its frame stays within
+    :data:`BATCH_CELLS`: the batch's distinct keys are estimated from a random sample of
+    its lines (a key seen in one sampled line stands for as many as the batch has lines
+    per sample), and the batch halved while rows × keys would be more.
+
+    A dump can hide keys from the sample only on few lines: on a fraction of the lines
+    below one in :data:`SAMPLE_LINES`, which brings at most rows² / SAMPLE_LINES cells."""
+    import orjson
+
+    from audit.normalize import DuplicateKey, flatten
+
+    while stop - start > MIN_BATCH_LINES:
+        rows = stop - start
+        seen: dict[str, int] = {}
+        for i in _SAMPLER.sample(range(start, stop), min(SAMPLE_LINES, rows)):
+            begin = 0 if i == 0 else int(ends[i - 1]) + 1
+            try:
+                record = orjson.loads(data[begin:int(ends[i])])
+                names = flatten(record) if isinstance(record, dict) else {}
+            except (orjson.JSONDecodeError, DuplicateKey, RecursionError):
+                continue  # Python decides that line later
+            for name in names:
+                seen[name] = seen.get(name, 0) + 1
+        sampled = min(SAMPLE_LINES, rows)
+        once = sum(1 for n in seen.values() if n == 1)
+        keys = len(seen) - once + once * rows / sampled
+        if rows * keys <= BATCH_CELLS:
+            break
+        stop = start + rows // 2
+    return stop
+
+
 def _may_be_long(block: bytes, tail: int, limit: int) -> bool:
     """Whether a line may be longer than ``limit`` bytes, given a block that follows
     ``tail`` bytes of an unfinished line: False is sure, True is checked precisely.
@@ -273,7 +313,8 @@ def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
         ends = np.append(ends, len(data))  # the last line has no newline
     start_line = 0
     while start_line < len(ends):
-        stop_line = min(start_line + chunk_rows, len(ends))
+        stop_line = _within_cells(data, ends, start_line, min(start_line + chunk_rows,
+                                                              len(ends)))
         begin = 0 if start_line == 0 else int(ends[start_line - 1]) + 1
         end = min(int(ends[stop_line - 1]) + 1, len(data))
         last = stop_line == len(ends)

@@ -20,7 +20,7 @@ from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import IO, Any
 
-from audit.limits import DEFAULT_LIMITS, Limits
+from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, Limits
 from audit.readers import Batch, Part, RawRecord, Reader, batch_of, content_digest, register
 from audit.readers.columnar import collisions, frame_of
 
@@ -36,6 +36,13 @@ def _opened(stream: IO[bytes]) -> Any:
         return pq.ParquetFile(source)
     except (pa.ArrowInvalid, OSError) as exc:
         raise OSError(f"not a readable Parquet file ({exc})") from None
+
+
+def _rows_per_batch(opened: Any, rows: int) -> int:
+    """At most ``rows``, and few enough that a batch of all the file's columns stays
+    within :data:`~audit.limits.BATCH_CELLS` (a file of many sparse columns compresses its
+    nulls away; a frame would hold a cell for each)."""
+    return max(1, min(rows, BATCH_CELLS // max(1, len(opened.schema))))
 
 
 def _text_times(batch: Any) -> Any:
@@ -56,7 +63,8 @@ def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawR
     import numpy as np
 
     row = 0
-    for batch in _opened(stream).iter_batches(batch_size=BATCH_ROWS):
+    opened = _opened(stream)
+    for batch in opened.iter_batches(batch_size=_rows_per_batch(opened, BATCH_ROWS)):
         lines = np.arange(row + 1, row + 1 + batch.num_rows, dtype=np.int64)
         row += batch.num_rows
         table, lines, rejected = _without_collisions(_text_times(batch), lines)
@@ -78,7 +86,9 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
 
     row = first_line - 1
     groups = None if part is None else list(range(part.start, part.stop))
-    for batch in _opened(stream).iter_batches(batch_size=chunk_rows, row_groups=groups):
+    opened = _opened(stream)
+    for batch in opened.iter_batches(batch_size=_rows_per_batch(opened, chunk_rows),
+                                     row_groups=groups):
         lines = np.arange(row + 1, row + 1 + batch.num_rows, dtype=np.int64)
         row += batch.num_rows
         if not batch.num_rows:
