@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from audit import __version__
 from audit.errors import AuditError, InputError, UsageError
+from audit.fingerprint import printable
 from audit.limits import DEFAULT_LIMITS, size_text
 from audit.model import Severity, Stage
 
@@ -367,14 +368,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _diff(args)
         return _rules(args)
     except AuditError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        # A path of bytes that are not UTF-8 is named as the reports name it (\xff).
+        print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug: still one line, and exit 2
         print(
-            f"{PROG}: internal error: {type(exc).__name__}: {exc} (please report this)",
+            f"{PROG}: internal error: {type(exc).__name__}: {printable(str(exc))} "
+            "(please report this)",
             file=sys.stderr,
         )
         return EXIT_ERROR

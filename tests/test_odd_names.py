@@ -95,3 +95,11 @@ def test_jobs_name_the_file_the_same(tmp_path: Path) -> None:
     assert [f.to_dict() for f in one.findings] == [f.to_dict() for f in two.findings]
     assert one.run["inputs"] == two.run["inputs"]
     assert one.run["inputs"][1]["path"].endswith(SHOWN)
+
+
+def test_an_error_names_a_byte_path_as_the_reports_do(run_cli) -> None:
+    missing = os.fsdecode(b"\xffmissing.jsonl")
+    result = run_cli("scan", missing)
+    assert result.code == 2
+    assert "\\xffmissing.jsonl: no such file or folder" in result.err
+    assert "\\udcff" not in result.err
