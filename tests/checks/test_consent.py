@@ -416,6 +416,13 @@ def test_a_busy_timeline_keeps_the_worst_subjects_and_their_violations(pack: Rul
     assert note["violations_listed"] == sum(c["violations"] for e in timeline
                                             for c in e["changes"])
     assert f"{len(per_subject):,} subjects had violations" in note["message"]
+    import jsonschema
+
+    from audit.renderers.json import report_schema
+
+    schema = report_schema()
+    jsonschema.validate(out["consent_timeline_cut"], {
+        **schema["properties"]["consent_timeline_cut"], "$defs": schema["$defs"]})
 
 
 def test_kept_changes_prefer_violations_and_what_ended_them() -> None:
