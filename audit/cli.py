@@ -216,8 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--identities", metavar="FILE", help="known identities (CSV kind,value)")
     scan.add_argument(
         "--mapping",
-        metavar="FILE",
-        help="field mapping (YAML) for events not in the reference format",
+        metavar="NAME|FILE",
+        help="field mapping for events not in the reference format: a shipped one by name "
+        "(common-schema, application-insights; see 'mappings list') or a YAML file",
     )
     scan.add_argument(
         "--stage",
@@ -325,6 +326,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing = rule_commands.add_parser("list", help="list rules, categories and severities")
     listing.add_argument("path", nargs="?", metavar="DIR|FILE", help=where)
 
+    mappings = commands.add_parser("mappings", help="inspect field mappings")
+    mapping_commands = mappings.add_subparsers(dest="mappings_command", required=True,
+                                               metavar="ACTION")
+    mapping_commands.add_parser("list", help="the shipped mappings, by name")
+    show = mapping_commands.add_parser("show", help="print a mapping (validated first)")
+    show.add_argument("mapping", metavar="NAME|FILE", help="a shipped mapping or a file")
+    check = mapping_commands.add_parser("validate", help="check a mapping file")
+    check.add_argument("mapping", metavar="NAME|FILE", help="a shipped mapping or a file")
+
     baseline = commands.add_parser("baseline", help="accept the findings of a report")
     baseline_commands = baseline.add_subparsers(dest="baseline_command", required=True,
                                                 metavar="ACTION")
@@ -366,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _baseline(args)
         if args.command == "diff":
             return _diff(args)
+        if args.command == "mappings":
+            return _mappings(args)
         return _rules(args)
     except AuditError as exc:
         # A path of bytes that are not UTF-8 is named as the reports name it (\xff).
@@ -496,6 +508,29 @@ def _rules(args: argparse.Namespace) -> int:
             list(iter_rule_rows(pack)), headers=("rule", "category", "severity", "kind", "title")
         )
     )
+    return EXIT_OK
+
+
+def _mappings(args: argparse.Namespace) -> int:
+    """``mappings list|show|validate``: what a capture in another format can be read with."""
+    from tabulate import tabulate
+
+    from audit.mapping import load_mapping, shipped
+
+    if args.mappings_command == "list":
+        rows = []
+        for name, path in sorted(shipped().items()):
+            mapping = load_mapping(str(path))
+            rows.append((name, mapping.description, len(mapping.fields),
+                         mapping.route.field if mapping.route else ""))
+        print(tabulate(rows, headers=("mapping", "description", "fields", "routed by")))
+        return EXIT_OK
+    mapping = load_mapping(args.mapping)
+    if args.mappings_command == "show":
+        print(Path(mapping.path).read_text("utf-8"), end="")
+        return EXIT_OK
+    print(f"{printable(mapping.path)} valid: {_count(len(mapping.fields), 'field')}"
+          + (f", routed by {mapping.route.field}" if mapping.route else ""))
     return EXIT_OK
 
 

@@ -10,7 +10,6 @@ same records does.
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import gzip
 import json
@@ -64,7 +63,7 @@ from audit.model import (
     Status,
     Summary,
 )
-from audit.normalize import Chunk, Piece, flatten, normalize_chunk
+from audit.normalize import Chunk, Piece, normalize_chunk
 from audit.options import ScanOptions
 from audit.readers import (
     Part,
@@ -380,6 +379,8 @@ def scan(options: ScanOptions) -> Report:
     outcomes = _outcomes(pack, states, tally)
     summary = _summary(inputs, skipped, outcomes, tally, options)
     run = _run_info(options, pack, inputs, skipped, ctx.identities, started, clock)
+    if ctx.mapping is not None:  # the file read, also for a shipped mapping given by name
+        run["mapping"] = {**(_digest_of(ctx.mapping.path) or {}), "name": ctx.mapping.name}
     return Report(
         tool={"name": "telemetry-audit", "version": __version__},
         run=run,
@@ -829,14 +830,15 @@ def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part |
     strings = string_fields(pack)
     gathered: list[RawRecord] = []
     owners: list[int] = []
-    alike: tuple[bool, frozenset[str] | None] = (True, None)  # what the gathered share
+    alike = True  # whether the gathered records are typed (CSV's are text)
     for position, path in enumerate(paths):
         reader, _ = reader_for(path)
         small = part is None and _small(path)
         records = list(read_records(path, limits)) if small else []
-        kind = (reader.typed, _mapped_fields(records, mapping))
+        # The field mapping works row by row, so mapped files share batches too.
+        kind = reader.typed
         if gathered and (not small or kind != alike):
-            yield from _gathered(gathered, owners, alike[0], limits)
+            yield from _gathered(gathered, owners, alike, limits)
             gathered, owners = [], []
         if not small:
             for batch in read_batches(path, chunk_rows, strings, part, limits):
@@ -848,10 +850,10 @@ def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part |
             gathered.append(record)
             owners.append(position)
             if len(gathered) >= chunk_rows:
-                yield from _gathered(gathered, owners, alike[0], limits)
+                yield from _gathered(gathered, owners, alike, limits)
                 gathered, owners = [], []
     if gathered:
-        yield from _gathered(gathered, owners, alike[0], limits)
+        yield from _gathered(gathered, owners, alike, limits)
 
 
 #: Files up to this size are read record by record, their records gathered with those of
@@ -889,22 +891,6 @@ def _gathered(records: list[RawRecord], owners: list[int], typed: bool,
         rejected = [Rejection(int(lines[r.line]), r.what, r.digest) for r in batch.rejected]
         yield Piece(readers.Batch(batch.frame, lines[batch.lines], rejected),
                     files[batch.lines], [owners[r.line] for r in batch.rejected], typed)
-
-
-def _mapped_fields(records: list[RawRecord], mapping: FieldMapping | None
-                   ) -> frozenset[str] | None:
-    """The fields of a file's records that the field mapping decides by: it drops,
-    renames and replaces whole columns by which are present, so only files that agree on
-    them may share a batch (None without a mapping)."""
-    if mapping is None:
-        return None
-    named = {*mapping.ignore, *mapping.renames, *mapping.renames.values()}
-    found: set[str] = set()
-    for record in records:
-        if record.data is not None:
-            with contextlib.suppress(ValueError):  # a record its batch will reject
-                found.update(name for name in flatten(record.data) if name in named)
-    return frozenset(found)
 
 
 def string_fields(pack: RulePack) -> frozenset[str]:
@@ -1221,7 +1207,7 @@ def _run_info(
         "inputs": [i.to_dict() for i in inputs],
         "skipped_files": list(skipped),
         "ledger": _digest_of(options.ledger),
-        "mapping": _digest_of(options.mapping),
+        "mapping": None,  # set by scan from the mapping loaded
         "identities": identities_info,
         "parameters": {
             "fail_on": options.fail_on.value,

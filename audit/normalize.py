@@ -119,7 +119,7 @@ def normalize_chunk(
     The mapping is applied to each piece on its own: which reference fields it replaces
     depends on the columns present, and those must be the input's, not its neighbours'.
     """
-    raw = [piece.batch.frame for piece in pieces]
+    raw = [_unforged(piece.batch.frame) for piece in pieces]
     mapped = raw if mapping is None else [mapping.apply(frame) for frame in raw]
     frame = _consolidated(_stacked(mapped))
     frame.index = pd.RangeIndex(start, start + len(frame))
@@ -181,6 +181,16 @@ def _consolidated(frame: pd.DataFrame) -> pd.DataFrame:
                         columns=frame.columns, dtype=object)
 
 
+def _unforged(frame: pd.DataFrame) -> pd.DataFrame:
+    """A field whose name starts with NUL is renamed (``\\x00…``): such names are kept for
+    what the field mapping adds beside an id (`ID_PREFIX`), which the checks read and
+    never report."""
+    if not any(isinstance(c, str) and c.startswith("\x00") for c in frame.columns):
+        return frame
+    return frame.rename(columns=lambda c: "\\x00" + c[1:]
+                        if isinstance(c, str) and c.startswith("\x00") else c)
+
+
 def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The frames' rows one after another (the columns of all of them)."""
     rows = [frame for frame in frames if len(frame)] or frames[:1]
@@ -233,9 +243,12 @@ def _no_category(fields: list[str], mapping: FieldMapping | None) -> str:
     missing = f"no {' or '.join(fields)} field"
     if mapping is None:
         return (f"{missing}; if the capture is in another event format, audit it with a "
-                "field mapping: --mapping FILE, a YAML file naming the source path of each "
-                "reference field")
-    sources = sorted(source for source, name in mapping.renames.items() if name in fields)
+                "field mapping: --mapping NAME (telemetry-audit mappings list) or --mapping "
+                "FILE, a YAML file naming the source path of each reference field")
+    if mapping.route is not None and "category" in fields:
+        return (f"{missing}; the field mapping routes events by {mapping.route.field}, "
+                "which this record does not have")
+    sources = sorted(s for name in fields for s in mapping.sources_of(name))
     if sources:
         return (f"{missing}; the field mapping takes it from {' or '.join(sources)}, "
                 "which this record does not have")

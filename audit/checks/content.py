@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from audit.checks import check_kind, hits, no_hits
 from audit.context import shared
 from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY
+from audit.detectors.prefixed_ids import ID_PREFIX
 from audit.detectors.scan import Distinct, is_text, matched_rows, search
 from audit.lazy import lazy
 
@@ -206,7 +207,8 @@ def _columns(rule: Rule, events: pd.DataFrame, declared: Mapping[str, FieldSpec]
     out = []
     for name in names:
         spec = declared.get(name)
-        if name in skip or (spec is not None and spec.kind in skip_kinds):
+        if name in skip or (spec is not None and spec.kind in skip_kinds) \
+                or name.startswith(ID_PREFIX):
             continue
         out.append(name)
     return out

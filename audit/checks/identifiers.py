@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from audit.checks import Scope, check_kind, hits, no_hits
 from audit.detectors import is_hashed_id
 from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems
+from audit.detectors.prefixed_ids import ID_PREFIX, prefix_problem
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -197,17 +198,39 @@ def hashed_identifier(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     for i, problem in enumerate(problems):
         if problem is not None:
             table[i], bad[i] = problem, True
-    rows = bad[codes]
-    if not rows.any():
+    found = table[codes]
+    by_prefix = _prefix_problems(events, column, values.index, "a hash")
+    if by_prefix is not None:  # what the prefix says outranks what the digits look like
+        said = pd.notna(by_prefix)
+        found[said] = np.column_stack([np.full(int(said.sum()), "cs-id-prefix", dtype=object),
+                                       by_prefix[said], values.to_numpy(dtype=object)[said]])
+        bad_rows = bad[codes] | said
+    else:
+        bad_rows = bad[codes]
+    if not bad_rows.any():
         return no_hits()
-    found = table[codes[rows]]
+    found = found[bad_rows]
     return hits(
-        values.index[rows],
+        values.index[bad_rows],
         field=column,
         value=found[:, 2],
         detector=found[:, 0],
         explanation=found[:, 1],
     )
+
+
+def _prefix_problems(events: pd.DataFrame, column: str, index: pd.Index,
+                     what: str) -> np.ndarray | None:
+    """Per row of ``index``: why the id's Common Schema prefix (kept by the field mapping
+    beside the stripped id) says it is not ``what``, else None; None when no prefix was
+    kept at all."""
+    hidden = ID_PREFIX + column
+    if hidden not in events.columns:
+        return None
+    codes, uniques = pd.factorize(events[hidden].reindex(index))
+    reasons = np.asarray([*(prefix_problem(str(t), what) for t in uniques), None],
+                         dtype=object)
+    return reasons[codes]
 
 
 # -- device ids (cross-record) --------------------------------------------------
@@ -237,6 +260,9 @@ def collect_devices(
         else pd.Series(None, index=devices.index, dtype=object)
     )
     problem = problems[codes]
+    by_prefix = _prefix_problems(events, column, devices.index, "a random GUID")
+    if by_prefix is not None:  # a MAC address stays one whatever its digits look like
+        problem = np.where(pd.notna(by_prefix), by_prefix, problem)
     flagged = np.flatnonzero(pd.notna(problem))
     found = hits(devices.index[flagged], field=column,
                  value=devices.to_numpy(dtype=object)[flagged], detector="random-guid",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
+from audit.detectors.prefixed_ids import ID_PREFIX
 from audit.lazy import lazy
 from audit.selectors import select_rows
 
@@ -59,7 +60,8 @@ def declared_fields(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.Da
     undeclared keys as the limits allow (100,000 or more).
     """
     declared = ctx.rulepack.categories[rule.category].fields
-    undeclared = np.flatnonzero(~events.columns.isin(list(declared)))
+    undeclared = np.flatnonzero(~events.columns.isin(list(declared))
+                                & ~events.columns.str.startswith(ID_PREFIX))
     if not len(undeclared):
         return no_hits()
     block = events.iloc[:, undeclared]

@@ -1,0 +1,1 @@
+"""Field mappings shipped with the tool, chosen by name: ``--mapping common-schema``."""
