@@ -380,7 +380,8 @@ def scan(options: ScanOptions) -> Report:
     summary = _summary(inputs, skipped, outcomes, tally, options)
     run = _run_info(options, pack, inputs, skipped, ctx.identities, started, clock)
     if ctx.mapping is not None:  # the file read, also for a shipped mapping given by name
-        run["mapping"] = {**(_digest_of(ctx.mapping.path) or {}), "name": ctx.mapping.name}
+        run["mapping"] = {**(_digest_of(ctx.mapping.path) or {}), "name": ctx.mapping.name,
+                          "ignore": list(ctx.mapping.ignore), "lift": list(ctx.mapping.lift)}
     return Report(
         tool={"name": "telemetry-audit", "version": __version__},
         run=run,

@@ -7,11 +7,13 @@ import json
 import uuid
 from pathlib import Path
 
+import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import FIXTURES
 
 import audit
+from audit.renderers.json import report_schema
 
 CAPTURE = FIXTURES / "dumps" / "1ds-capture.jsonl"
 ID_RULES = {"census/unhashed-user-id", "census/device-id-not-random"}
@@ -106,6 +108,19 @@ def test_application_insights_exceptions_are_error_data(tmp_path: Path) -> None:
     assert outcomes["usage/schema-violation"].status.value != "not_applicable"
     fields = {f.field for f in report.findings}
     assert "IMSent" not in fields and "tags.ai.internal.sdkVersion" not in fields
+
+
+def test_report_names_the_mapping_and_what_it_ignores(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    result = run_cli("scan", str(CAPTURE), "--mapping", "common-schema", "--format", "json,html",
+                     out=out)
+    assert result.code == 1
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator(report_schema()).validate(report)
+    assert report["run"]["mapping"]["name"] == "common-schema"
+    assert "ext.sdk.ver" in report["run"]["mapping"]["ignore"]
+    html = (out / "report.html").read_text("utf-8")
+    assert "Field mapping" in html and "ext.metadata.*" in html
 
 
 def test_mappings_command(run_cli) -> None:
