@@ -277,12 +277,24 @@ def identities_text(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def mapping_text(draw: st.DrawFn) -> bytes:
-    base = (FIXTURES / "mappings" / "common-schema.yaml").read_text("utf-8").splitlines()
-    lines = draw(st.lists(st.sampled_from(base), max_size=len(base)))
+    base = draw(st.sampled_from([FIXTURES / "mappings" / "common-schema.yaml",
+                                 ROOT / "audit" / "mappings" / "common-schema.yaml",
+                                 ROOT / "audit" / "mappings" / "application-insights.yaml"]))
+    base_lines = base.read_text("utf-8").splitlines()
+    lines = draw(st.lists(st.sampled_from(base_lines), max_size=len(base_lines)))
     extra = draw(st.lists(st.sampled_from([
         "fields: []", "ignore: {}", "  UserID: [a, b]", "  : x", "&a [*a]", "a: &x [*x, *x]",
         "<<: *nope", "fields:\n  category: {constant: census}", "\t", "%YAML 9.9", "---\n---",
-        "a: !!python/object:os.system x"]), max_size=3))
+        "a: !!python/object:os.system x", "extends: common-schema", "extends: mapping.yaml",
+        "extends: nothing", "lift: [data., ext.]", "ignore: ['*']", "ignore: ['[']",
+        "route: {field: name, categories: {census: '('}}",
+        "route: {field: name, categories: {census: '(a+)+$', error: ''}, default: nope}",
+        "fields:\n  X: {from: name, transform: [{regex: '(?P<a>x)(?P<b>y)'}]}",
+        "fields:\n  UserID: {from: ext.user.localId, transform: [{decode: base64}, "
+        "{cs-id: user}, {split: {sep: ':', index: -9}}, upper, {prefix: w}]}",
+        "fields:\n  DeviceID: {from: [ext.device.localId, time, data], join: ''}",
+        "fields:\n  time: {constant: 7}", "fields:\n  category: {from: name, "
+        "transform: [{regex: 'census|usage'}]}"]), max_size=3))
     return "\n".join([*lines, *extra]).encode("utf-8")
 
 
@@ -515,7 +527,7 @@ TARGETS: dict[str, Target] = {
     "ledger": _input_target("--ledger", "ledger.csv", ledger_text()),
     "identities": _input_target("--identities", "directory.csv", identities_text()),
     "mapping": _input_target("--mapping", "mapping.yaml", mapping_text(),
-                             FIXTURES / "dumps" / "common-schema.jsonl"),
+                             FIXTURES / "dumps" / "1ds-capture.jsonl"),
     "rules": _rules_target,
     "cli": _cli_target,
 }
