@@ -132,7 +132,14 @@ MALFORMED_RULE = Rule(
 
 
 def builtin_dir() -> Path:
-    """The rule pack shipped with the package (wheel) or beside it (source tree)."""
+    """The rule pack beside the package (a source tree) or shipped with it (a wheel).
+
+    The source tree comes first: a checkout put on the path ahead of an editable install
+    of another checkout uses its own rules with its own code, not the other's.
+    """
+    beside = Path(__file__).resolve().parent.parent / "rules"
+    if (beside / META_SCHEMA_NAME).is_file():
+        return beside
     try:
         from importlib.resources import files
 
@@ -141,7 +148,7 @@ def builtin_dir() -> Path:
             return candidate
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "rules"
+    return beside
 
 
 def meta_schema() -> dict[str, Any]:
