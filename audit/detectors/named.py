@@ -138,8 +138,7 @@ def product_key_shape(value: str) -> str | None:
     if _KEY_LIKE.fullmatch(value) and _varied(value, 8):
         return "product-key-shaped value"
     v = value.upper()
-    if len(v) == 5 and set(v) <= KEY_ALPHABET and any(c.isdigit() for c in v) \
-            and any(c.isalpha() for c in v):
+    if len(v) == 5 and set(v) <= KEY_ALPHABET and _varied(v, 3):
         return "partial product key (its last group)"
     return None
 
