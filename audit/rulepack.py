@@ -166,14 +166,16 @@ def _hint_matcher(hints: tuple[FieldHint, ...]) -> Callable[[str], str | None]:
                        re.IGNORECASE | re.DOTALL)
     kinds = [h.kind for h in hints]
 
-    @functools.lru_cache(maxsize=1 << 16)  # a scan asks about the same names chunk after chunk
     def kind_of(field: str) -> str | None:
         found = [m.lastindex for m in (regex.fullmatch(field),
                                        regex.fullmatch(field.rpartition(".")[2]))
                  if m and m.lastindex]
         return kinds[min(found) - 1] if found else None
 
-    return kind_of
+    # A scan asks about the same names chunk after chunk; a long name (a hostile record's
+    # key may be megabytes) is matched again rather than kept.
+    remembered = functools.lru_cache(maxsize=1 << 16)(kind_of)
+    return lambda field: remembered(field) if len(field) <= 256 else kind_of(field)
 
 
 def builtin_dir() -> Path:
