@@ -11,9 +11,11 @@ This module does not import pandas: ``rules list`` must start fast.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +47,19 @@ class FieldSpec:
     pattern: str | None = None
     minimum: float | None = None
     maximum: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FieldHint:
+    """An undeclared field's kind, told by its name: ``name`` is a glob (``*`` and ``?``)
+    over the field's last path segment or its whole dotted name, ignoring case.
+
+    Why: a random GUID says nothing on its own, but under ``ext.device.localId`` it is a
+    device's id; the hint gives the field the context a declared field's kind gives.
+    """
+
+    name: str
+    kind: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +112,12 @@ class Category:
     fields: Mapping[str, FieldSpec]
     rules: tuple[Rule, ...]
     path: str
+    field_hints: tuple[FieldHint, ...] = ()
+
+    def hinted_kind(self, field: str) -> str | None:
+        """The kind of the first hint whose glob matches the field's last path segment
+        or its whole dotted name (case ignored), else None."""
+        return _hint_matcher(self.field_hints)(field) if self.field_hints else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,8 +152,41 @@ MALFORMED_RULE = Rule(
 )
 
 
+def glob_regex(glob: str) -> str:
+    """A glob as a regular expression without groups: ``*`` any run of characters, ``?``
+    one character, everything else itself."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+
+
+@functools.lru_cache(maxsize=16)
+def _hint_matcher(hints: tuple[FieldHint, ...]) -> Callable[[str], str | None]:
+    """One regex for all hints, tried in order: the first alternative that matches a
+    whole name wins (each alternative is one group, so ``lastindex`` names it)."""
+    regex = re.compile("|".join(f"({glob_regex(h.name)})" for h in hints),
+                       re.IGNORECASE | re.DOTALL)
+    kinds = [h.kind for h in hints]
+
+    def kind_of(field: str) -> str | None:
+        found = [m.lastindex for m in (regex.fullmatch(field),
+                                       regex.fullmatch(field.rpartition(".")[2]))
+                 if m and m.lastindex]
+        return kinds[min(found) - 1] if found else None
+
+    # A scan asks about the same names chunk after chunk; a long name (a hostile record's
+    # key may be megabytes) is matched again rather than kept.
+    remembered = functools.lru_cache(maxsize=1 << 16)(kind_of)
+    return lambda field: remembered(field) if len(field) <= 256 else kind_of(field)
+
+
 def builtin_dir() -> Path:
-    """The rule pack shipped with the package (wheel) or beside it (source tree)."""
+    """The rule pack beside the package (a source tree) or shipped with it (a wheel).
+
+    The source tree comes first: a checkout put on the path ahead of an editable install
+    of another checkout uses its own rules with its own code, not the other's.
+    """
+    beside = Path(__file__).resolve().parent.parent / "rules"
+    if (beside / META_SCHEMA_NAME).is_file():
+        return beside
     try:
         from importlib.resources import files
 
@@ -141,7 +195,7 @@ def builtin_dir() -> Path:
             return candidate
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "rules"
+    return beside
 
 
 def meta_schema() -> dict[str, Any]:
@@ -317,6 +371,8 @@ def _build_category(
         fields=fields,
         rules=rules,
         path=str(path),
+        field_hints=tuple(FieldHint(name=h["name"], kind=h["kind"])
+                          for h in doc.get("field_hints") or ()),
     )
 
 

@@ -228,3 +228,35 @@ def test_a_path_that_is_no_rule_file_is_a_clear_error(
     result = run_cli("rules", "validate", str(path))
     assert result.code == 2
     assert result.err.strip() == f"telemetry-audit: error: {path}: {needle}"
+
+
+@pytest.mark.parametrize(
+    ("field", "kind"),
+    [
+        ("ext.device.localId", "machine-id"),
+        ("ext.user.localId", "account-id"),  # the user's hint comes first
+        ("data.MachineId", "machine-id"),
+        ("data.vmid", "machine-id"),
+        ("SerialNumber", "device-serial"),
+        ("data.bios.SERIALNUMBER", "device-serial"),
+        ("DeviceSerial.value", "device-serial"),  # the whole dotted name matches
+        ("data.OA3ProductKey", "product-key"),
+        ("Xuid", "xbox-user-id"),
+        ("UserUpn", "account-id"),
+        ("data.userEmail", "account-id"),
+        ("SipUri2", "account-id"),
+        ("ext.app.name", None),
+        ("data.RamMB", None),
+        ("ProductId", None),  # the product's id names the product, not the installation
+    ],
+)
+def test_field_hints_give_undeclared_fields_a_kind(field: str, kind: str | None) -> None:
+    assert load().categories["census"].hinted_kind(field) == kind
+
+
+def test_field_hints_need_a_known_kind(tmp_path: Path) -> None:
+    folder, line = broken_pack(tmp_path, "kind: machine-id}", "kind: machine}", "census.yaml")
+    with pytest.raises(RuleFileError) as exc:
+        load(folder)
+    assert "'machine' is not one of" in str(exc.value)
+    assert exc.value.line == line and exc.value.pointer.startswith("/field_hints/")

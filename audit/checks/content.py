@@ -11,10 +11,14 @@ A rule lists detector entities and the fields to search::
 For example a census event with ``"DeviceModel": "Amos Marble's iPhone"`` is
 flagged as PERSON_NAME in DeviceModel, while ``"OSVersion": "10.0.2.15"`` is
 not an IP address: the field's schema ``kind`` (``version``) gives the
-detectors their context (see :data:`KIND_CONTEXT`). Fields the schema does not
-declare are searched for every entity of the rule without any such context:
-that is where leaks hide. They are searched together, their values stacked into one
-column, so that a record with 100,000 undeclared keys costs one search, not 100,000.
+detectors their context (see :data:`KIND_CONTEXT`), and a kind may bring detectors
+of its own (:data:`audit.detectors.NAMED`: a random GUID is a MACHINE_ID in a field
+of kind ``machine-id``). Fields the schema does not declare are searched for every
+entity of the rule: that is where leaks hide. Their only context is what their name
+tells: the category's ``field_hints`` give ``ext.device.localId`` or ``SerialNumber``
+a kind, and so the context of that kind. They are searched together, their values
+stacked into one column per hinted kind (most have none), so that a record with
+100,000 undeclared keys costs one search, not 100,000.
 
 ``KNOWN_IDENTITY`` and ``KNOWN_ORGANIZATION`` are searched only when a
 directory list is given (``--identities``); without it the rule still runs with
@@ -33,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from audit.checks import check_kind, hits, no_hits
 from audit.context import shared
-from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY
+from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, NAMED
 from audit.detectors.prefixed_ids import ID_PREFIX
 from audit.detectors.scan import Distinct, is_text, matched_rows, search
 from audit.lazy import lazy
@@ -95,6 +99,13 @@ class KindContext:
     drop: frozenset[str] = frozenset()
 
 
+#: Identifiers of a device or an account. A declared id field (a hashed UserID, a random
+#: DeviceID) is judged by the identifier rules (census/unhashed-user-id,
+#: census/device-id-not-random), which say what is wrong with it: not again here.
+DEVICE_AND_ACCOUNT_IDS = frozenset({
+    "DEVICE_SERIAL", "PRODUCT_KEY", "PRODUCT_ID", "MACHINE_ID", "GUID_V1", "XUID", "ACCOUNT_ID",
+})
+
 #: Field kind → detection context. Kinds not listed are searched for every entity.
 KIND_CONTEXT: Mapping[str, KindContext] = {
     "version": KindContext(exclude=("version",)),  # 10.0.2.15 is not an IP address
@@ -103,10 +114,13 @@ KIND_CONTEXT: Mapping[str, KindContext] = {
     "error-code": KindContext(exclude=("hresult",)),  # -2147467259 is not a phone number
     # A known identity in a hashed id (as is or as an unsalted digest) is the
     # hashed-identifier rule's finding, with a better explanation.
-    "hashed-id": KindContext(drop=frozenset({KNOWN_IDENTITY})),
+    "hashed-id": KindContext(drop=frozenset({KNOWN_IDENTITY}) | DEVICE_AND_ACCOUNT_IDS),
+    "random-guid": KindContext(drop=DEVICE_AND_ACCOUNT_IDS),
 }
 
 assert all(f in FILTERS for c in KIND_CONTEXT.values() for f in c.exclude)
+assert all(e in ENTITIES for c in KIND_CONTEXT.values() for e in c.drop)
+assert all(e in ENTITIES for named in NAMED.values() for e in named)
 
 
 @check_kind("forbidden-content", params_schema=PARAMS_SCHEMA)
@@ -114,26 +128,29 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     """One hit per record and field holding one of the rule's entities."""
     params = rule.params
     entities: list[str] = list(params["entities"])
-    declared = ctx.rulepack.categories[rule.category].fields
+    category = ctx.rulepack.categories[rule.category]
+    declared = category.fields
     allow: Mapping[str, Sequence[str]] = params.get("allow") or {}
     parts = []
-    # Undeclared fields by the entities searched in them (one group but for ``allow``).
-    undeclared: dict[tuple[str, ...], list[str]] = {}
+    # Undeclared fields by the entities searched in them (one group but for ``allow``)
+    # and the kind their name tells (None for most).
+    undeclared: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
     for column in _columns(rule, events, declared):
         spec = declared.get(column)
-        context = KIND_CONTEXT.get(spec.kind, KindContext()) if spec else KindContext()
+        kind = spec.kind if spec else category.hinted_kind(column)
+        context = KIND_CONTEXT.get(kind, KindContext()) if kind else KindContext()
         wanted = [e for e in entities if e not in context.drop and e not in allow.get(column, ())]
         if not wanted:
             continue
         if spec is None:
-            undeclared.setdefault(tuple(wanted), []).append(column)
+            undeclared.setdefault((tuple(wanted), kind), []).append(column)
             continue
         # One Distinct per column and rows, shared by the rules of the category.
         distinct = shared(events, ("distinct-text", column),
                           lambda column=column: Distinct(_as_text(events[column])))
         memo = ctx.memo.setdefault(("forbidden-content", rule.id, column), {})
         found = search(distinct, wanted, identities=ctx.identities, exclude=context.exclude,
-                       memo=memo)
+                       memo=memo, kind=kind)
         rows, matches = matched_rows(distinct, found)
         if len(rows):
             parts.append(
@@ -145,12 +162,14 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
                     explanation=[m.explanation for m in matches],
                 )
             )
-    for wanted, columns in undeclared.items():
+    for (wanted, kind), columns in undeclared.items():
         # The fields' values stacked into one column, shared by the rules of the category.
         stacked = shared(events, ("stacked-text", tuple(columns)),
                          lambda columns=columns: Stacked.of(events, columns))
-        memo = ctx.memo.setdefault(("forbidden-content", rule.id, wanted), {})
-        found = search(stacked.distinct, wanted, identities=ctx.identities, memo=memo)
+        context = KIND_CONTEXT.get(kind, KindContext()) if kind else KindContext()
+        memo = ctx.memo.setdefault(("forbidden-content", rule.id, wanted, kind), {})
+        found = search(stacked.distinct, wanted, identities=ctx.identities,
+                       exclude=context.exclude, memo=memo, kind=kind)
         cells, matches = matched_rows(stacked.distinct, found)
         if len(cells):
             at = stacked.distinct.index.to_numpy()[cells]

@@ -1,13 +1,15 @@
-"""Decoding before detection: URL-encoding, base64 and JSON inside strings.
+"""Decoding before detection: URL-encoding, base64, hex and JSON inside strings.
 
 Example: ``"dT1hbW9zLm1hcmJsZUBjb250b3NvLmNvbQ=="`` expands to
-``("u=amos.marble@contoso.com", "base64")`` so the EMAIL detector sees it, and
-``"%7B%22upn%22%3A%22a%40b.com%22%7D"`` expands through ``url`` then ``json``.
+``("u=amos.marble@contoso.com", "base64")`` so the EMAIL detector sees it,
+``"%7B%22upn%22%3A%22a%40b.com%22%7D"`` expands through ``url`` then ``json``, and
+``"616d6f7340636f6e746f736f2e636f6d"`` to ``("amos@contoso.com", "hex")``.
 
-Why: clients often wrap values (query strings, base64 blobs, JSON in JSON);
+Why: clients often wrap values (query strings, base64 or hex blobs, JSON in JSON);
 detectors only see plain text. Expansion is bounded: at most `max_depth`
-layers, inputs and outputs cut to `max_len` characters, base64 accepted only
-when it decodes to mostly printable UTF-8, and at most `MAX_OUTPUTS` results.
+layers, inputs and outputs cut to `max_len` characters, base64 and hex accepted
+only when they decode to mostly printable UTF-8 (a digest never does), and at most
+`MAX_OUTPUTS` results.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ MAX_OUTPUTS = 16
 _PCT = re.compile(r"%[0-9A-Fa-f]{2}")
 _B64_RUN = re.compile(r"[A-Za-z0-9+/_-]{16,4096}={0,2}")
 _HEXISH = re.compile(r"[0-9A-Fa-f-]+")
+# A whole token of hex pairs, 8 bytes or more (an optional 0x before it).
+_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){8,2048})(?![0-9A-Za-z])")
 _JSON_ESCAPE = re.compile(r"\\(?:u[0-9A-Fa-f]{4}|[\"\\/bfnrt])")
 
 
@@ -68,6 +72,13 @@ def _one_layer(text: str, max_len: int) -> list[tuple[str, str]]:
             decoded = None
         if isinstance(decoded, str) and decoded != text:
             out.append((decoded[:max_len], "json"))
+    for m in _HEX_RUN.finditer(text):
+        data = bytes.fromhex(m.group(1))
+        if printable_ratio(data) < 0.9:
+            continue
+        out.append((data.decode("utf-8")[:max_len], "hex"))
+        if len(out) >= MAX_OUTPUTS:
+            return out
     for m in _B64_RUN.finditer(text):
         run = m.group(0)
         if _HEXISH.fullmatch(run):

@@ -8,25 +8,25 @@ Example::
 
 How it stays fast on millions of rows: values are factorised (each distinct
 value is examined once), each detector's RE2 prefilters run vectorised over the
-distinct values (never over opaque ids), and Python validation (`find`) only
-runs on the candidates; known identities use one Aho-Corasick pass per distinct
-value. Only the first `MAX_VALUE_LEN` characters (64 KiB) of a value are
-analysed. A scan's rules share this work: a :class:`Distinct` holds a column's
-distinct values and every answer worked out about them, and :func:`search` runs
-one rule's entities over it.
+distinct values (never over opaque ids, but for the few detectors that look for
+ids, ``sees_opaque``), and Python validation (`find`) only runs on the candidates;
+known identities use one Aho-Corasick pass per distinct value. Only the first
+`MAX_VALUE_LEN` characters (64 KiB) of a value are analysed. A scan's rules share
+this work: a :class:`Distinct` holds a column's distinct values and every answer
+worked out about them, and :func:`search` runs one rule's entities over it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import audit.detectors as _pkg
-from audit.detectors.base import MAX_VALUE_LEN, Match
+from audit.detectors.base import MAX_VALUE_LEN, Detector, Match
 from audit.detectors.decode import DECODE_PREFILTER, expand
 from audit.detectors.filters import FILTERS, excluded_by
 from audit.detectors.known import KNOWN_IDENTITY, KNOWN_ORGANIZATION, KnownIdentities
@@ -52,6 +52,9 @@ OPAQUE_ID = (
     r"^\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}?$"
     r"|^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128})$"
 )
+#: A whole value of hex pairs that are all printable ASCII (0x20 to 0x7f): text written in
+#: hex, not a digest (16 random bytes pass with odds of one in ten million), so not opaque.
+HEX_TEXT = r"^(?:[2-7][0-9A-Fa-f]){8,}$"
 #: A whole value that is an ISO 8601 date-time: nothing in it to find at all.
 ISO_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d{2}:?\d{2})?$"
 COLUMNS = ["entity", "detector", "explanation", "matched"]
@@ -79,12 +82,28 @@ def _check_args(entities: Sequence[str], exclude: Sequence[str]) -> None:
         raise ValueError(f"unknown filter {', '.join(bad)}; expected one of {', '.join(FILTERS)}")
 
 
+def registry(kind: str | None = None) -> Mapping[str, Detector]:
+    """Entity → detector for a field of ``kind``: the named detectors of that kind (see
+    :data:`audit.detectors.named.NAMED`) in place of the plain ones."""
+    named = _pkg.NAMED.get(kind) if kind else None
+    return {**_pkg.DETECTORS, **named} if named else _pkg.DETECTORS
+
+
+def sees_opaque(det: object) -> bool:
+    """Whether a detector examines opaque ids (a whole-value GUID or hex digest)."""
+    parts = getattr(det, "parts", None)
+    if parts:
+        return any(sees_opaque(p) for p in parts)
+    return bool(getattr(det, "sees_opaque", False))
+
+
 def _find(
     entity: str,
     text: str,
     identities: KnownIdentities | None,
     exclude: Sequence[str],
     known_cache: dict[str, list[Match]],
+    detectors: Mapping[str, Detector],
 ) -> Match | None:
     if entity in KNOWN_ENTITIES:
         if identities is None:
@@ -93,7 +112,7 @@ def _find(
             known_cache[text] = identities.find(text)
         matches = [m for m in known_cache[text] if m.entity == entity]
     else:
-        det = _pkg.DETECTORS[entity]
+        det = detectors[entity]
         if not _compiled(det.prefilter).search(text):
             return None
         matches = det.find(text)
@@ -101,7 +120,7 @@ def _find(
         if exclude and excluded_by(m.value, tuple(exclude)):
             continue
         if m.detector is None:
-            name = getattr(_pkg.DETECTORS.get(entity), "name", None)
+            name = getattr(detectors.get(entity), "name", None)
             return dataclasses.replace(m, detector=name)
         return m
     return None
@@ -114,14 +133,17 @@ def detect_text(
     identities: KnownIdentities | None = None,
     decode: bool = True,
     exclude: Sequence[str] = (),
+    kind: str | None = None,
 ) -> Match | None:
     """The first match in `text`, trying `entities` in order (raw text, then decoded copies).
 
     `exclude` names filters (see `filters.FILTERS`): a value that is wholly,
-    say, a version string is skipped, and so is any match that is one.
+    say, a version string is skipped, and so is any match that is one. `kind` is
+    the field's kind (declared, or told by its name): its named detectors apply.
     """
     _check_args(entities, exclude)
-    return _detect_one(text[:MAX_VALUE_LEN], tuple(entities), identities, decode, tuple(exclude))
+    return _detect_one(text[:MAX_VALUE_LEN], tuple(entities), identities, decode, tuple(exclude),
+                       detectors=registry(kind))
 
 
 def _detect_one(
@@ -131,14 +153,17 @@ def _detect_one(
     decode: bool,
     exclude: tuple[str, ...],
     known_cache: dict[str, list[Match]] | None = None,
+    detectors: Mapping[str, Detector] | None = None,
 ) -> Match | None:
     if exclude and excluded_by(text, exclude):
         return None
     decoded: list[tuple[str, str]] | None = None
     if known_cache is None:
         known_cache = {}
+    if detectors is None:
+        detectors = _pkg.DETECTORS
     for entity in entities:
-        found = _find(entity, text, identities, exclude, known_cache)
+        found = _find(entity, text, identities, exclude, known_cache, detectors)
         if found is not None:
             return found
         if not decode:
@@ -146,7 +171,7 @@ def _detect_one(
         if decoded is None:
             decoded = expand(text) if _compiled(DECODE_PREFILTER).search(text) else []
         for plain, how in decoded:
-            found = _find(entity, plain, identities, exclude, known_cache)
+            found = _find(entity, plain, identities, exclude, known_cache, detectors)
             if found is not None:
                 why = f"{found.explanation}; found after {how} decoding"
                 return dataclasses.replace(found, explanation=why)
@@ -202,36 +227,42 @@ def _prefilter_mask(values: Any, pattern: str) -> np.ndarray:
     return pc.fill_null(found, False).to_numpy(zero_copy_only=False)
 
 
-def _prefilters(det: object) -> list[str]:
-    """A composite's parts' prefilters one by one: RE2 handles small patterns far faster
-    than one big alternation (whose DFA would not fit its memory budget)."""
+def _prefilters(det: object) -> list[tuple[str, bool]]:
+    """A composite's parts' prefilters one by one, each with whether its part examines
+    opaque ids: RE2 handles small patterns far faster than one big alternation (whose
+    DFA would not fit its memory budget)."""
     parts = getattr(det, "parts", None)
     if parts:
         return [p for part in parts for p in _prefilters(part)]
-    return [det.prefilter]  # type: ignore[attr-defined]
+    return [(det.prefilter, sees_opaque(det))]  # type: ignore[attr-defined]
 
 
 class Prefilter:
     """Which prefilters hit some distinct values (an Arrow array of them).
 
     Opaque ids (a GUID or hex digest as the whole value) hold no e-mail, phone, name
-    or secret: only the directory can say anything about them, so no other prefilter
-    hits them and RE2 runs over the other values only, each pattern once.
+    or secret: only the directory and the detectors that look for ids (a version 1
+    GUID, a machine id under its name) can say anything about them, so other
+    prefilters never hit them and RE2 runs over the other values only, each pattern once.
     """
 
     def __init__(self, positions: np.ndarray, values: Any, opaque: np.ndarray) -> None:
         self.positions = positions
         self.opaque = opaque
+        self._values = values
         self._plain = values.filter(pa.array(~self.opaque)) if self.opaque.any() else values
-        self._hits: dict[str, np.ndarray] = {}
+        self._hits: dict[tuple[str, bool], np.ndarray] = {}
 
-    def hits(self, pattern: str) -> np.ndarray:
-        """Whether ``pattern`` hits each value (never an opaque id)."""
-        found = self._hits.get(pattern)
+    def hits(self, pattern: str, opaque: bool = False) -> np.ndarray:
+        """Whether ``pattern`` hits each value (an opaque id only when ``opaque``)."""
+        found = self._hits.get((pattern, opaque))
         if found is None:
-            found = np.zeros(len(self.positions), dtype=bool)
-            found[~self.opaque] = _prefilter_mask(self._plain, pattern)
-            self._hits[pattern] = found
+            if opaque:
+                found = _prefilter_mask(self._values, pattern)
+            else:
+                found = np.zeros(len(self.positions), dtype=bool)
+                found[~self.opaque] = _prefilter_mask(self._plain, pattern)
+            self._hits[pattern, opaque] = found
         return found
 
 
@@ -288,9 +319,14 @@ class Distinct:
 
     @property
     def opaque(self) -> np.ndarray:
-        """Which values are opaque ids (a GUID or hex digest as the whole value)."""
+        """Which values are opaque ids (a GUID or hex digest as the whole value, not text
+        written in hex)."""
         if self._opaque is None:
-            self._opaque = _prefilter_mask(self._arrow, OPAQUE_ID)
+            opaque = _prefilter_mask(self._arrow, OPAQUE_ID)
+            if opaque.any():
+                at = np.flatnonzero(opaque)
+                opaque[at[_prefilter_mask(self._arrow.take(pa.array(at)), HEX_TEXT)]] = False
+            self._opaque = opaque
         return self._opaque
 
     def known(self, identities: KnownIdentities, positions: np.ndarray) -> np.ndarray:
@@ -317,6 +353,7 @@ def detect(
     decode: bool = True,
     exclude: Sequence[str] = (),
     memo: dict[str, Match | None] | None = None,
+    kind: str | None = None,
 ) -> pd.DataFrame:
     """Detect `entities` in a Series; one row per matching input label.
 
@@ -327,7 +364,9 @@ def detect(
     ``matched`` (the raw matched text, for the engine to mask). KNOWN_IDENTITY
     and KNOWN_ORGANIZATION are skipped when `identities` is None. `exclude`
     names false-positive filters for the field's context, e.g.
-    ``("version",)`` for OSVersion.
+    ``("version",)`` for OSVersion. ``kind`` is the field's kind (declared, or told by
+    its name): its named detectors judge their entities (a random GUID is a machine id
+    under ``MachineId``).
 
     ``memo`` carries results across calls with the same arguments (the chunks of
     one column in a scan): a value seen before is not examined again. It stops
@@ -339,7 +378,7 @@ def detect(
         return _empty(values.index)
     distinct = Distinct(values)
     found = search(distinct, entities, identities=identities, decode=decode,
-                   exclude=exclude, memo=memo)
+                   exclude=exclude, memo=memo, kind=kind)
     rows, matches = matched_rows(distinct, found)
     if not len(rows):
         return _empty(values.index)
@@ -359,24 +398,29 @@ def search(
     decode: bool = True,
     exclude: Sequence[str] = (),
     memo: dict[str, Match | None] | None = None,
+    kind: str | None = None,
 ) -> dict[int, Match]:
     """The first match of each distinct value that has one, by position in
-    ``distinct.uniques``; the arguments are those of :func:`detect`."""
+    ``distinct.uniques``; the arguments are those of :func:`detect` (a memo belongs to
+    one set of arguments: a field of another kind needs its own)."""
     ents = tuple(e for e in entities if e not in KNOWN_ENTITIES or identities is not None)
     uniques = distinct.uniques
     if not ents or not len(uniques):
         return {}
     excl = tuple(exclude)
+    detectors = registry(kind)
     remembered = memo is not None and not memo.get(_UNIQUE)  # type: ignore[call-overload]
     hits: dict[int, Match] = {}
-    # Opaque ids can only be a digest of a directory entry: without the directory among
-    # the entities, nothing in them is looked at (the prefilters never hit them anyway).
-    if any(e in KNOWN_ENTITIES for e in ents) or not distinct.opaque.any():
+    # Opaque ids can only be a digest of a directory entry or an id some detectors look
+    # for: without those among the entities, nothing in them is looked at (the other
+    # prefilters never hit them anyway).
+    if any(e in KNOWN_ENTITIES or sees_opaque(detectors[e]) for e in ents) \
+            or not distinct.opaque.any():
         plain = np.arange(len(uniques))
     else:
         plain = np.flatnonzero(~distinct.opaque)
     if not remembered:
-        return _detect_uniques(distinct, plain, ents, identities, decode, excl)
+        return _detect_uniques(distinct, plain, ents, identities, decode, excl, detectors)
     assert memo is not None
     # Values seen by an earlier chunk are answered from the memo, the others examined.
     texts = uniques[plain].tolist()
@@ -391,7 +435,7 @@ def search(
         # than it saves. Later chunks of this column go straight to the prefilters.
         memo[_UNIQUE] = True  # type: ignore[index]
     fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
-                            excl)
+                            excl, detectors)
     if len(memo) < MEMO_LIMIT:
         memo.update(zip(uniques[todo].tolist(), repeat(None)))
         memo.update({uniques[i]: m for i, m in fresh.items()})
@@ -418,6 +462,7 @@ def _detect_uniques(
     identities: KnownIdentities | None,
     decode: bool,
     excl: tuple[str, ...],
+    detectors: Mapping[str, Detector],
 ) -> dict[int, Match]:
     """The first match of each distinct value at ``todo`` (by position), prefiltered
     column-wise: only a value some prefilter lets through is examined (the caller
@@ -436,8 +481,8 @@ def _detect_uniques(
             masks[entity] = known
             continue
         mask = np.zeros(len(todo), dtype=bool)
-        for pattern in _prefilters(_pkg.DETECTORS[entity]):
-            mask |= prefilter.hits(pattern)
+        for pattern, opaque in _prefilters(detectors[entity]):
+            mask |= prefilter.hits(pattern, opaque)
         masks[entity] = mask
     decodable = prefilter.hits(DECODE_PREFILTER) if decode else None
     hits: dict[int, Match] = {}
@@ -463,6 +508,7 @@ def _detect_uniques(
             decodable is not None and bool(decodable[k]),
             excl,
             distinct.known_found,
+            detectors,
         )
         if found is not None:
             hits[i] = found

@@ -216,3 +216,61 @@ def test_built_in_identity_rules_use_the_kind() -> None:
     assert not {"ORG_DOMAIN", "TENANT_KEY", "KNOWN_ORGANIZATION"} & set(usage)
     secret = PACK.rules["error/secret-in-error-data"].params["entities"]
     assert "IP_ADDRESS" not in secret and "SIP_URI" not in secret
+
+
+CENSUS_USER = PACK.rules["census/identifies-user"]
+RANDOM_GUID = "0b6f2a52-1c3d-4e5f-8a7b-9c0d1e2f3a4b"
+V1_GUID = "c9f1e6a0-1d2e-11ee-9b3a-0a1b2c3d4e5f"  # made up: 2023, node 0a:1b:2c:3d:4e:5f
+
+
+def test_an_undeclared_field_name_gives_context() -> None:
+    """A random GUID is an identifier under a name that says so, not under any name."""
+    found = _run(
+        [
+            {"ext.device.localId": RANDOM_GUID, "data.EventId": RANDOM_GUID},
+            {"data.MachineId": "{" + RANDOM_GUID.upper() + "}", "SerialNumber": "3fa9c2d1e07b4a58"},
+        ],
+        CENSUS_USER,
+    )
+    assert _pairs(found) == {(10, "ext.device.localId"), (11, "data.MachineId"),
+                             (11, "SerialNumber")}
+    assert dict(zip(found["field"], found["detector"], strict=True)) == {
+        "ext.device.localId": "MACHINE_ID", "data.MachineId": "MACHINE_ID",
+        "SerialNumber": "DEVICE_SERIAL"}
+    assert all("field named like" in e for e in found["explanation"])
+
+
+@pytest.mark.parametrize(
+    "value", ["10.0.22631.3007", "-2147467259", 42, True, "2026-03-02T10:00:00Z", 1767225600000],
+)
+def test_a_hinted_name_does_not_make_benign_values_identifiers(value: object) -> None:
+    assert _run([{"data.MachineId": value, "SerialNumber": value, "Xuid": value}],
+                CENSUS_USER).empty
+
+
+def test_declared_ids_are_left_to_the_identifier_rules() -> None:
+    """A version 1 DeviceID is census/device-id-not-random's, an XUID as UserID
+    census/unhashed-user-id's; the same values undeclared are this rule's."""
+    assert _run([{"DeviceID": V1_GUID, "UserID": "2533274801234567"}], CENSUS_USER).empty
+    found = _run([{"Session": V1_GUID, "Player": "2533274801234567"}], CENSUS_USER)
+    assert dict(zip(found["field"], found["detector"], strict=True)) == {
+        "Session": "GUID_V1", "Player": "XUID"}
+
+
+def test_hinted_fields_are_stacked_by_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Undeclared fields are searched together: one search for those without a hint and
+    one per hinted kind, however many fields."""
+    calls: list[str | None] = []
+    real = content.search
+
+    def counting(distinct: Distinct, *args: Any, **kwargs: Any) -> dict[int, Match]:
+        calls.append(kwargs.get("kind"))
+        return real(distinct, *args, **kwargs)
+
+    monkeypatch.setattr(content, "search", counting)
+    row = {f"data.Counter{i}": i for i in range(50)}
+    row |= {f"data.MachineId{i}": RANDOM_GUID for i in range(5)}
+    row |= {"ext.device.localId": RANDOM_GUID, "SerialNumber": "PF3KX7Q2"}
+    found = _run([row], CENSUS_USER)
+    assert len(calls) == 3 and set(calls) == {"device-serial", "machine-id", None}
+    assert len(found) == 7

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import urllib.parse
 from collections.abc import Callable
@@ -32,6 +33,21 @@ def test_json_in_json_with_base64() -> None:
 
 def test_json_escapes() -> None:
     assert ("name: Zoë", "json") in expand("name: Zo\\u00eb")
+
+
+def test_hex() -> None:
+    assert ("amos@contoso.com", "hex") in expand(b"amos@contoso.com".hex())
+    assert ("sip:amos@contoso.com", "hex") in expand("u=0x" + b"sip:amos@contoso.com".hex().upper())
+    assert ("a=amos@contoso.com", "base64>hex") in expand(b64(b"a=amos@contoso.com".hex()))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [hashlib.sha256(b"amos").hexdigest(), hashlib.md5(b"amos").hexdigest(), "2533274801234567",
+     b"amos@contoso.com".hex()[:-1], "0x80004005", "deadbeefcafebabe"],
+)
+def test_hex_that_is_not_text_is_not_decoded(text: str) -> None:
+    assert [how for _, how in expand(text) if how == "hex"] == []
 
 
 def test_depth_is_bounded() -> None:

@@ -152,3 +152,13 @@ def test_memo_is_skipped_for_columns_whose_values_never_come_back() -> None:
         values = pd.Series([f"state-{i % 2_500}" for i in range(5_000)] + ["a@contoso.com"])
         assert list(detect(values, ["EMAIL"], memo=repeated).index) == [5_000]
     assert scan._UNIQUE not in repeated and "state-7" in repeated
+
+
+def test_text_written_in_hex_is_not_an_opaque_id() -> None:
+    """32 hex digits look like an MD5 digest, which detectors skip; printable text in hex
+    (an e-mail address here) is decoded and searched like any other value."""
+    hexed = b"amos@contoso.com".hex()
+    assert len(hexed) == 32
+    out = detect(pd.Series([hexed, "5d41402abc4b2a76b9719d911017c592"]), ["EMAIL"])
+    assert list(out.index) == [0]
+    assert out.loc[0, "explanation"].endswith("found after hex decoding")
