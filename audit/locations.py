@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from audit.lazy import lazy
 from audit.model import EntryInfo
-from audit.readers import EntrySpan
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the renderers use the wording here: nothing heavy is imported
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+
+    from audit.readers import EntrySpan
 else:
     np = lazy("numpy")
     pa = lazy("pyarrow")
@@ -33,6 +34,27 @@ else:
 def location_text(entry: int, line: int) -> str:
     """A record's place in a capture, as every report writes it."""
     return f"entry {entry}, line {line}"
+
+
+def where(source: str, line: object, location: object = None) -> str:
+    """A finding's place in one line of text: ``capture.har:6 (entry 2, line 3)``."""
+    return f"{source}:{line}" + (f" ({location})" if location else "")
+
+
+#: Entries named at most when a report lists those with rejected records.
+NAMED_ENTRIES = 10
+
+
+def entries_summary(entries: Sequence[Mapping[str, Any]]) -> str:
+    """What a capture's entries gave, in a sentence (``run.inputs[].entries``)."""
+    text = f"{len(entries):,} request{'s' if len(entries) != 1 else ''} with records"
+    rejected = [str(e.get("entry")) for e in entries if e.get("rejected")]
+    if rejected:
+        named = ", ".join(rejected[:NAMED_ENTRIES])
+        more = f" and {len(rejected) - NAMED_ENTRIES:,} more" \
+            if len(rejected) > NAMED_ENTRIES else ""
+        text += f"; rejected records in entr{'ies' if len(rejected) > 1 else 'y'} {named}{more}"
+    return text
 
 
 def entry_infos(spans: Sequence[EntrySpan], rejected_lines: Sequence[int]
