@@ -159,3 +159,24 @@ def test_other_inputs_have_no_location_nor_entries(tmp_path: Path) -> None:
     assert "entries" not in report.run["inputs"][0]
     assert report.findings and all(f.location is None for f in report.findings)
     assert all("location" not in f.to_dict() for f in report.findings)
+
+
+def test_the_bundled_onecollector_capture(run_cli) -> None:
+    """Common Schema events posted as 1DS SDKs post them, audited through the mapping:
+    the e-mail in entry 2's third event fails the scan, the Bond body is rejected."""
+    from support import DIRECTORY, FIXTURES
+
+    result = run_cli("scan", str(FIXTURES / "dumps" / "onecollector.har"), "--mapping",
+                     str(FIXTURES / "mappings" / "common-schema.yaml"), "--identities",
+                     str(DIRECTORY), "--format", "json")
+    assert result.code == 1, result.err
+    report = result.report
+    jsonschema.Draft202012Validator(report_schema()).validate(report)
+    [info] = report["run"]["inputs"]
+    assert [(e["entry"], e["records"], e["audited"]) for e in info["entries"]] == [
+        (2, 3, 3), (3, 2, 2), (4, 3, 3), (5, 1, 0)]
+    assert "apikey" not in json.dumps(report)  # the URL's query stays out of the report
+    assert [(f["rule"], f["field"], f["location"]) for f in report["findings"]] == [
+        ("census/identifies-user", "DeviceModel", "entry 2, line 3"),
+        (MALFORMED, None, "entry 5, line 1")]
+    assert report["summary"]["verdict"] == "fail"
