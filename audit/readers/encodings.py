@@ -19,6 +19,10 @@ from audit.readers import bytes_text
 #: Decoded bytes from which the compression ratio is checked: small bodies of repeated
 #: events compress very well and are cheap anyway; a bomb is caught once it costs this.
 RATIO_FROM = MIB
+#: Codings undone at most, one after another: real clients apply one (rarely two), and
+#: each stage may cost up to the record limit (a body nested a thousand times would
+#: cost a thousand of them).
+MAX_CODINGS = 4
 #: Codings that leave the body as it is.
 IDENTITY = frozenset({"", "identity"})
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -39,9 +43,13 @@ def codings(header: str) -> list[str]:
 def decode(body: bytes, applied: Sequence[str], limits: Limits) -> bytes:
     """The body with ``applied`` codings undone, last applied first.
 
-    Raises :class:`Undecodable` for a coding that is not read, a body that does not
-    decode as declared, or one that decodes past the limits.
+    Raises :class:`Undecodable` for a coding that is not read, more than
+    :data:`MAX_CODINGS`, a body that does not decode as declared, or one that decodes
+    past the limits.
     """
+    if len(applied) > MAX_CODINGS:
+        raise Undecodable(f"{len(applied)} Content-Encodings, more than the {MAX_CODINGS} "
+                          "undone")
     for coding in reversed(applied):
         step = _DECODERS.get(coding)
         if step is None:

@@ -45,7 +45,7 @@ from audit.readers import (
     reject,
     too_long,
 )
-from audit.readers.encodings import Undecodable, codings, decode
+from audit.readers.encodings import MAX_CODINGS, Undecodable, codings, decode
 from audit.readers.json_array import Broken, JsonText, TooLong
 
 POST_METHODS = frozenset({"POST", "PUT"})
@@ -60,6 +60,8 @@ _NO_ENTRIES = "no log.entries list"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 #: A URL is kept to this many characters in reports.
 URL_CHARS = 300
+#: Characters kept of a Content-Encoding header's value.
+_HEADER_CHARS = 256
 
 
 class _Event(NamedTuple):
@@ -185,8 +187,8 @@ def _request(text: JsonText, entry: int) -> _Request | None:
             url = _string(text)
         elif key == "headers" and text.peek() == "[":
             for name, value in _headers(text):
-                if name == "content-encoding":
-                    encodings.append(value)
+                if name == "content-encoding" and len(encodings) <= MAX_CODINGS:
+                    encodings.append(value[:_HEADER_CHARS])  # enough to see too many
                 elif name == "content-type":
                     header_type = value
         elif key == "postData" and text.peek() == "{":

@@ -193,6 +193,23 @@ def test_the_decompressed_bytes_limit_bounds_a_body_too(tmp_path: Path) -> None:
                             "(--limit decompressed-bytes)")
 
 
+def test_a_body_encoded_over_and_over_is_rejected_before_decoding(tmp_path: Path) -> None:
+    """Each stage may cost up to the record limit: past four, none is undone."""
+    body = json_stream(EVENTS)
+    for _ in range(6):
+        body = compress(body, "gzip")
+    entry = har_post(body, coding="gzip, gzip")
+    entry["request"]["headers"] += [{"name": "Content-Encoding", "value": "gzip"}] * 4
+    [record] = read_one(tmp_path, entry)
+    assert record.error == "not auditable: 6 Content-Encodings, more than the 4 undone"
+    nested = har_post(compress(compress(body, "gzip"), "br"), coding="gzip,gzip,gzip, gzip, br")
+    assert read_one(tmp_path, nested)[0].error == \
+        "not auditable: 5 Content-Encodings, more than the 4 undone"
+    four = har_post(compress(compress(json_stream(EVENTS), "gzip, gzip, deflate"), "br"),
+                    coding="gzip, gzip, deflate, br")
+    assert [r.data for r in read_one(tmp_path, four)] == EVENTS
+
+
 def test_a_decoded_body_of_nothing_gives_no_record(tmp_path: Path) -> None:
     found, spans = records(write_har(tmp_path / "c.har", [
         har_post(compress(b"\n \n", "gzip"), coding="gzip")]))
