@@ -6,8 +6,9 @@ request to open. The reader gives a span per entry that gave records
 (:class:`~audit.readers.EntrySpan`); the engine counts each entry's rejected records
 (:func:`entry_infos`, so ``records == audited + rejected`` holds per entry as per file)
 and, once a scan's findings are all in, names each one's place from the spans
-(:func:`with_locations`): ``entry 3, line 2`` is the second event (line of a JSON Lines
-body, element of an array) of the third entry of ``log.entries``.
+(:func:`with_locations`): ``entry 3, line 2`` is the second event of the third entry of
+``log.entries`` (its line in a body of one event per line, blank lines not counted; its
+element in an array).
 """
 
 from __future__ import annotations
