@@ -14,6 +14,8 @@ from typing import Any
 
 from tabulate import tabulate
 
+from audit.locations import where
+
 #: Rows listed per section of the text rendering; counts stay exact.
 MAX_ROWS = 50
 _SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
@@ -69,7 +71,8 @@ def _rows(findings: Sequence[Mapping[str, Any]]) -> list[list[str]]:
                                               str(f.get("rule")), str(f.get("source")),
                                               int(f.get("line") or 0)))
     return [[str(f.get("severity", "")), str(f.get("rule", "")),
-             f"{f.get('source', '')}:{f.get('line', '')}", str(f.get("field") or ""),
+             where(str(f.get("source", "")), f.get("line", ""), f.get("location")),
+             str(f.get("field") or ""),
              _one_line(f.get("evidence"))] for f in ordered[:MAX_ROWS]]
 
 

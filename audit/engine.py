@@ -51,6 +51,7 @@ from audit.finding_store import (
 from audit.fingerprint import fingerprint, mask, printable, resolve_key
 from audit.ledger import chunk_times
 from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, Limits
+from audit.locations import entry_infos, locators, with_locations
 from audit.mapping import FieldMapping
 from audit.model import (
     Acceptance,
@@ -66,6 +67,7 @@ from audit.model import (
 from audit.normalize import Chunk, Piece, normalize_chunk
 from audit.options import ScanOptions
 from audit.readers import (
+    EntrySpan,
     Part,
     RawRecord,
     Rejection,
@@ -370,7 +372,8 @@ def scan(options: ScanOptions) -> Report:
         for rule_id, state in states.items():
             finished.extend(_finish(pack.rules[rule_id], state, ctx, extras))
             _settle(pack.rules[rule_id], state, ctx)
-        findings, tally = _collect(files, spool, finished, states, options, scratch, extras)
+        findings, tally = _collect(files, spool, finished, states, options, scratch, extras,
+                                   inputs)
     except BaseException:
         scratch.remove()
         raise
@@ -454,9 +457,11 @@ class Tally:
 
 def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
              states: dict[str, RuleState], options: ScanOptions, scratch: ScratchDir,
-             extras: dict[str, Any]) -> tuple[FindingStore, Tally]:
+             extras: dict[str, Any], inputs: Sequence[InputInfo] = ()
+             ) -> tuple[FindingStore, Tally]:
     """Every finding once, in report order (input file, line, rule, field): the sorted
-    runs merged with the cross-record findings, then marked by the baseline."""
+    runs merged with the cross-record findings, then marked by the baseline; a finding
+    of an input with entries (HAR) is given its ``location`` from them."""
     import pyarrow.compute as pc
 
     from audit.baseline import baseline_marks, load_baseline
@@ -477,8 +482,10 @@ def _collect(files: list[Path], spool: RunSpool, finished: list[Finding],
     entries = baseline.index() if baseline else {}
     accepted: dict[str, str] = {}
     writer = RunWriter(scratch.path)
+    places = locators(inputs)
     # Batch by batch in Arrow: findings become objects only where a late one merges in.
     for batch in _with_late(spool.batches(), late, order):
+        batch = with_locations(batch, places)
         if len(undecided):
             batch = batch.filter(pc.invert(pc.is_in(batch.column("rule"),
                                                     value_set=undecided)))
@@ -705,24 +712,37 @@ def scan_file(paths: Path | Sequence[Path], ctx: ScanContext,
     findings_by_day: Counter[str] = Counter()
     records = np.zeros(len(files), dtype=np.int64)
     rejected = np.zeros(len(files), dtype=np.int64)
+    # Per capture (a reader with entries): its entries' spans, its rejected records' lines.
+    spans: list[list[EntrySpan] | None] = [[] if reader_for(path)[0].located else None
+                                           for path in files]
+    rejected_lines: dict[int, list[int]] = {k: [] for k, s in enumerate(spans)
+                                            if s is not None}
     for chunk in iter_chunks(files, ctx.rulepack, chunk_rows, part, ctx.mapping, ahead,
-                             ctx.limits):
+                             ctx.limits, spans):
         bad = np.bincount(np.fromiter((r.source for r in chunk.rejected), dtype=np.intp,
                                       count=len(chunk.rejected)), minlength=len(files))
         records += np.bincount(chunk.inputs.to_numpy(), minlength=len(files)) + bad
         rejected += bad
+        if rejected_lines:
+            for r in chunk.rejected:
+                if r.source in rejected_lines:
+                    rejected_lines[r.source].append(r.line)
         found = check_chunk(chunk, states, ctx, days, findings_by_day)
         writer.add_chunk([_malformed(chunk, ctx), *found], chunk.sources)
         if advance is not None:
             advance(chunk.audited + len(chunk.rejected))
     first = part is None or part.start == 0
     inputs = []
-    for path, n, r in zip(files, records.tolist(), rejected.tolist(), strict=True):
+    for k, (path, n, r) in enumerate(zip(files, records.tolist(), rejected.tolist(),
+                                         strict=True)):
         reader, compressed = reader_for(path)
+        entries = spans[k]
         inputs.append(InputInfo(path=printable(path),
                                 format=reader.name + (".gz" if compressed else ""),
                                 sha256=sha256_of(path) if digest and first else "",
-                                records=n, rejected=r))
+                                records=n, rejected=r,
+                                entries=None if entries is None else
+                                entry_infos(entries, rejected_lines[k])))
     return UnitResult([writer.close()], inputs, states, days, findings_by_day)
 
 
@@ -788,16 +808,17 @@ def _progress(options: ScanOptions, files: list[Path]) -> Any:
 
 def iter_chunks(paths: Sequence[Path], pack: RulePack, chunk_rows: int,
                 part: Part | None = None, mapping: FieldMapping | None = None,
-                ahead: bool = False,
-                limits: Limits = DEFAULT_LIMITS) -> Iterator[Chunk]:
+                ahead: bool = False, limits: Limits = DEFAULT_LIMITS,
+                spans: Sequence[list[EntrySpan] | None] | None = None) -> Iterator[Chunk]:
     """Normalised chunks of files read one after another (or of one part of one file),
     at most ``chunk_rows`` records each (a batch the reader cut by lines may hold
     fewer): each batch joins the chunk being filled, so small files share chunks while
     a large one streams a chunk at a time. With ``ahead``, a format pyarrow parses (the
     GIL released) has its next batch read in a thread while this chunk is checked;
-    formats read by Python gain nothing from it."""
+    formats read by Python gain nothing from it. ``spans[i]``, when a list, receives the
+    entry spans of ``paths[i]`` (a HAR capture), complete once the chunks are."""
     sources = tuple(printable(path) for path in paths)
-    pieces = _pieces(paths, pack, chunk_rows, part, limits, mapping)
+    pieces = _pieces(paths, pack, chunk_rows, part, limits, mapping, spans)
     if ahead and any(reader_for(path)[0].batches is not None for path in paths):
         pieces = read_ahead(pieces)
     held: list[Piece] = []
@@ -824,7 +845,8 @@ def iter_chunks(paths: Sequence[Path], pack: RulePack, chunk_rows: int,
 
 
 def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part | None,
-            limits: Limits, mapping: FieldMapping | None) -> Iterator[Piece]:
+            limits: Limits, mapping: FieldMapping | None,
+            spans: Sequence[list[EntrySpan] | None] | None = None) -> Iterator[Piece]:
     """The files' records in turn, as batches with each record's file: a file's own
     batches, or, for consecutive small files, their records read and gathered into
     batches of up to ``chunk_rows`` (empty batches left out: they add nothing)."""
@@ -835,14 +857,15 @@ def _pieces(paths: Sequence[Path], pack: RulePack, chunk_rows: int, part: Part |
     for position, path in enumerate(paths):
         reader, _ = reader_for(path)
         small = part is None and _small(path)
-        records = list(read_records(path, limits)) if small else []
+        entries = spans[position] if spans is not None else None
+        records = list(read_records(path, limits, entries)) if small else []
         # The field mapping works row by row, so mapped files share batches too.
         kind = reader.typed
         if gathered and (not small or kind != alike):
             yield from _gathered(gathered, owners, alike, limits)
             gathered, owners = [], []
         if not small:
-            for batch in read_batches(path, chunk_rows, strings, part, limits):
+            for batch in read_batches(path, chunk_rows, strings, part, limits, entries):
                 if batch.records:
                     yield Piece.of(position, batch, reader.typed)
             continue
@@ -1057,6 +1080,7 @@ def finding_batch(rule: Rule, result: pd.DataFrame, sources: str | np.ndarray,
         "severity": [rule.severity.value] * n,
         "source": [sources] * n if isinstance(sources, str) else [str(s) for s in sources],
         "line": np.asarray(lines, dtype=np.int64),
+        "location": [None] * n,  # set once the scan's findings are in (audit.locations)
         "field": fields,
         "message": messages,
         "evidence": evidence,

@@ -40,8 +40,9 @@ SPILL_AFTER = 50_000
 #: Rows per Arrow batch: what is turned back into Python objects at a time.
 BATCH_ROWS = 8_192
 
-FIELDS = ("rule", "category", "severity", "source", "line", "field", "message", "evidence",
-          "fingerprint", "detector", "explanation", "baseline")
+FIELDS = ("rule", "category", "severity", "source", "line", "location", "field", "message",
+          "evidence", "fingerprint", "detector", "explanation", "baseline")
+_UNLOCATED = [name for name in FIELDS if name != "location"]
 _SEVERITIES = {s.value: s for s in Severity}
 _BASELINES = {b.value: b for b in BaselineStatus}
 
@@ -73,10 +74,10 @@ def from_batch(batch: pa.RecordBatch) -> list[Finding]:
     rows = zip(*(columns[name] for name in FIELDS), strict=True)
     return [
         Finding(rule=rule, category=category, severity=_SEVERITIES[severity], source=source,
-                line=line, field=field_name, message=message, evidence=evidence,
-                fingerprint=fingerprint, detector=detector, explanation=explanation,
-                baseline=_BASELINES[baseline])
-        for (rule, category, severity, source, line, field_name, message, evidence,
+                line=line, location=location, field=field_name, message=message,
+                evidence=evidence, fingerprint=fingerprint, detector=detector,
+                explanation=explanation, baseline=_BASELINES[baseline])
+        for (rule, category, severity, source, line, location, field_name, message, evidence,
              fingerprint, detector, explanation, baseline) in rows
     ]
 
@@ -465,9 +466,16 @@ class FindingStore(Sequence[Finding]):
         return self._run.iter_batches()
 
     def dicts(self) -> Iterator[dict[str, Any]]:
-        """:func:`finding_dicts`: the batches' rows, which are the findings' fields."""
+        """:func:`finding_dicts`: the batches' rows, which are the findings' fields (a
+        ``location`` only where there is one, as :meth:`Finding.to_dict` gives it)."""
         for batch in self._run.iter_batches():
-            yield from batch.to_pylist()
+            if batch.column("location").null_count == batch.num_rows:
+                yield from batch.select(_UNLOCATED).to_pylist()
+                continue
+            for row in batch.to_pylist():
+                if row["location"] is None:
+                    del row["location"]
+                yield row
 
     def digest_by_rule(self, cap: int, *, active_rows: bool = False
                        ) -> dict[str, RuleDigest]:

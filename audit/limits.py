@@ -27,9 +27,10 @@ class Limits:
     record_bytes: int = 8 * MIB
     #: one CSV field
     field_bytes: int = 8 * MIB
-    #: the decompressed size of one compressed input
+    #: the decompressed size of one compressed input (or HAR request body)
     decompressed_bytes: int = 64 * GIB
     #: decompressed size over compressed size, checked once 64 MiB are decompressed
+    #: (1 MiB of a HAR request body, see audit.readers.encodings)
     compression_ratio: int = 200
     #: keys of one record once flattened (``a.b.c`` counts once)
     keys: int = 10_000

@@ -175,18 +175,24 @@ class Finding:
     detector: str | None = None
     explanation: str | None = None
     baseline: BaselineStatus = BaselineStatus.ACTIVE
+    #: where the record is within its input when ``line`` alone does not say it (a HAR
+    #: record: ``entry 3, line 2``, see :mod:`audit.locations`); None elsewhere
+    location: str | None = None
 
     @property
     def active(self) -> bool:
         return self.baseline is not BaselineStatus.SUPPRESSED
 
     def to_dict(self) -> dict[str, Any]:
+        """The finding in report.json; ``location`` only where there is one."""
+        where = {} if self.location is None else {"location": self.location}
         return {
             "rule": self.rule,
             "category": self.category,
             "severity": self.severity.value,
             "source": self.source,
             "line": self.line,
+            **where,
             "field": self.field,
             "message": self.message,
             "evidence": self.evidence,
@@ -231,17 +237,43 @@ class RuleOutcome:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class EntryInfo:
+    """The records one entry of a capture (a HAR request) gave: its 1-based place in
+    ``log.entries``, its URL (without query), the line (record index) of its first
+    record, and how many it gave, were audited and were rejected."""
+
+    entry: int
+    url: str
+    first: int
+    records: int
+    audited: int
+    rejected: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class InputInfo:
-    """One input file: where it came from and how many of its records were used."""
+    """One input file: where it came from and how many of its records were used.
+
+    ``entries`` (HAR captures only, else None) are its requests that gave records, in
+    order; their records add up to ``records`` but for a capture's unread rest."""
 
     path: str
     format: str
     sha256: str
     records: int
     rejected: int
+    entries: tuple[EntryInfo, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        info: dict[str, Any] = {"path": self.path, "format": self.format,
+                                "sha256": self.sha256, "records": self.records,
+                                "rejected": self.rejected}
+        if self.entries is not None:
+            info["entries"] = [entry.to_dict() for entry in self.entries]
+        return info
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

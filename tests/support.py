@@ -67,3 +67,68 @@ def write_jsonl(path: Path, events: list[Any]) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+#: Where 1DS SDKs post Common Schema events (an invented host of the same shape).
+ONECOLLECTOR = "https://mobile.events.data.example.com/OneCollector/1.0/"
+JSON_STREAM = "application/x-json-stream"
+
+
+def json_stream(events: list[Any]) -> bytes:
+    """A 1DS request body: one event per line (dicts, or raw strings for broken lines)."""
+    return "".join((e if isinstance(e, str) else json.dumps(e)) + "\n"
+                   for e in events).encode("utf-8")
+
+
+def compress(body: bytes, coding: str) -> bytes:
+    """``body`` encoded as a ``Content-Encoding`` says (``"gzip, br"``: gzip, then br);
+    ``raw-deflate`` is deflate without the zlib wrapper some clients send."""
+    import gzip
+    import zlib
+
+    import brotli
+
+    for name in (c.strip() for c in coding.split(",")):
+        if name == "gzip":
+            body = gzip.compress(body, mtime=0)
+        elif name == "deflate":
+            body = zlib.compress(body)
+        elif name == "raw-deflate":
+            packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+            body = packer.compress(body) + packer.flush()
+        elif name == "br":
+            body = brotli.compress(body, quality=5)
+        elif name != "identity":
+            raise ValueError(f"no encoder for {name!r}")
+    return body
+
+
+def har_post(body: bytes | str, *, coding: str | None = None, mime: str | None = JSON_STREAM,
+             base64_body: bool = True, method: str = "POST", url: str = ONECOLLECTOR
+             ) -> dict[str, Any]:
+    """A HAR entry posting ``body`` (bytes are base64'd unless ``base64_body`` is false,
+    then written as Latin-1 text, as some exporters write binary bodies), with a
+    ``Content-Encoding`` header when ``coding`` is given."""
+    import base64
+
+    headers = [{"name": "Host", "value": "mobile.events.data.example.com"}]
+    if coding is not None:
+        headers.append({"name": "content-encoding", "value": coding})
+    data: dict[str, Any] = {}
+    if mime is not None:
+        data["mimeType"] = mime
+    if isinstance(body, bytes) and base64_body:
+        data["text"], data["encoding"] = base64.b64encode(body).decode("ascii"), "base64"
+    else:
+        data["text"] = body if isinstance(body, str) else body.decode("latin-1")
+    return {"startedDateTime": "2026-03-02T10:00:00.000Z",
+            "request": {"method": method, "url": url, "httpVersion": "HTTP/1.1",
+                        "headers": headers, "postData": data},
+            "response": {"status": 200, "content": {"size": 0, "mimeType": "text/plain"}}}
+
+
+def write_har(path: Path, entries: list[dict[str, Any]]) -> Path:
+    """A HAR 1.2 capture of ``entries``."""
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "test"},
+                                        "entries": entries}}), "utf-8")
+    return path

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CLEAN, DIRECTORY, LEDGER, SAMPLE
+from support import CLEAN, DIRECTORY, LEDGER, SAMPLE, compress, har_post, write_har
 
 import audit
 
@@ -43,6 +43,12 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
             if line.startswith("{") and line.endswith("}")]
     rows = [r for r in rows if not isinstance(r.get("SignInAttempts"), str)]  # one type a column
     pd.DataFrame.from_records(rows).to_parquet(folder / "c-sample.parquet")
+    # Some of it posted in a HAR capture: its entries and locations come back from workers.
+    posted = SAMPLE.read_text("utf-8").splitlines()[:60]
+    write_har(folder / "d-capture.har", [
+        *(har_post(compress("\n".join(posted[k:k + 20]).encode(), "gzip"), coding="gzip")
+          for k in range(0, 60, 20)),
+        har_post(b"\x2b\x01\x09\x00", mime="application/bond-compact-binary")])
 
     kwargs = {"inputs": str(folder), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
     local = audit.scan(**kwargs)
@@ -56,7 +62,7 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
                                 scheduler=cluster.scheduler_address)
         # Each JSON Lines file cut into one part per worker: still the same report.
         monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
-        assert len(engine.plan(sorted(folder.iterdir()), 2)) == 5
+        assert len(engine.plan(sorted(folder.iterdir()), 2)) == 6
         parted = audit.scan(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
     assert distributed.run["engine"] == "dask"
     assert _without_times(distributed) == _without_times(local)
@@ -65,6 +71,11 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
     assert {o.status.value for o in incomplete.outcomes} >= {"not_tested", "not_applicable"}
     assert local.summary.findings_by_rule.get("census/device-id-not-random", 0) > 0
     assert {i["path"] for i in local.run["inputs"]} == {str(p) for p in folder.iterdir()}
+    capture = next(i for i in distributed.run["inputs"] if i["format"] == "har")
+    assert [(e["entry"], e["records"], e["rejected"]) for e in capture["entries"]] == [
+        (1, 20, 0), (2, 20, 0), (3, 20, 0), (4, 1, 1)]
+    assert {f.location for f in distributed.findings if f.source.endswith(".har")} >= {
+        "entry 4, line 1"}
 
 
 def test_unreachable_scheduler_is_exit_2(run_cli) -> None:

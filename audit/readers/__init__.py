@@ -70,6 +70,20 @@ class RawRecord:
     digest: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EntrySpan:
+    """The records one entry of a capture gave (HAR: a request of ``log.entries``): its
+    1-based entry number, its URL, the line (record index) of its first record and how
+    many it gave. A record index alone does not say which request a record came from,
+    nor where in its body; a reader that has entries (``Reader.located``) appends one
+    span per entry with records to the ``spans`` list it is given."""
+
+    entry: int
+    url: str
+    first: int
+    records: int
+
+
 def reject(line: int, what: str, content: bytes | str) -> RawRecord:
     """A record that cannot be audited, identified by its content (only the digest is kept)."""
     return RawRecord(line, error=what, digest=content_digest(content))
@@ -122,6 +136,9 @@ class Reader:
     #: Cuts a file into about N parts of the format's own (Parquet: row groups), each
     #: ``Part(first group, stop group, first row)``, read by ``batches(..., part=)``.
     cut: Callable[[Path, int], list[Part] | None] | None = None
+    #: ``read`` takes ``spans``, a list it appends an :class:`EntrySpan` to per entry
+    #: (HAR: records are numbered across requests, the spans say which request)
+    located: bool = False
 
 
 READERS: dict[str, Reader] = {}
@@ -190,19 +207,27 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_records(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawRecord]:
-    """Stream the records of one file; I/O and decompression errors become InputError."""
+def read_records(path: Path, limits: Limits = DEFAULT_LIMITS,
+                 spans: list[EntrySpan] | None = None) -> Iterator[RawRecord]:
+    """Stream the records of one file; I/O and decompression errors become InputError.
+    A reader with entries appends their spans to ``spans`` when given."""
     reader, _ = reader_for(path)
+    if reader.located and spans is not None:
+        yield from _guarded(path, lambda stream: reader.read(stream, limits=limits,
+                                                             spans=spans), limits)
+        return
     yield from _guarded(path, lambda stream: reader.read(stream, limits=limits), limits)
 
 
 def read_batches(path: Path, chunk_rows: int, string_fields: frozenset[str] = frozenset(),
-                 part: Part | None = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
-    """Stream one file (or one part of it) as batches of at most ``chunk_rows`` records."""
+                 part: Part | None = None, limits: Limits = DEFAULT_LIMITS,
+                 spans: list[EntrySpan] | None = None) -> Iterator[Batch]:
+    """Stream one file (or one part of it) as batches of at most ``chunk_rows`` records
+    (``spans``: as :func:`read_records` takes them)."""
     reader, _ = reader_for(path)
     batches = reader.batches
     if batches is None:
-        yield from record_batches(read_records(path, limits), chunk_rows, limits)
+        yield from record_batches(read_records(path, limits, spans), chunk_rows, limits)
         return
 
     def produce(stream: IO[bytes]) -> Iterator[Batch]:

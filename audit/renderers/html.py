@@ -22,6 +22,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from audit.finding_store import RuleDigest, digest_by_rule
+from audit.locations import entries_summary
 from audit.model import (
     STATUS_ORDER,
     BaselineStatus,
@@ -458,6 +459,7 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
         "status_label": _STATUS_LABEL,
         "baseline_label": BASELINE_LABEL,
         "explanation": explanation_shown,
+        "entries_summary": entries_summary,
         "csp": content_security_policy(),
         "script": Markup(script),  # our own static file, allowed by its hash in the CSP
     }

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from audit.finding_store import digest_by_rule
+from audit.locations import where
 from audit.model import Finding, Report, RuleOutcome, Severity, Status
 from audit.renderers import register
 
@@ -36,9 +37,9 @@ def _clean(text: object) -> str:
 
 def _entry(f: Finding) -> str:
     """One finding in a body: where, and its (masked) message and evidence."""
-    where = f"{f.source}:{f.line}" + (f" {f.field}" if f.field else "")
+    place = where(f.source, f.line, f.location) + (f" {f.field}" if f.field else "")
     evidence = f" [{f.evidence}]" if f.evidence else ""
-    return f"{where}: {f.message}{evidence}"
+    return f"{place}: {f.message}{evidence}"
 
 
 def _listing(sample: list[Finding], count: int) -> list[str]:

@@ -12,6 +12,7 @@ import re
 from tabulate import tabulate
 
 from audit.finding_store import most_severe
+from audit.locations import where
 from audit.model import STATUS_ORDER, Report, Severity, Status, Verdict
 from audit.renderers import register
 
@@ -87,7 +88,8 @@ def render_text(report: Report) -> str:
     active = s.findings_active
     if active:
         top = most_severe(report.findings, TOP_FINDINGS)
-        rows = [[escape(f.severity.value), _code(f.rule), escape(f"{f.source}:{f.line}"),
+        rows = [[escape(f.severity.value), _code(f.rule),
+                 escape(where(f.source, f.line, f.location)),
                  _code(f.field) if f.field else "", escape(f.message),
                  _code(f.evidence) if f.evidence else ""] for f in top]
         out += [f"## Top findings ({len(top)} of {active:,} active)", "",

@@ -104,9 +104,12 @@ def _result(finding: dict[str, Any], rule_index: int | None, accepted: dict[str,
             ) -> dict[str, Any]:
     """One result from a finding as a dict (:meth:`Finding.to_dict`)."""
     field_name = finding["field"]
+    location = finding.get("location")  # a HAR record: its entry and line in the body
     text = finding["message"]
     if field_name:
         text = f"{text} (field {field_name})"
+    if location:
+        text = f"{text} at {location}"
     result: dict[str, Any] = {
         "ruleId": finding["rule"],
         "level": _LEVELS[finding["severity"]],
@@ -133,6 +136,8 @@ def _result(finding: dict[str, Any], rule_index: int | None, accepted: dict[str,
         result["locations"][0]["logicalLocations"] = [
             {"fullyQualifiedName": field_name, "kind": "member"}
         ]
+    if location:
+        result["properties"]["location"] = location
     if finding["detector"]:
         result["properties"]["detector"] = finding["detector"]
     if finding["explanation"]:

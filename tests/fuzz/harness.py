@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -198,28 +199,55 @@ def parquet_bytes(draw: st.DrawFn) -> bytes:
                           st.integers(0, max(len(data) - 1, 0)).map(lambda n: data[:n])))
 
 
+def _brotli(data: bytes) -> bytes:
+    import brotli
+
+    return brotli.compress(data, quality=1)
+
+
+#: Content-Encodings of HAR request bodies and how to apply them.
+_PACKERS: dict[str, Callable[[bytes], bytes]] = {
+    "gzip": functools.partial(gzip.compress, mtime=0), "deflate": zlib.compress,
+    "br": _brotli}
+
+
 @st.composite
 def har_bytes(draw: st.DrawFn) -> bytes:
     import base64
 
     entries = []
     for _ in range(draw(st.integers(0, 4))):
-        body_kind = draw(st.sampled_from(["events", "lines", "binary", "text", "junk"]))
+        body_kind = draw(st.sampled_from(["events", "lines", "binary", "text", "junk",
+                                          "compressed"]))
+        headers: Any = []
         if body_kind == "events":
             text = _dumps(draw(st.lists(events(), max_size=3)))
         elif body_kind == "lines":
             text = "\n".join(_dumps(e) for e in draw(st.lists(events(), max_size=3)))
         elif body_kind == "binary":
             text = base64.b64encode(draw(st.binary(max_size=40))).decode()
+        elif body_kind == "compressed":  # as 1DS SDKs post: possibly cut, or mislabelled
+            body = "\n".join(_dumps(e) for e in draw(st.lists(events(), max_size=3)))
+            coding, packed = draw(st.sampled_from(list(_PACKERS.items())))
+            data = packed(body.encode("utf-8", "surrogatepass"))
+            data = data[:draw(st.integers(0, len(data)))] if draw(st.booleans()) else data
+            text = base64.b64encode(data).decode()
+            label = draw(st.sampled_from([coding, coding.upper(), "gzip, br", "zstd", "",
+                                          "identity, " + coding]))
+            headers = [{"name": draw(st.sampled_from(["Content-Encoding",
+                                                      "content-encoding"])),
+                        "value": label}]
         else:
             text = draw(st.text(max_size=40))
+        headers = draw(st.one_of(st.just(headers), JSON_VALUES)) if headers else headers
         post: dict[str, Any] = {"mimeType": draw(st.sampled_from(
             ["application/json", "application/x-json-stream", "text/plain",
              "application/bond-compact-binary", ""])), "text": text}
-        if body_kind == "binary":
+        if body_kind in ("binary", "compressed"):
             post["encoding"] = "base64"
         entries.append({"request": {"method": draw(st.sampled_from(["POST", "GET", "PUT"])),
-                                    "url": "https://collector.example/1.0",
+                                    "url": "https://collector.example/1.0?key=secret",
+                                    "headers": headers,
                                     "postData": draw(st.one_of(st.just(post), JSON_VALUES))},
                         "response": {"status": 200}})
     doc: Any = {"log": {"version": "1.2", "entries": entries}}
@@ -390,6 +418,16 @@ def check(outcome: Outcome, out_dir: Path | None, all_formats: bool) -> None:
     assert sum(i["rejected"] for i in inputs) == summary["records_rejected"]
     malformed = sum(1 for f in report["findings"] if f["rule"] == "input/malformed-record")
     assert malformed == summary["records_rejected"], (malformed, summary)
+    for info in inputs:  # a HAR capture: per entry as per file, and every finding placed
+        entries = info.get("entries")
+        if entries is None:
+            continue
+        assert all(e["records"] == e["audited"] + e["rejected"] for e in entries), entries
+        assert sum(e["records"] for e in entries) <= info["records"]
+        assert sum(e["rejected"] for e in entries) <= info["rejected"]
+        assert all(f.get("location") for f in report["findings"]
+                   if f["source"] == info["path"])
+        assert "secret" not in json.dumps(entries), entries  # URLs without their query
     verdict = summary["verdict"]
     assert (outcome.code, verdict) in {(0, "pass"), (1, "fail"), (3, "incomplete"),
                                        (0, "incomplete")}, (outcome.code, verdict)
