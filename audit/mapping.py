@@ -295,11 +295,9 @@ class FieldMapping:
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame with reference names: each entry's value where its sources give one
         (a reference field already there is kept where they do not)."""
-
-        category = None
-        if self.route is not None and self.route.field in frame.columns:
-            category = _routed(frame[self.route.field], self.route)
         out: dict[str, pd.Series] = {}
+        if self.route is not None and self.route.field in frame.columns:
+            out["category"] = _routed(frame[self.route.field], self.route)
         used: set[str] = set()
         for rule in self.fields:
             value, kinds = _value_of(frame, rule)
@@ -316,10 +314,6 @@ class FieldMapping:
                 value = value.where(value.notna(), frame[name])
             frame[name] = value
         frame = self._lifted(frame)
-        if category is not None:
-            if "category" in frame.columns:
-                category = category.where(category.notna(), frame["category"])
-            frame["category"] = category
         for name, constant in self.constants.items():
             if name not in frame.columns:
                 frame[name] = constant
@@ -348,8 +342,9 @@ class FieldMapping:
             frame = frame.rename(columns=renames)
         for column, short in merges:
             there = frame[short].notna()
+            differs = there & (frame[column].astype(object) != frame[short].astype(object))
             frame[short] = frame[short].where(there, frame[column])
-            frame[column] = frame[column].where(there)
+            frame[column] = frame[column].where(differs)
         return frame
 
 

@@ -48,6 +48,33 @@ def test_every_prefix_is_judged_by_what_it_says() -> None:
     assert "00-1A" not in by_line[6].message  # the explanation never holds the id
 
 
+def test_a_har_capture_of_the_same_events(run_cli, tmp_path: Path) -> None:
+    """The capture as posted (gzip, deflate and br x-json-stream bodies, then a Bond body):
+    every event audited as in the JSON Lines dump, the Bond body rejected, counts exact
+    per file and per entry."""
+    har = audit.scan(inputs=str(CAPTURE.with_suffix(".har")), mapping="common-schema")
+    lines = audit.scan(inputs=str(CAPTURE), mapping="common-schema")
+    assert id_findings(har) == id_findings(lines)
+    summary = har.summary
+    assert (summary.records_read, summary.records_audited, summary.records_rejected) == \
+        (16, 15, 1)
+    (info,) = har.run["inputs"]
+    assert [(e["entry"], e["records"], e["audited"], e["rejected"]) for e in info["entries"]] \
+        == [(1, 5, 5, 0), (2, 5, 5, 0), (3, 5, 5, 0), (4, 1, 0, 1)]
+    assert all(e["records"] == e["audited"] + e["rejected"] for e in info["entries"])
+    serial = [(f.rule, f.location) for f in har.findings if f.field == "OEMSerialNumber"]
+    assert sorted(serial) == [("census/identifies-user", "entry 1, line 1"),
+                              ("census/undeclared-field", "entry 1, line 1")]
+    (bond,) = [f for f in har.findings if f.rule == "input/malformed-record"]
+    assert "binary body" in bond.message and bond.location == "entry 4, line 1"
+    # A v4 GUID behind s: is a random device id: line 1 has no device finding.
+    assert not [f for f in har.findings
+                if f.rule == "census/device-id-not-random" and f.line == 1]
+    result = run_cli("scan", str(CAPTURE.with_suffix(".har")), "--mapping", "common-schema",
+                     "--format", "json")
+    assert result.code == 1  # FAIL outranks the rejected body's INCOMPLETE
+
+
 def test_envelope_routing_and_part_c() -> None:
     report = audit.scan(inputs=str(CAPTURE), mapping="common-schema")
     rules = {f.rule for f in report.findings}
