@@ -19,7 +19,7 @@ so anything unexpected is still reported as an undeclared field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +76,18 @@ class FieldMapping:
             else:
                 frame[name] = frame[name].where(frame[name].notna(), value)
         return frame
+
+    def name_of(self, name: str, columns: Collection[str]) -> str | None:
+        """The name :meth:`apply` gives the source field ``name`` of a frame of
+        ``columns``; None when it drops the field (ignored, or a reference field that a
+        mapped source field replaces)."""
+        if name in self.ignore:
+            return None
+        if name in self.renames:
+            return self.renames[name]
+        if any(target == name and source in columns for source, target in self.renames.items()):
+            return None
+        return name
 
 
 def load_mapping(path: str, limits: Limits = DEFAULT_LIMITS) -> FieldMapping:

@@ -88,20 +88,37 @@ def test_truncated_gzip_is_an_input_error(run_cli, tmp_path: Path) -> None:
     assert result.code == 2 and str(path) in result.err and "Traceback" not in result.err
 
 
-def test_duplicate_keys_are_rejected_not_silently_collapsed(tmp_path: Path) -> None:
-    """A second UserID must not hide the first: the record is rejected, naming the key."""
+def test_duplicate_keys_are_audited_not_silently_collapsed(tmp_path: Path) -> None:
+    """A second UserID must not hide the first: the record is audited with each value,
+    and an input/duplicate-key finding names the key; nothing is rejected."""
     dup = GOOD[:-1] + ', "UserID": "amos.marble@contoso.com"}'
     nested = '{"category": "census", "ext": {"id": 1, "id": 2}}'
     path = tmp_path / "dups.jsonl"
     path.write_text("\n".join([GOOD, dup, nested, GOOD]) + "\n", "utf-8")
     report = audit.scan(inputs=str(path))
-    rejected = {f.line: f.explanation for f in report.findings
-                if f.rule == "input/malformed-record"}
-    assert rejected == {2: "duplicate key 'UserID'", 3: "duplicate key 'id'"}
+    assert report.summary.records_rejected == 0 and report.summary.records_audited == 4
+    assert {(f.line, f.field, f.explanation) for f in report.findings
+            if f.rule == "input/duplicate-key"} == {
+        (2, "UserID", "2 values, each audited"), (3, "ext.id", "2 values, each audited")}
+    assert (2, "UserID") in {(f.line, f.field) for f in report.findings
+                             if f.rule == "census/unhashed-user-id"}
     array = tmp_path / "dups.json"
     array.write_text(f"[{GOOD}, {dup}]", "utf-8")
-    assert [(f.line, f.explanation) for f in audit.scan(inputs=str(array)).findings] == [
-        (2, "duplicate key 'UserID'")]
+    assert [(f.line, f.rule, f.field) for f in audit.scan(inputs=str(array)).findings] == [
+        (2, "census/identifies-user", "UserID"), (2, "census/unhashed-user-id", "UserID"),
+        (2, "input/duplicate-key", "UserID")]
+
+
+def test_a_repeated_key_inside_an_array_is_rejected(tmp_path: Path) -> None:
+    """No dotted path reaches an object inside an array: its other values could not be
+    audited, so such a record is still rejected, naming the key."""
+    listed = GOOD[:-1] + ', "tags": [{"k": "a", "k": "amos.marble@contoso.com"}]}'
+    path = tmp_path / "listed.jsonl"
+    path.write_text("\n".join([GOOD, listed]) + "\n", "utf-8")
+    report = audit.scan(inputs=str(path))
+    assert [(f.line, f.explanation) for f in report.findings
+            if f.rule == "input/malformed-record"] == [
+        (2, "duplicate key 'k' in an object inside an array")]
 
 
 def test_csv_with_a_repeated_column_is_exit_2(run_cli, tmp_path: Path) -> None:
