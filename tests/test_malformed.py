@@ -129,16 +129,23 @@ def test_csv_with_a_repeated_column_is_exit_2(run_cli, tmp_path: Path) -> None:
     assert f"{path}:1: duplicate column 'UserID'" in result.err
 
 
-def test_har_body_with_a_duplicate_key_rejects_its_events(tmp_path: Path) -> None:
-    body = "[" + GOOD + ", " + GOOD[:-1] + ', "UserID": "x"}]'
+def test_har_body_events_that_repeat_a_key_are_audited(tmp_path: Path) -> None:
+    """Each event of a body keeps its own repeats (an array, an envelope, JSON Lines); an
+    envelope that repeats ``events`` would drop the first events: that body is rejected."""
+    dup = GOOD[:-1] + ', "UserID": "x"}'
+    bodies = ["[" + GOOD + ", " + dup + "]", '{"events": [' + dup + "]}", GOOD + "\n" + dup,
+              '{"events": [' + GOOD + '], "events": [' + dup + "]}"]
     har = {"log": {"entries": [{"request": {"method": "POST", "postData": {
-        "mimeType": "application/json", "text": body}}}]}}
+        "mimeType": "application/json", "text": body}}} for body in bodies]}}
     path = tmp_path / "capture.har"
     path.write_text(json.dumps(har), "utf-8")
     report = audit.scan(inputs=str(path))
-    assert report.summary.records_read == 2 and report.summary.records_rejected == 2
-    assert {f.explanation for f in report.findings} == {
-        "duplicate key 'UserID' in the request body"}
+    assert report.summary.records_read == 6 and report.summary.records_rejected == 1
+    assert [(f.line, f.field) for f in report.findings if f.rule == "input/duplicate-key"] == [
+        (2, "UserID"), (3, "UserID"), (5, "UserID")]
+    assert [(f.line, f.explanation) for f in report.findings
+            if f.rule == "input/malformed-record"] == [
+        (6, "duplicate key 'events' in the request body")]
 
 
 def test_lone_surrogate_escapes_are_rejected_in_every_json_format(run_cli, tmp_path: Path
