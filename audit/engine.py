@@ -81,6 +81,7 @@ from audit.readers.ahead import read_ahead
 from audit.rulepack import DUPLICATE_KEY_RULE, MALFORMED_RULE, Category, Rule, RulePack
 from audit.rulepack import load as load_rules
 from audit.selectors import describe, selected, selection
+from audit.variants import VariantFrame, variant_frames
 from audit.verdict import gaps_of, verdict_of
 
 
@@ -1007,16 +1008,13 @@ def _checked(rule: Rule, rows: pd.DataFrame, meta: Any, state: RuleState, ctx: S
 def run_variants(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
                  found: list[pa.RecordBatch], found_rows: list[np.ndarray]
                  ) -> tuple[list[pa.RecordBatch], list[np.ndarray]]:
-    """Check each other value of a repeated key in a copy of its record's row (a variant
-    row), and keep what a rule finds there on that field, or on the whole event (consent
-    at another time or subject), where the record's own row (``found``, on the row labels
-    ``found_rows``) and earlier variants have no finding of that rule and field: one
-    finding per rule, record and field, naming the value that violates.
-
-    A variant row holds only the fields the category's rules select by, read or declare
-    (and the repeated one): what a rule finds on the others is the row's already, and a
-    record may repeat many keys. A record counts as one event in a rule's scope, whether
-    its row or a variant brings it there.
+    """Check each other value of a repeated key in a variant of its record's row
+    (:mod:`audit.variants`), and keep what a rule finds there on a field the row varies,
+    or on the whole event (consent at another time or subject), where the record's own
+    row (``found``, on the row labels ``found_rows``) and earlier variants have no finding
+    of that rule and field: one finding per rule, record and field, naming the value that
+    violates. A record counts as one event in a rule's scope, whether its row or a
+    variant brings it there.
     """
     assert chunk.repeats is not None
     variants = chunk.repeats.variants
@@ -1025,56 +1023,70 @@ def run_variants(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
     if variants.empty:
         return batches, rows_of
     taken = _found_on(variants.index.unique().to_numpy(), found, found_rows)
+    counted: dict[str, set[int]] = {}  # per rule, records a variant brought in scope
     for category, events in chunk.frames.items():
         mine = variants[variants.index.isin(events.index)]
         if mine.empty:
             continue
-        frame = _variant_frame(events, mine, _variant_fields(ctx.rulepack.categories[category],
-                                                              ctx))
-        mains = mine.index.to_numpy()
-        fields = mine["field"].to_numpy(dtype=object)
-        for rule in ctx.rulepack.categories[category].rules:
-            state = states[rule.id]
-            if state.status is not None:
-                continue
-            rows = selected(frame, rule.when, rule.unless)
-            scope = rule_scope(rule, ctx)
-            if rows.empty or not _in_scope(rows, state, scope, partial(
-                    _events_beyond, events, mains[rows.index.to_numpy()], rule, scope)):
-                continue
-            if state.missing is not None:
-                continue
-            result = _checked(rule, rows, partial(_meta, chunk, mains[rows.index.to_numpy()],
-                                                  rows.index), state, ctx, keep=False)
-            if result is None or not len(result):
-                continue
-            at = result.index.to_numpy()
-            kept = []
-            for i, (where, name) in enumerate(zip(at.tolist(), result["field"], strict=True)):
-                name = None if pd.isna(name) else name
-                key = (rule.id, int(mains[where]), name)
-                if (name is None or name == fields[where]) and key not in taken:
-                    taken.add(key)
-                    kept.append(i)
-            if kept:
-                labels = mains[at[kept]]
-                batches.append(finding_batch(rule, result.iloc[kept],
-                                             chunk.sources_of(pd.Index(labels)),
-                                             chunk.lines[labels].to_numpy(), ctx))
-                rows_of.append(labels)
+        context = _variant_fields(ctx.rulepack.categories[category], ctx)
+        for part in variant_frames(events, mine, context):
+            for rule in ctx.rulepack.categories[category].rules:
+                state = states[rule.id]
+                if state.status is not None:
+                    continue
+                rows = selected(part.frame, rule.when, rule.unless)
+                scope = rule_scope(rule, ctx)
+                mains = part.mains[rows.index.to_numpy()]
+                if rows.empty or not _in_scope(rows, state, scope, partial(
+                        _events_beyond, events, mains, rule, scope,
+                        counted.setdefault(rule.id, set()))):
+                    continue
+                if state.missing is not None:
+                    continue
+                result = _checked(rule, rows, partial(_meta, chunk, mains, rows.index),
+                                  state, ctx, keep=False)
+                if result is None or not len(result):
+                    continue
+                kept = _first_on_varied(rule, result, part, taken)
+                if len(kept):
+                    labels = part.mains[result.index.to_numpy()[kept]]
+                    batches.append(finding_batch(rule, result.iloc[kept],
+                                                 chunk.sources_of(pd.Index(labels)),
+                                                 chunk.lines[labels].to_numpy(), ctx))
+                    rows_of.append(labels)
     return batches, rows_of
 
 
+def _first_on_varied(rule: Rule, result: pd.DataFrame, part: VariantFrame,
+                     taken: set[tuple[str, int, str | None]]) -> np.ndarray:
+    """The hits of ``result`` (on rows of ``part``) to keep, in row order: on a field the
+    row varies or the whole event, and the first of their rule, record and field
+    (``taken`` holds those found already, and is updated)."""
+    at = result.index.to_numpy()
+    names = result["field"].to_numpy(dtype=object)
+    kept = []
+    for i in np.argsort(at, kind="stable").tolist():  # earlier values first
+        name = None if pd.isna(names[i]) else names[i]
+        key = (rule.id, int(part.mains[at[i]]), name)
+        if (name is None or name in part.varied[at[i]]) and key not in taken:
+            taken.add(key)
+            kept.append(i)
+    return np.asarray(sorted(kept), dtype=np.intp)
+
+
 def _events_beyond(events: pd.DataFrame, mains: np.ndarray, rule: Rule, scope: Scope,
-                   chosen: np.ndarray | None) -> int:
+                   counted: set[int], chosen: np.ndarray | None) -> int:
     """Of the records of variant rows (``mains``: their row labels; ``chosen``: those in
-    the rule's scope), how many the rule does not apply to through their own row: a
-    record is one event in scope, however many of its values bring it there."""
+    the rule's scope), how many the rule does not apply to through their own row, nor
+    through a variant already (``counted``, updated): a record is one event in scope,
+    however many of its values bring it there."""
     own = selected(events, rule.when, rule.unless)
     if scope.when or scope.unless:
         own = own[selection(own, scope.when, scope.unless)]
     labels = mains if chosen is None else mains[chosen]
-    return len(np.setdiff1d(labels, own.index.to_numpy()))
+    beyond = set(np.setdiff1d(labels, own.index.to_numpy()).tolist()) - counted
+    counted.update(beyond)
+    return len(beyond)
 
 
 def _found_on(labels: np.ndarray, found: list[pa.RecordBatch], found_rows: list[np.ndarray]
@@ -1088,26 +1100,6 @@ def _found_on(labels: np.ndarray, found: list[pa.RecordBatch], found_rows: list[
             taken.update(zip(picked.column("rule").to_pylist(), rows[at].tolist(),
                              picked.column("field").to_pylist(), strict=True))
     return taken
-
-
-def _variant_frame(events: pd.DataFrame, variants: pd.DataFrame, context: frozenset[str]
-                   ) -> pd.DataFrame:
-    """A row per variant: its record's row (the ``context`` fields and the repeated one)
-    with the repeated field's other value."""
-    varied = set(variants["field"])
-    frame = events.loc[variants.index, [c for c in events.columns
-                                        if c in context or c in varied]]
-    frame = frame.reset_index(drop=True)
-    positions = np.arange(len(frame))
-    for name in varied:
-        values = frame[name].to_numpy(dtype=object, copy=True) if name in frame.columns \
-            else np.full(len(frame), None, dtype=object)
-        chosen = variants["field"].to_numpy(dtype=object) == name
-        for at, value in zip(positions[chosen].tolist(), variants["value"][chosen],
-                             strict=True):
-            values[at] = value  # one by one: a value may be a list
-        frame[name] = values
-    return frame
 
 
 def _variant_fields(category: Category, ctx: ScanContext) -> frozenset[str]:

@@ -172,8 +172,7 @@ def flatten_all(data: Mapping[str, Any]) -> Flat:
 
     walk(data, "")
     collided = {name: values for name, values in leaves.items()  # once flattened
-                if len(values) > 1 and not any(name == key or name.startswith(key + ".")
-                                               for key in repeated)}
+                if len(values) > 1 and not _under(name, repeated)}
     keys = {**repeated, **collided}
     others: list[tuple[str, Any]] = []
     for name, values in leaves.items():
@@ -186,6 +185,18 @@ def flatten_all(data: Mapping[str, Any]) -> Flat:
     return Flat({name: values[-1] for name, values in leaves.items()}, given,
                 tuple((name, len(values), _json_text(values)) for name, values in keys.items()),
                 tuple(others))
+
+
+def _under(name: str, keys: Mapping[str, Any]) -> bool:
+    """Whether the dotted path ``name`` is one of ``keys`` or lies under one."""
+    if name in keys:
+        return True
+    dot = name.find(".")
+    while dot >= 0:
+        if name[:dot] in keys:
+            return True
+        dot = name.find(".", dot + 1)
+    return False
 
 
 def _identity(value: Any) -> tuple[str, str]:
