@@ -176,6 +176,8 @@ def flatten_all(data: Mapping[str, Any]) -> Flat:
     keys = {**repeated, **collided}
     others: list[tuple[str, Any]] = []
     for name, values in leaves.items():
+        if len(values) < 2:
+            continue
         seen = {_identity(values[-1])}
         for value in values[:-1]:  # each other distinct value once
             identity = _identity(value)
