@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ import audit
 from audit import engine
 from audit.normalize import DuplicateKey, flatten, flatten_all
 from audit.readers import Repeated, StrictJSON, batch_of, json_array, jsonl, read_batches
+from audit.renderers.json import report_schema
 
 DUPLICATE = "input/duplicate-key"
 IDENTIFIES = "census/identifies-user"
@@ -95,9 +97,13 @@ def test_a_repeat_of_clean_values_is_low_and_passes(run_cli: Any, tmp_path: Path
     path = write(tmp_path / "events.jsonl", [json.dumps(GOOD),
                                              repeat(GOOD, "DeviceModel", "iPad", "iPhone"),
                                              repeat(GOOD, "OSVersion", "8.3", "8.3", "17.2")])
-    result = run_cli("scan", str(path), "--format", "json")
+    result = run_cli("scan", str(path), "--format", "json,html,sarif,junit,md")
     assert result.code == 0, result.out + result.err
     doc = result.report
+    jsonschema.Draft202012Validator(report_schema()).validate(doc)
+    sarif = json.loads((result.out_dir / "report.sarif").read_text("utf-8"))
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == [DUPLICATE, DUPLICATE]
+    assert "input/duplicate-key" in (result.out_dir / "report.junit.xml").read_text("utf-8")
     assert [(f["line"], f["rule"], f["field"], f["explanation"]) for f in doc["findings"]] == [
         (2, DUPLICATE, "DeviceModel", "2 values, each audited"),
         (3, DUPLICATE, "OSVersion", "3 values, each audited")]

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from audit.normalize import Flat
+
 
 def content_digest(content: bytes | str) -> str:
     """An unkeyed digest of a record's content: what makes a rejected record itself,
@@ -513,7 +515,7 @@ def batches_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Ite
 
 
 def _flattened(records: list[RawRecord], limits: Limits
-               ) -> tuple[list[dict[str, Any]], list[int], list[Rejection], dict[int, Any]]:
+               ) -> tuple[list[dict[str, Any]], list[int], list[Rejection], dict[int, Flat]]:
     """The usable records flattened, their lines, the rejections, and what the rows of
     records that repeat a key repeat (row → :class:`audit.normalize.Flat`)."""
     from audit.normalize import DuplicateKey, flatten, flatten_all
@@ -521,13 +523,14 @@ def _flattened(records: list[RawRecord], limits: Limits
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     rejected: list[Rejection] = []
-    repeats: dict[int, Any] = {}
+    repeats: dict[int, Flat] = {}
     for record in records:
         if record.data is None:
             rejected.append(_rejection(record))
             continue
+        found: Flat | None = None
         try:
-            flat, found = flatten(record.data), None
+            flat = flatten(record.data)
             keys = len(flat)
         except DuplicateKey:  # rare: every value of each path is gathered
             found = flatten_all(record.data)
@@ -543,7 +546,7 @@ def _flattened(records: list[RawRecord], limits: Limits
 
 
 def _batch_from(rows: list[dict[str, Any]], lines: list[int], rejected: list[Rejection],
-                repeats: dict[int, Any]) -> Batch:
+                repeats: dict[int, Flat]) -> Batch:
     import numpy as np
     import pandas as pd
 
