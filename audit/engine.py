@@ -17,9 +17,10 @@ import os
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
@@ -79,9 +80,10 @@ from audit.readers import (
     split,
 )
 from audit.readers.ahead import read_ahead
-from audit.rulepack import MALFORMED_RULE, Rule, RulePack
+from audit.rulepack import DUPLICATE_KEY_RULE, MALFORMED_RULE, Category, Rule, RulePack
 from audit.rulepack import load as load_rules
 from audit.selectors import describe, selected, selection
+from audit.variants import VariantFrame, variant_frames
 from audit.verdict import gaps_of, verdict_of
 
 
@@ -913,7 +915,7 @@ def _gathered(records: list[RawRecord], owners: list[int], typed: bool,
     files = np.asarray(owners, dtype=np.intp)
     for batch in readers.batches_of(numbered, limits):
         rejected = [Rejection(int(lines[r.line]), r.what, r.digest) for r in batch.rejected]
-        yield Piece(readers.Batch(batch.frame, lines[batch.lines], rejected),
+        yield Piece(readers.Batch(batch.frame, lines[batch.lines], rejected, batch.repeats),
                     files[batch.lines], [owners[r.line] for r in batch.rejected], typed)
 
 
@@ -929,9 +931,17 @@ def string_fields(pack: RulePack) -> frozenset[str]:
 @chunk_scoped
 def check_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
                 days: Counter[str], findings_by_day: Counter[str]) -> list[pa.RecordBatch]:
-    """Run the rules on a chunk and count its events and findings per day, with one
-    chunk cache for both (the event times are parsed once)."""
+    """Run the rules on a chunk (and on the other values of its repeated keys) and count
+    its events and findings per day, with one chunk cache for both (the event times are
+    parsed once)."""
     found, rows = run_chunk(chunk, states, ctx)
+    if chunk.repeats is not None:
+        more, more_rows = run_variants(chunk, states, ctx, found, rows)
+        found, rows = [*found, *more], [*rows, *more_rows]
+        keys = chunk.repeats.keys
+        if len(keys):
+            found.append(_duplicate_keys(chunk, ctx))
+            rows.append(keys.index.to_numpy())
     _count_days(chunk, rows, days, findings_by_day)
     return found
 
@@ -956,28 +966,9 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
                 continue
             if state.missing is not None:
                 continue  # counted, not checked: the rule misses an input
-            kind = CHECK_KINDS[rule.kind]
-            try:
-                if kind.aggregate:
-                    lines = chunk.lines[rows.index]
-                    meta = pd.DataFrame({"source": chunk.sources_of(rows.index), "line": lines},
-                                        index=rows.index)
-                    result, partial = kind.func(rule, rows, meta, ctx)
-                    state.partials.append(partial)
-                    state.partials = _compacted(kind, state.partials)
-                else:
-                    result = kind.func(rule, rows, ctx)
-                if kind.summarize is not None:
-                    result, stats = result
-                    state.stats.append(stats)
-                    state.stats = _compacted(kind, state.stats)
-            except NotTested as signal:
-                state.status, state.reason = Status.NOT_TESTED, signal.reason
-                continue
-            except Exception as exc:  # a bug in a check: report it, never skip silently
-                state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
-                continue
-            if len(result):
+            result = _checked(rule, rows, partial(_meta, chunk, rows.index.to_numpy(),
+                                                  rows.index), state, ctx)
+            if result is not None and len(result):
                 lines = chunk.lines[result.index].to_numpy()
                 found.append(finding_batch(rule, result, chunk.sources_of(result.index),
                                            lines, ctx))
@@ -985,15 +976,171 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
     return found, found_rows
 
 
-def _in_scope(rows: pd.DataFrame, state: RuleState, scope: Scope) -> int:
+def _meta(chunk: Chunk, labels: np.ndarray, index: pd.Index) -> pd.DataFrame:
+    """The source and line of the rows ``index`` of the records of row ``labels``."""
+    return pd.DataFrame({"source": chunk.sources_of(pd.Index(labels)),
+                         "line": chunk.lines[labels].to_numpy()}, index=index)
+
+
+def _checked(rule: Rule, rows: pd.DataFrame, meta: Any, state: RuleState, ctx: ScanContext,
+             *, keep: bool = True) -> pd.DataFrame | None:
+    """The rule's hits on ``rows``, or None when it could not decide (its state says why).
+
+    ``meta()`` gives a cross-record kind the source and line of each row. Without
+    ``keep`` (variant rows) the kind's partials and stats are dropped: the cross-record
+    part of a rule and the consent timeline see each record once, with its row's values.
+    """
+    kind = CHECK_KINDS[rule.kind]
+    try:
+        if kind.aggregate:
+            result, partial = kind.func(rule, rows, meta(), ctx)
+            if keep:
+                state.partials.append(partial)
+                state.partials = _compacted(kind, state.partials)
+        else:
+            result = kind.func(rule, rows, ctx)
+        if kind.summarize is not None:
+            result, stats = result
+            if keep:
+                state.stats.append(stats)
+                state.stats = _compacted(kind, state.stats)
+    except NotTested as signal:
+        state.status, state.reason = Status.NOT_TESTED, signal.reason
+        return None
+    except Exception as exc:  # a bug in a check: report it, never skip silently
+        state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
+        return None
+    return result  # type: ignore[no-any-return]
+
+
+def run_variants(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
+                 found: list[pa.RecordBatch], found_rows: list[np.ndarray]
+                 ) -> tuple[list[pa.RecordBatch], list[np.ndarray]]:
+    """Check each other value of a repeated key in a variant of its record's row
+    (:mod:`audit.variants`), and keep what a rule finds there on a field the row varies,
+    or on the whole event (consent at another time or subject), where the record's own
+    row (``found``, on the row labels ``found_rows``) and earlier variants have no finding
+    of that rule and field: one finding per rule, record and field, naming the value that
+    violates. A record counts as one event in a rule's scope, whether its row or a
+    variant brings it there.
+    """
+    assert chunk.repeats is not None
+    variants = chunk.repeats.variants
+    batches: list[pa.RecordBatch] = []
+    rows_of: list[np.ndarray] = []
+    if variants.empty:
+        return batches, rows_of
+    taken = _found_on(variants.index.unique().to_numpy(), found, found_rows)
+    counted: dict[str, set[int]] = {}  # per rule, records a variant brought in scope
+    for category, events in chunk.frames.items():
+        mine = variants[variants.index.isin(events.index)]
+        if mine.empty:
+            continue
+        context = _variant_fields(ctx.rulepack.categories[category], ctx)
+        for part in variant_frames(events, mine, context):
+            for rule in ctx.rulepack.categories[category].rules:
+                state = states[rule.id]
+                if state.status is not None:
+                    continue
+                rows = selected(part.frame, rule.when, rule.unless)
+                scope = rule_scope(rule, ctx)
+                mains = part.mains[rows.index.to_numpy()]
+                if rows.empty or not _in_scope(rows, state, scope, partial(
+                        _events_beyond, events, mains, rule, scope,
+                        counted.setdefault(rule.id, set()))):
+                    continue
+                if state.missing is not None:
+                    continue
+                result = _checked(rule, rows, partial(_meta, chunk, mains, rows.index),
+                                  state, ctx, keep=False)
+                if result is None or not len(result):
+                    continue
+                kept = _first_on_varied(rule, result, part, taken)
+                if len(kept):
+                    labels = part.mains[result.index.to_numpy()[kept]]
+                    batches.append(finding_batch(rule, result.iloc[kept],
+                                                 chunk.sources_of(pd.Index(labels)),
+                                                 chunk.lines[labels].to_numpy(), ctx))
+                    rows_of.append(labels)
+    return batches, rows_of
+
+
+def _first_on_varied(rule: Rule, result: pd.DataFrame, part: VariantFrame,
+                     taken: set[tuple[str, int, str | None]]) -> np.ndarray:
+    """The hits of ``result`` (on rows of ``part``) to keep, in row order: on a field the
+    row varies or the whole event, and the first of their rule, record and field
+    (``taken`` holds those found already, and is updated)."""
+    at = result.index.to_numpy()
+    names = result["field"].to_numpy(dtype=object)
+    kept = []
+    for i in np.argsort(at, kind="stable").tolist():  # earlier values first
+        name = None if pd.isna(names[i]) else names[i]
+        key = (rule.id, int(part.mains[at[i]]), name)
+        if (name is None or name in part.varied[at[i]]) and key not in taken:
+            taken.add(key)
+            kept.append(i)
+    return np.asarray(sorted(kept), dtype=np.intp)
+
+
+def _events_beyond(events: pd.DataFrame, mains: np.ndarray, rule: Rule, scope: Scope,
+                   counted: set[int], chosen: np.ndarray | None) -> int:
+    """Of the records of variant rows (``mains``: their row labels; ``chosen``: those in
+    the rule's scope), how many the rule does not apply to through their own row, nor
+    through a variant already (``counted``, updated): a record is one event in scope,
+    however many of its values bring it there."""
+    own = selected(events, rule.when, rule.unless)
+    if scope.when or scope.unless:
+        own = own[selection(own, scope.when, scope.unless)]
+    labels = mains if chosen is None else mains[chosen]
+    beyond = set(np.setdiff1d(labels, own.index.to_numpy()).tolist()) - counted
+    counted.update(beyond)
+    return len(beyond)
+
+
+def _found_on(labels: np.ndarray, found: list[pa.RecordBatch], found_rows: list[np.ndarray]
+              ) -> set[tuple[str, int, str | None]]:
+    """(rule, row label, field) of the findings on the rows ``labels``."""
+    taken: set[tuple[str, int, str | None]] = set()
+    for batch, rows in zip(found, found_rows, strict=True):
+        at = np.flatnonzero(np.isin(rows, labels))
+        if len(at):
+            picked = batch.take(pa.array(at))
+            taken.update(zip(picked.column("rule").to_pylist(), rows[at].tolist(),
+                             picked.column("field").to_pylist(), strict=True))
+    return taken
+
+
+def _variant_fields(category: Category, ctx: ScanContext) -> frozenset[str]:
+    """The fields a category's rules may need beside the one they check: declared ones,
+    the select field, and those their selectors, scopes and consent gates name."""
+    key = ("variant-fields", category.name)
+    names = ctx.memo.get(key)
+    if names is None:
+        found = {category.select_field, *category.fields}
+        for spec in category.fields.values():
+            found.update(spec.required_when or ())
+        for gate in category.gates.values():
+            found.update([gate.subject, *(gate.when or ()), *(gate.unless or ())])
+        for rule in category.rules:
+            scope = rule_scope(rule, ctx) if rule.kind in CHECK_KINDS else None
+            found.update([*(rule.when or ()), *(rule.unless or ())])
+            if scope is not None:
+                found.update([*(scope.when or ()), *(scope.unless or ()), *scope.fields])
+        names = ctx.memo[key] = frozenset(found)
+    return names  # type: ignore[no-any-return]
+
+
+def _in_scope(rows: pd.DataFrame, state: RuleState, scope: Scope,
+              events_of: Callable[[np.ndarray | None], int] | None = None) -> int:
     """Count the rows in the rule's scope and note which needed fields they carry;
-    the number of rows in scope."""
+    the number of rows in scope. ``events_of(chosen)`` counts the events of rows that
+    are not one each (variant rows: see :func:`run_variants`)."""
     if scope.when or scope.unless:
         chosen = selection(rows, scope.when, scope.unless)
         n = int(chosen.sum())
     else:
         chosen, n = None, len(rows)
-    state.rows_seen += n
+    state.rows_seen += n if events_of is None or not n else events_of(chosen)
     for name in scope.fields:
         if n and name not in state.fields_seen and name in rows.columns:
             column = rows[name] if chosen is None else rows[name][chosen]
@@ -1131,6 +1278,21 @@ def _malformed_findings(chunk: Chunk, ctx: ScanContext) -> Iterator[Finding]:
             detector="reader",
             explanation=what,
         )
+
+
+def _duplicate_keys(chunk: Chunk, ctx: ScanContext) -> pa.RecordBatch:
+    """A finding per audited record and key it repeats, from the readers' note: the
+    evidence and fingerprint come from every value given, in document order."""
+    assert chunk.repeats is not None
+    keys = chunk.repeats.keys
+    result = pd.DataFrame({
+        "field": keys["field"].to_numpy(dtype=object),
+        "value": keys["values"].to_numpy(dtype=object),
+        "detector": "reader",
+        "explanation": [f"{count:,} values, each audited" for count in keys["count"]],
+    }, index=keys.index)
+    return finding_batch(DUPLICATE_KEY_RULE, result, chunk.sources_of(keys.index),
+                         chunk.lines[keys.index].to_numpy(), ctx)
 
 
 def _outcomes(pack: RulePack, states: dict[str, RuleState], tally: Tally) -> list[RuleOutcome]:

@@ -292,6 +292,29 @@ class FieldMapping:
                 self._ignored[key] = found
         return found
 
+    def name_of(self, name: str, columns: Sequence[str]) -> str | None:
+        """The name a source field's other value (of a key the record repeats) is audited
+        under in a frame of ``columns``, as :meth:`apply` names the value it keeps; None
+        when the value is not audited: the field is ignored, or replaced (a reference
+        field whose mapped source the frame has, a later source of an entry whose earlier
+        one it has). An entry that transforms or joins its value keeps the source's name,
+        so the other value is audited as it came rather than not at all."""
+        if self.ignored([name]):
+            return None
+        for rule in self.fields:
+            if rule.target == name and any(s in columns for s in rule.sources):
+                return None
+            if name in rule.sources:
+                if rule.transforms or rule.join is not None:
+                    return name
+                earlier = rule.sources[:rule.sources.index(name)]
+                return None if any(s in columns for s in earlier) else rule.target
+        prefix = next((p for p in self.lift if name.startswith(p) and len(name) > len(p)),
+                      None)
+        if prefix is not None and name[len(prefix):] not in columns:
+            return name[len(prefix):]
+        return name
+
     def apply(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame with reference names: each entry's value where its sources give one
         (a reference field already there is kept where they do not)."""

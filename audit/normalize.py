@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from audit.mapping import FieldMapping
-from audit.readers import Batch, content_digest
+from audit.readers import Batch, Repeated, content_digest
 from audit.readers.columnar import WIDE_COLUMNS
 from audit.rulepack import Category, RulePack
 
@@ -57,15 +58,28 @@ class Piece:
 
 
 @dataclass(frozen=True, slots=True)
+class ChunkRepeats:
+    """The repeated keys of a chunk's audited records, indexed by row label: ``keys``
+    (field, count, values: one row per record and key, for their input/duplicate-key
+    findings) and ``variants`` (field, value: each value a row does not hold, the field
+    named as the field mapping names it, for the record to be checked with it too)."""
+
+    keys: pd.DataFrame
+    variants: pd.DataFrame
+
+
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """Records of one input or of several read one after another: events per category,
-    each audited row's input and line, and the rejected records in input and line order."""
+    each audited row's input and line, and the rejected records in input and line order.
+    ``repeats`` is None unless an audited record repeats a key."""
 
     sources: tuple[str, ...]  # the inputs, as reports name them
     frames: Mapping[str, pd.DataFrame]
     lines: pd.Series  # row label -> line, for every audited row
     inputs: pd.Series  # row label -> position in ``sources``, for every audited row
     rejected: tuple[Rejected, ...]
+    repeats: ChunkRepeats | None = None
 
     @property
     def audited(self) -> int:
@@ -81,7 +95,9 @@ class Chunk:
 
 
 class DuplicateKey(ValueError):
-    """Two values of a record flatten to one name: ``{"a.b": 1, "a": {"b": 2}}``."""
+    """Two values of a record have one dotted path: a key given twice, or names that
+    collide once flattened (``{"a.b": 1, "a": {"b": 2}}``). :func:`flatten_all` reads
+    such a record."""
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -93,10 +109,12 @@ def flatten(
 ) -> dict[str, Any]:
     """Nested objects to dotted paths (``ext.user.localId``); nulls are absent.
 
-    Two values with one dotted path raise :class:`DuplicateKey`: keeping either would
-    audit the record without the other, as a repeated key would (pyarrow's flattened
-    table would hold the name twice).
+    Two values with one dotted path raise :class:`DuplicateKey`: keeping either alone
+    would audit the record without the other (pyarrow's flattened table would even hold
+    the name twice). This is the common case's loop; :func:`flatten_all` the rare one's.
     """
+    if isinstance(data, Repeated):
+        raise DuplicateKey(prefix + data.first_repeated())
     flat: dict[str, Any] = {} if out is None else out
     for key, value in data.items():
         name = f"{prefix}{key}"
@@ -107,6 +125,90 @@ def flatten(
                 raise DuplicateKey(name)
             flat[name] = value
     return flat
+
+
+@dataclass(frozen=True, slots=True)
+class Flat:
+    """A record that gives a dotted path more than one value, flattened.
+
+    ``row`` holds the last value of each path (what most JSON consumers keep) and
+    ``given`` counts every value (``--limit keys`` bounds them); ``keys`` names each
+    repeated key (path, how many values, their JSON text) and ``others`` each value the
+    row does not hold (path, value), for the record to be audited with it too.
+    """
+
+    row: dict[str, Any]
+    given: int
+    keys: tuple[tuple[str, int, str], ...]
+    others: tuple[tuple[str, Any], ...]
+
+
+def flatten_all(data: Mapping[str, Any]) -> Flat:
+    """Flatten a record keeping every value of every path: of keys an object repeats
+    (:class:`~audit.readers.Repeated`) and of names that collide once flattened.
+
+    A key repeated with objects (``"ext": {...}, "ext": {...}``) is named once, as
+    ``ext``; the paths under it that then have two values are audited with each.
+    """
+    leaves: dict[str, list[Any]] = {}
+    repeated: dict[str, list[Any]] = {}  # keys an object gives more than once
+    given = 0
+
+    def walk(obj: Mapping[str, Any], prefix: str) -> None:
+        nonlocal given
+        pairs = obj.pairs if isinstance(obj, Repeated) else tuple(obj.items())
+        if isinstance(obj, Repeated):
+            counts = Counter(key for key, _ in pairs)
+            for key, value in pairs:
+                if counts[key] > 1:
+                    repeated.setdefault(prefix + key, []).append(value)
+        for key, value in pairs:
+            name = prefix + key
+            if isinstance(value, dict):
+                walk(value, name + ".")
+            elif value is not None:
+                leaves.setdefault(name, []).append(value)
+                given += 1
+
+    walk(data, "")
+    collided = {name: values for name, values in leaves.items()  # once flattened
+                if len(values) > 1 and not _under(name, repeated)}
+    keys = {**repeated, **collided}
+    others: list[tuple[str, Any]] = []
+    for name, values in leaves.items():
+        if len(values) < 2:
+            continue
+        seen = {_identity(values[-1])}
+        for value in values[:-1]:  # each other distinct value once
+            identity = _identity(value)
+            if identity not in seen:
+                seen.add(identity)
+                others.append((name, value))
+    return Flat({name: values[-1] for name, values in leaves.items()}, given,
+                tuple((name, len(values), _json_text(values)) for name, values in keys.items()),
+                tuple(others))
+
+
+def _under(name: str, keys: Mapping[str, Any]) -> bool:
+    """Whether the dotted path ``name`` is one of ``keys`` or lies under one."""
+    if name in keys:
+        return True
+    dot = name.find(".")
+    while dot >= 0:
+        if name[:dot] in keys:
+            return True
+        dot = name.find(".", dot + 1)
+    return False
+
+
+def _identity(value: Any) -> tuple[str, str]:
+    """What makes two values of a path the same (``1`` is not ``true``, nor ``1.0``)."""
+    return type(value).__name__, _json_text(value)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
 
 
 def normalize_chunk(
@@ -160,7 +262,36 @@ def normalize_chunk(
             rejected.append(Rejected(int(inputs.iat[at]), int(lines.iat[at]), what, digest))
         lines, inputs = lines[routed], inputs[routed]
     rejected.sort()
-    return Chunk(sources, frames, lines, inputs, tuple(rejected))
+    repeats = None if all(p.batch.repeats is None for p in pieces) else \
+        _repeats(pieces, raw, frame.index, routed.to_numpy(), mapping)
+    return Chunk(sources, frames, lines, inputs, tuple(rejected), repeats)
+
+
+def _repeats(pieces: Sequence[Piece], raw: list[pd.DataFrame], labels: pd.Index,
+             routed: np.ndarray, mapping: FieldMapping | None) -> ChunkRepeats:
+    """The pieces' repeated keys and other values by row label, for routed rows only: a
+    rejected record is not audited, with any of its values."""
+    keys: list[tuple[int, str, int, str]] = []
+    variants: list[tuple[int, str, Any]] = []
+    offset = 0
+    for piece, frame in zip(pieces, raw, strict=True):
+        found = piece.batch.repeats
+        if found is not None:
+            keys.extend((offset + k.row, k.field, k.count, k.values) for k in found.keys
+                        if routed[offset + k.row])
+            for v in found.variants:
+                name = v.field if mapping is None else mapping.name_of(v.field, frame.columns)
+                if routed[offset + v.row] and name is not None:
+                    variants.append((offset + v.row, name, v.value))
+        offset += len(frame)
+
+    def framed(rows: list[tuple[Any, ...]], columns: list[str]) -> pd.DataFrame:
+        positions = [row[0] for row in rows]
+        return pd.DataFrame([row[1:] for row in rows], columns=columns,
+                            index=labels[positions], dtype=object)
+
+    return ChunkRepeats(framed(keys, ["field", "count", "values"]),
+                        framed(variants, ["field", "value"]))
 
 
 #: A frame with more columns than `WIDE_COLUMNS` (a record with thousands of keys) and at

@@ -135,8 +135,8 @@ class RulePack:
         return {k: v for c in self.categories.values() for k, v in c.statements.items()}
 
     def all_rules(self) -> tuple[Rule, ...]:
-        """Every rule, the built-in ``input/malformed-record`` first."""
-        return (MALFORMED_RULE, *self.rules.values())
+        """Every rule, the built-in ones (:data:`BUILTIN_RULES`) first."""
+        return (*BUILTIN_RULES, *self.rules.values())
 
 
 #: Records that cannot be parsed or routed. Built in: no category file owns it.
@@ -150,6 +150,25 @@ MALFORMED_RULE = Rule(
     help="The record is not valid JSON/CSV, not an object, not UTF-8, or has no known category.",
     path="(built in)",
 )
+
+#: Records that give a key more than once. Built in: the readers find them, and the record
+#: is audited with every value (a finding names the value that violates).
+DUPLICATE_KEY_RULE = Rule(
+    id="input/duplicate-key",
+    category="input",
+    kind="builtin",
+    severity=Severity.LOW,
+    title="Record repeats a key",
+    message="record repeats key {field}: {explanation}",
+    help="The record gives a key more than once, or two values under one dotted name once "
+         'flattened ("a.b" beside "a": {"b": ...}). Most JSON consumers keep only the last '
+         "value; every value was audited, and a finding of another rule names the one that "
+         "violates.",
+    path="(built in)",
+)
+
+#: The rules no category file owns, in the order reports list them.
+BUILTIN_RULES = (MALFORMED_RULE, DUPLICATE_KEY_RULE)
 
 
 def glob_regex(glob: str) -> str:
@@ -249,7 +268,7 @@ def _load(root: Path, paths: list[Path], limits: Limits) -> RulePack:
 
     schema = meta_schema()
     categories: dict[str, Category] = {}
-    rules: dict[str, Rule] = {MALFORMED_RULE.id: MALFORMED_RULE}
+    rules: dict[str, Rule] = {rule.id: rule for rule in BUILTIN_RULES}
     files: list[tuple[str, str]] = []
     digest = hashlib.sha256()
     for path in paths:
@@ -277,7 +296,8 @@ def _load(root: Path, paths: list[Path], limits: Limits) -> RulePack:
                 )
             rules[rule.id] = rule
         categories[category.name] = category
-    del rules[MALFORMED_RULE.id]
+    for rule in BUILTIN_RULES:
+        del rules[rule.id]
     return RulePack(
         directory=str(root),
         categories=MappingProxyType(categories),

@@ -88,20 +88,37 @@ def test_truncated_gzip_is_an_input_error(run_cli, tmp_path: Path) -> None:
     assert result.code == 2 and str(path) in result.err and "Traceback" not in result.err
 
 
-def test_duplicate_keys_are_rejected_not_silently_collapsed(tmp_path: Path) -> None:
-    """A second UserID must not hide the first: the record is rejected, naming the key."""
+def test_duplicate_keys_are_audited_not_silently_collapsed(tmp_path: Path) -> None:
+    """A second UserID must not hide the first: the record is audited with each value,
+    and an input/duplicate-key finding names the key; nothing is rejected."""
     dup = GOOD[:-1] + ', "UserID": "amos.marble@contoso.com"}'
     nested = '{"category": "census", "ext": {"id": 1, "id": 2}}'
     path = tmp_path / "dups.jsonl"
     path.write_text("\n".join([GOOD, dup, nested, GOOD]) + "\n", "utf-8")
     report = audit.scan(inputs=str(path))
-    rejected = {f.line: f.explanation for f in report.findings
-                if f.rule == "input/malformed-record"}
-    assert rejected == {2: "duplicate key 'UserID'", 3: "duplicate key 'id'"}
+    assert report.summary.records_rejected == 0 and report.summary.records_audited == 4
+    assert {(f.line, f.field, f.explanation) for f in report.findings
+            if f.rule == "input/duplicate-key"} == {
+        (2, "UserID", "2 values, each audited"), (3, "ext.id", "2 values, each audited")}
+    assert (2, "UserID") in {(f.line, f.field) for f in report.findings
+                             if f.rule == "census/unhashed-user-id"}
     array = tmp_path / "dups.json"
     array.write_text(f"[{GOOD}, {dup}]", "utf-8")
-    assert [(f.line, f.explanation) for f in audit.scan(inputs=str(array)).findings] == [
-        (2, "duplicate key 'UserID'")]
+    assert [(f.line, f.rule, f.field) for f in audit.scan(inputs=str(array)).findings] == [
+        (2, "census/identifies-user", "UserID"), (2, "census/unhashed-user-id", "UserID"),
+        (2, "input/duplicate-key", "UserID")]
+
+
+def test_a_repeated_key_inside_an_array_is_rejected(tmp_path: Path) -> None:
+    """No dotted path reaches an object inside an array: its other values could not be
+    audited, so such a record is still rejected, naming the key."""
+    listed = GOOD[:-1] + ', "tags": [{"k": "a", "k": "amos.marble@contoso.com"}]}'
+    path = tmp_path / "listed.jsonl"
+    path.write_text("\n".join([GOOD, listed]) + "\n", "utf-8")
+    report = audit.scan(inputs=str(path))
+    assert [(f.line, f.explanation) for f in report.findings
+            if f.rule == "input/malformed-record"] == [
+        (2, "duplicate key 'k' in an object inside an array")]
 
 
 def test_csv_with_a_repeated_column_is_exit_2(run_cli, tmp_path: Path) -> None:
@@ -112,16 +129,23 @@ def test_csv_with_a_repeated_column_is_exit_2(run_cli, tmp_path: Path) -> None:
     assert f"{path}:1: duplicate column 'UserID'" in result.err
 
 
-def test_har_body_with_a_duplicate_key_rejects_its_events(tmp_path: Path) -> None:
-    body = "[" + GOOD + ", " + GOOD[:-1] + ', "UserID": "x"}]'
+def test_har_body_events_that_repeat_a_key_are_audited(tmp_path: Path) -> None:
+    """Each event of a body keeps its own repeats (an array, an envelope, JSON Lines); an
+    envelope that repeats ``events`` would drop the first events: that body is rejected."""
+    dup = GOOD[:-1] + ', "UserID": "x"}'
+    bodies = ["[" + GOOD + ", " + dup + "]", '{"events": [' + dup + "]}", GOOD + "\n" + dup,
+              '{"events": [' + GOOD + '], "events": [' + dup + "]}"]
     har = {"log": {"entries": [{"request": {"method": "POST", "postData": {
-        "mimeType": "application/json", "text": body}}}]}}
+        "mimeType": "application/json", "text": body}}} for body in bodies]}}
     path = tmp_path / "capture.har"
     path.write_text(json.dumps(har), "utf-8")
     report = audit.scan(inputs=str(path))
-    assert report.summary.records_read == 2 and report.summary.records_rejected == 2
-    assert {f.explanation for f in report.findings} == {
-        "duplicate key 'UserID' in the request body"}
+    assert report.summary.records_read == 6 and report.summary.records_rejected == 1
+    assert [(f.line, f.field) for f in report.findings if f.rule == "input/duplicate-key"] == [
+        (2, "UserID"), (3, "UserID"), (5, "UserID")]
+    assert [(f.line, f.explanation) for f in report.findings
+            if f.rule == "input/malformed-record"] == [
+        (6, "duplicate key 'events' in the request body")]
 
 
 def test_lone_surrogate_escapes_are_rejected_in_every_json_format(run_cli, tmp_path: Path

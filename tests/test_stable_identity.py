@@ -107,7 +107,8 @@ _DUMPS = {
                    'census,x\ncensus,"2026"x,y\n,,\ntelemetry,x,y\n'
                    + _CSV_GOOD + 'census,"never closed,z\n' + _CSV_GOOD, 5),
     "events.json": ("[" + f"{_GOOD}, " * 3,
-                    f'7, {_GOOD[:-1]}, "UserID": "x"}}, {{"AppName": "x"}}, {_GOOD}, '
+                    f'7, {_GOOD[:-1]}, "tags": [{{"k": 1, "k": 2}}]}}, {{"AppName": "x"}}, '
+                    f'{_GOOD}, '
                     '{"category": "census", "x": ', 4),
     "events.jsonl.gz": (f"{_GOOD}\n" * 3,
                         "[1]\n{broken\n\xff\n" + f"{_GOOD}\n" + '{"category": "x"}\n', 4),
@@ -173,13 +174,19 @@ _EVENTS = st.one_of(
 )
 _REJECTED = st.sampled_from([
     BROKEN, "[1, 2]", "42", '"text"', "{'category': 'census'}",
-    json.dumps(make_event("census"))[:-1] + ', "UserID": "x"}',  # a duplicate key
+    json.dumps(make_event("census"))[:-1] + ', "tags": [{"k": 1, "k": 2}]}',  # a repeat in a list
     '{"time": "2026-03-02T10:00:00Z", "AppName": "x", "n": 3}',  # no category field
     '{"time": "2026-03-02T10:00:00Z", "AppName": "x", "n": 3.5}',
     '{"category": "telemetry", "n": 1}',  # unknown category
     '{"category": null}',
 ])
-_LINES = st.one_of(_EVENTS, _REJECTED)
+#: Records that repeat a key: audited with each value, an input/duplicate-key finding each.
+_REPEATED = st.sampled_from([
+    json.dumps(make_event("census"))[:-1] + ', "UserID": "amos.marble@contoso.com"}',
+    json.dumps(make_event("census"))[:-1] + ', "cV": "a", "cV": "b"}',
+    json.dumps(make_event("usage"))[:-1] + ', "a.b": 1, "a": {"b": "amos@contoso.com"}}',
+])
+_LINES = st.one_of(_EVENTS, _REJECTED, _REPEATED)
 
 
 def _by_record(path: Path, chunk_rows: int) -> list[Counter[tuple[str, str]]]:

@@ -13,8 +13,13 @@ finding keeps its identity when the lines before it change; the raw bytes are no
 
 Every input is untrusted: a compressed file stops being read past the scan's
 :class:`~audit.limits.Limits` on decompression (the rest is one rejected record, see
-:class:`_Decompressed`), and :func:`batch_of` rejects a record whose flattened keys collide
-or outnumber ``limits.keys`` before any rule sees it.
+:class:`_Decompressed`), and :func:`batch_of` rejects a record whose flattened keys
+outnumber ``limits.keys`` before any rule sees it.
+
+A record that gives a key more than once (real Windows Census events repeat ``cV``), or
+two values under one dotted path once flattened (``"a.b"`` beside ``"a": {"b": ...}``),
+is kept: its row holds the last value of each path, and the batch's :class:`Repeats`
+note the repeated keys and the other values, so that every value is audited.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, MIB, Limits, size_text
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+
+    from audit.normalize import Flat
 
 
 def content_digest(content: bytes | str) -> str:
@@ -89,16 +96,48 @@ def reject(line: int, what: str, content: bytes | str) -> RawRecord:
     return RawRecord(line, error=what, digest=content_digest(content))
 
 
+class RepeatedKey(NamedTuple):
+    """A key a record gives more than once (or a dotted path two values flatten to): the
+    record's row in its batch's frame, the dotted path, how many values it was given and
+    their canonical JSON text, in document order (what its finding names and
+    fingerprints)."""
+
+    row: int
+    field: str
+    count: int
+    values: str
+
+
+class Variant(NamedTuple):
+    """A value of a repeated path besides the one the record's row keeps: the row, the
+    dotted path and the value (the record is audited once more with it)."""
+
+    row: int
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Repeats:
+    """The repeated keys of a batch's records and their other values. Only a batch
+    that has some carries one: the common case costs nothing."""
+
+    keys: tuple[RepeatedKey, ...]
+    variants: tuple[Variant, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Up to ``chunk_rows`` records: usable ones flattened into a frame, the rest rejected.
 
     ``lines[i]`` is the line of the frame's i-th row; rejected records keep theirs.
+    ``repeats`` (rows of the frame) is None unless a record repeats a key.
     """
 
     frame: pd.DataFrame
     lines: np.ndarray
     rejected: list[Rejection]
+    repeats: Repeats | None = None
 
     @property
     def records(self) -> int:
@@ -468,13 +507,15 @@ def line_ends(data: bytes) -> np.ndarray:
 def batch_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Batch:
     """Flatten parsed records into one frame; keep the unusable ones as rejections.
 
-    A record whose flattened names collide (``{"a.b": 1, "a": {"b": 2}}``) or that has
-    more than ``limits.keys`` keys is rejected here, identified by its canonical text:
-    the frame would hold a duplicate column or one column per key of it. For records
-    that may bring many different keys, :func:`batches_of` keeps each frame bounded.
+    A record with more than ``limits.keys`` keys (each value of a repeated key counted)
+    is rejected here, identified by its canonical text: the frame would hold one column
+    per key of it. A repeated key, or names that collide once flattened
+    (``{"a.b": 1, "a": {"b": 2}}``), keep the last value in the row and are noted in the
+    batch's :class:`Repeats`. For records that may bring many different keys,
+    :func:`batches_of` keeps each frame bounded.
     """
-    rows, lines, rejected = _flattened(records, limits)
-    return _batch_from(rows, lines, rejected)
+    rows, lines, rejected, repeats = _flattened(records, limits)
+    return _batch_from(rows, lines, rejected, repeats)
 
 
 def batches_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Iterator[Batch]:
@@ -482,7 +523,7 @@ def batches_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Ite
     than :data:`~audit.limits.BATCH_CELLS` cells: records that each bring keys of their
     own would otherwise make a frame of rows × keys cells. The rejections go with the
     first batch."""
-    rows, lines, rejected = _flattened(records, limits)
+    rows, lines, rejected, repeats = _flattened(records, limits)
     groups: list[tuple[int, int]] = []
     names: set[str] = set()
     first = 0
@@ -494,37 +535,43 @@ def batches_of(records: list[RawRecord], limits: Limits = DEFAULT_LIMITS) -> Ite
         names = joined
     groups.append((first, len(rows)))
     for k, (a, b) in enumerate(groups):  # one frame at a time
-        yield _batch_from(rows[a:b], lines[a:b], rejected if k == 0 else [])
+        yield _batch_from(rows[a:b], lines[a:b], rejected if k == 0 else [],
+                          {row - a: found for row, found in repeats.items() if a <= row < b})
 
 
 def _flattened(records: list[RawRecord], limits: Limits
-               ) -> tuple[list[dict[str, Any]], list[int], list[Rejection]]:
-    """The usable records flattened, their lines, and the rejections."""
-    from audit.normalize import DuplicateKey, flatten
+               ) -> tuple[list[dict[str, Any]], list[int], list[Rejection], dict[int, Flat]]:
+    """The usable records flattened, their lines, the rejections, and what the rows of
+    records that repeat a key repeat (row → :class:`audit.normalize.Flat`)."""
+    from audit.normalize import DuplicateKey, flatten, flatten_all
 
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     rejected: list[Rejection] = []
+    repeats: dict[int, Flat] = {}
     for record in records:
         if record.data is None:
             rejected.append(_rejection(record))
             continue
+        found: Flat | None = None
         try:
             flat = flatten(record.data)
-        except DuplicateKey as exc:
-            rejected.append(_parsed_rejection(record, f"duplicate key {exc.key!r} after "
-                                                      "flattening"))
+            keys = len(flat)
+        except DuplicateKey:  # rare: every value of each path is gathered
+            found = flatten_all(record.data)
+            flat, keys = found.row, found.given
+        if keys > limits.keys:
+            rejected.append(_parsed_rejection(record, too_many_keys(keys, limits)))
             continue
-        if len(flat) > limits.keys:
-            rejected.append(_parsed_rejection(record, too_many_keys(len(flat), limits)))
-            continue
+        if found is not None:
+            repeats[len(rows)] = found
         rows.append(flat)
         lines.append(record.line)
-    return rows, lines, rejected
+    return rows, lines, rejected, repeats
 
 
-def _batch_from(rows: list[dict[str, Any]], lines: list[int], rejected: list[Rejection]
-                ) -> Batch:
+def _batch_from(rows: list[dict[str, Any]], lines: list[int], rejected: list[Rejection],
+                repeats: dict[int, Flat]) -> Batch:
     import numpy as np
     import pandas as pd
 
@@ -535,7 +582,14 @@ def _batch_from(rows: list[dict[str, Any]], lines: list[int], rejected: list[Rej
     # audit.readers.columnar.WIDE_COLUMNS): pandas would make a block per column.
     wide = len({name for row in rows for name in row}) > WIDE_COLUMNS
     frame = pd.DataFrame(rows, dtype=object if wide else None)
-    return Batch(frame, np.asarray(lines, dtype=np.int64), rejected)
+    noted = None
+    if repeats:
+        noted = Repeats(
+            tuple(RepeatedKey(row, *key) for row, found in repeats.items()
+                  for key in found.keys),
+            tuple(Variant(row, *other) for row, found in repeats.items()
+                  for other in found.others))
+    return Batch(frame, np.asarray(lines, dtype=np.int64), rejected, noted)
 
 
 def too_many_keys(keys: int, limits: Limits) -> str:
@@ -570,13 +624,36 @@ class UnusableFile(Exception):
         super().__init__(what)
 
 
+class Repeated(dict[str, Any]):
+    """A JSON object that gives a key more than once. As a dict it holds the last value
+    of each key, what most JSON consumers keep; ``pairs`` holds every (key, value) in
+    document order, so that flattening audits each value
+    (:func:`audit.normalize.flatten_all`)."""
+
+    __slots__ = ("pairs",)
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = tuple(pairs)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Repeated, (list(self.pairs),))
+
+    def first_repeated(self) -> str:
+        """The first key given a second time."""
+        return _first_repeated(list(self.pairs))
+
+
 class StrictJSON:
     """JSON decoding that reports what it would otherwise let pass silently.
 
     ``{"UserID": "amos@contoso.com", "UserID": "E296D735-..."}`` would be audited
-    as if it carried only the hash, and ``"\\ud800"`` decodes to a lone surrogate,
-    which is not Unicode text and cannot be written to any report: a record with a
-    duplicate key or a lone surrogate (at any depth) is rejected, saying which.
+    as if it carried only the hash. With ``repeats`` (the event readers) such an object
+    is a :class:`Repeated`, which keeps every value so that each is audited (the reader
+    then checks :func:`repeat_in_array`); without it (baselines) a duplicate key is a
+    problem. ``"\\ud800"`` decodes to a lone surrogate, which is not Unicode text and
+    cannot be written to any report: a record with a lone surrogate (at any depth) is
+    rejected, saying which.
     Python's decoder also takes ``NaN`` and ``Infinity``, which JSON does not have, and
     numbers beyond a double (``1e999`` is infinite, a 5,000-digit integer cannot even be
     converted): pyarrow reads all of them as infinite or NaN doubles, so both paths
@@ -587,8 +664,12 @@ class StrictJSON:
     #: integers from this many digits on may be beyond a double (pyarrow: infinite)
     _DIGITS = len(str(int(sys.float_info.max)))
 
-    def __init__(self) -> None:
+    def __init__(self, *, repeats: bool = False) -> None:
         self._problems: list[str] = []
+        self._repeats = repeats
+        #: whether the last value decoded holds a :class:`Repeated` (see
+        #: :func:`repeat_in_array`)
+        self.repeated = False
         self.decoder = json.JSONDecoder(object_pairs_hook=self._pairs,
                                         parse_constant=self._constant,
                                         parse_float=self._float, parse_int=self._int)
@@ -596,9 +677,11 @@ class StrictJSON:
     def _pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         obj = dict(pairs)
         if len(obj) != len(pairs):
-            seen: set[str] = set()
-            key = next(k for k, _ in pairs if k in seen or seen.add(k))
-            self._problems.append(f"duplicate key {key!r}")
+            if self._repeats:
+                self.repeated = True
+                obj = Repeated(pairs)
+            else:
+                self._problems.append(f"duplicate key {_first_repeated(pairs)!r}")
         if any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in pairs):
             self._problems.append(self.LONE_SURROGATE)
         return obj
@@ -623,6 +706,7 @@ class StrictJSON:
     def raw_decode(self, text: str, position: int = 0) -> tuple[Any, int, str | None]:
         """(value, end, first problem or None); JSONDecodeError as usual."""
         self._problems.clear()
+        self.repeated = False
         value, end = self.decoder.raw_decode(text, position)
         return value, end, self._problems[0] if self._problems else None
 
@@ -633,6 +717,39 @@ class StrictJSON:
         if text[end:].strip():
             raise json.JSONDecodeError("Extra data", text, end)
         return value, problem
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    return next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+
+
+def repeat_in_array(record: dict[str, Any]) -> str | None:
+    """Why a record whose decoding made a :class:`Repeated` cannot be audited, or None:
+    an object inside an array that repeats a key. Flattening reaches objects through
+    objects only, so that object's other values could not be audited."""
+    key = _repeated_in_array(record)
+    return None if key is None else f"duplicate key {key!r} in an object inside an array"
+
+
+def _repeated_in_array(value: Any, in_array: bool = False) -> str | None:
+    """The first key repeated by an object inside an array (at any depth), or None."""
+    if isinstance(value, dict):
+        if isinstance(value, Repeated):
+            if in_array:
+                return value.first_repeated()
+            children: Any = [child for _, child in value.pairs]
+        else:
+            children = value.values()
+    elif isinstance(value, list):
+        children, in_array = value, True
+    else:
+        return None
+    for child in children:
+        found = _repeated_in_array(child, in_array)
+        if found is not None:
+            return found
+    return None
 
 
 def _lone_surrogate(value: Any) -> bool:

@@ -8,8 +8,9 @@ gives None, and the caller reads those records one by one, keeping each value as
 format gave it.
 
 Flattening can give two columns one name (a key ``"a.b"`` beside an object ``a`` with
-a key ``b``). A record with a value in both is rejected, as the Python path rejects it
-(:func:`collisions` finds those rows); otherwise the columns are one (:func:`merged`).
+a key ``b``). A record with a value in both is read by Python, which audits it with each
+value (:func:`collisions` finds those rows); otherwise the columns are one
+(:func:`merged`).
 """
 
 from __future__ import annotations

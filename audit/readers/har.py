@@ -40,9 +40,11 @@ from audit.readers import (
     EntrySpan,
     RawRecord,
     Reader,
+    Repeated,
     StrictJSON,
     register,
     reject,
+    repeat_in_array,
     too_long,
 )
 from audit.readers.encodings import MAX_CODINGS, Undecodable, codings, decode
@@ -50,6 +52,7 @@ from audit.readers.json_array import Broken, JsonText, TooLong
 
 POST_METHODS = frozenset({"POST", "PUT"})
 _JSON = StrictJSON()
+_BODY = StrictJSON(repeats=True)  # events that repeat a key are audited with each value
 _TOO_DEEP = "invalid JSON in request body: nested too deeply"
 #: A body of bytes that are not text (Bond, protobuf): followed by its content type.
 BINARY_BODY = "not auditable: binary body"
@@ -318,14 +321,15 @@ def _text_events(body: str, mime: str) -> list[_Event]:
 def _events(body: str, mime: str) -> Iterator[_Event]:
     """The events of one body of text.
 
-    A duplicate key (or a lone surrogate) cannot be pinned to one event of a batched
-    body, so every event of that body is rejected rather than one silently audited
-    with a value dropped; each is then identified by the body's text. A body that is
-    neither JSON nor JSON Lines, when its content type does not say JSON, is one record
-    that cannot be audited.
+    An event that repeats a key is audited with each value (see
+    :class:`~audit.readers.Repeated`). A lone surrogate, or an envelope that repeats
+    ``events``, cannot be pinned to one event of a batched body, so every event of that
+    body is rejected rather than one silently audited with a value dropped; each is then
+    identified by the body's text. A body that is neither JSON nor JSON Lines, when its
+    content type does not say JSON, is one record that cannot be audited.
     """
     try:
-        data, problem = _JSON.loads(body)
+        data, problem = _BODY.loads(body)
     except RecursionError:
         yield _Event(None, _TOO_DEEP, body)
         return
@@ -338,11 +342,18 @@ def _events(body: str, mime: str) -> Iterator[_Event]:
                          body)
         return
     if isinstance(data, dict) and isinstance(data.get("events"), list):
+        if isinstance(data, Repeated) and [k for k, _ in data.pairs].count("events") > 1:
+            problem = problem or "duplicate key 'events'"
         data = data["events"]
     items = data if isinstance(data, list) else [data]
+    repeated = _BODY.repeated
     for item in items:
+        listed = repeat_in_array(item) if repeated and isinstance(item, dict) else None
         if problem is not None:
             yield _Event(None, f"{problem} in the request body", body)
+        elif listed is not None:
+            yield _Event(None, f"{listed} in the request body",
+                         json.dumps(item, ensure_ascii=False, sort_keys=True))
         elif isinstance(item, dict):
             yield _Event(item)
         else:
@@ -353,11 +364,13 @@ def _events(body: str, mime: str) -> Iterator[_Event]:
 def _line_event(line: str) -> tuple[_Event, bool]:
     """One line of a JSON Lines body, and whether it is JSON at all."""
     try:
-        value, problem = _JSON.loads(line)
+        value, problem = _BODY.loads(line)
     except json.JSONDecodeError as exc:
         return _Event(None, f"invalid JSON in request body: {exc.msg}", line), False
     except RecursionError:
         return _Event(None, _TOO_DEEP, line), False
+    if problem is None and _BODY.repeated and isinstance(value, dict):
+        problem = repeat_in_array(value)
     if problem is not None:
         return _Event(None, problem, line), True
     if not isinstance(value, dict):

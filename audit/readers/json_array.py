@@ -23,11 +23,12 @@ from audit.readers import (
     has_surrogates,
     register,
     reject,
+    repeat_in_array,
     text_stream,
     too_long,
 )
 
-_DECODER = StrictJSON()
+_DECODER = StrictJSON(repeats=True)
 _BLOCK = 1 << 16
 #: Past an element that cannot be parsed, the array's later elements cannot be found.
 _REST = "; the elements after it are not read"
@@ -305,6 +306,8 @@ def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawR
             if not exc.ended:
                 return
             continue
+        if problem is None and _DECODER.repeated and isinstance(value, dict):
+            problem = repeat_in_array(value)
         if not isinstance(value, dict):
             yield reject(index, f"not a JSON object (found {type(value).__name__})", raw)
         elif problem is not None:

@@ -10,10 +10,14 @@ same either way. When pyarrow names the line it refused, that line alone goes to
 
 Some lines pyarrow would take although Python rejects them: bad UTF-8 inside a string
 (pyarrow does not check it), ``NaN``, ``Infinity`` and numbers beyond a double (pyarrow
-reads them as NaN or infinite doubles), names that collide once flattened, and more keys
-than ``--limit keys`` allows (pyarrow would build a column for each key of each record
-of the batch). Cheap checks of the whole batch find them; those lines alone are decided
-by Python (:func:`parse_line`), the others still by pyarrow.
+reads them as NaN or infinite doubles), and more keys than ``--limit keys`` allows
+(pyarrow would build a column for each key of each record of the batch). Cheap checks
+of the whole batch find them; those lines alone are decided by Python
+(:func:`parse_line`), the others still by pyarrow.
+
+A line that repeats a key is refused by pyarrow, and names that collide once flattened
+(``"a.b"`` beside ``"a": {"b": ...}``) are found in its table: Python takes such a line,
+with every value (:class:`~audit.readers.Repeated`), so its batch is read by Python.
 
 A line longer than ``--limit record-bytes`` is rejected as it is read, streamed through
 to its end and never held: a file of one endless line costs a bounded memory.
@@ -40,6 +44,7 @@ from audit.readers import (
     line_ends,
     register,
     reject,
+    repeat_in_array,
     too_long,
 )
 from audit.readers.columnar import collisions, flattened, frame_of
@@ -62,7 +67,7 @@ _ROW = re.compile(r"in row (\d+)")
 #: A key takes at least this many bytes of a line (``"":0,``): a shorter line cannot
 #: hold more keys than the limit, so only longer ones have their colons counted.
 _MIN_KEY_BYTES = 4
-_JSON = StrictJSON()
+_JSON = StrictJSON(repeats=True)
 _WHITESPACE = (32, 9, 10, 13)
 _BOM = b"\xef\xbb\xbf"
 
@@ -124,6 +129,8 @@ def parse_line(number: int, raw: bytes) -> RawRecord:
     if not isinstance(data, dict):
         return reject(number, f"not a JSON object (found {type(data).__name__})",
                       raw.rstrip(b"\r\n"))
+    if problem is None and _JSON.repeated:
+        problem = repeat_in_array(data)
     if problem is not None:
         return reject(number, problem, raw.rstrip(b"\r\n"))
     return RawRecord(number, data)
@@ -354,7 +361,7 @@ def _batch(chunk: bytes, ends: np.ndarray, first_line: int, string_fields: froze
 
     def all_by_python() -> Batch:
         batch = by_python(records)
-        return Batch(batch.frame, batch.lines, [*batch.rejected, *rejected])
+        return Batch(batch.frame, batch.lines, [*batch.rejected, *rejected], batch.repeats)
 
     if _maybe_deep(chunk, starts, stops):
         return all_by_python()

@@ -8,21 +8,21 @@ frames in C (:func:`audit.readers.columnar.frame_of`); a batch with a list or an
 type is read record by record, so each value stays as the file holds it.
 
 A column ``a.b`` beside a struct ``a`` with a field ``b`` gives two columns of one name:
-a row with a value in both is rejected, as a JSON record with both keys is.
+a row with a value in both is read record by record and audited with each value, as a
+JSON record with both keys is (:class:`~audit.readers.Repeated`).
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from itertools import accumulate, pairwise
 from pathlib import Path
 from typing import IO, Any
 
 from audit.limits import BATCH_CELLS, DEFAULT_LIMITS, Limits
-from audit.readers import Batch, Part, RawRecord, Reader, batch_of, content_digest, register
-from audit.readers.columnar import collisions, frame_of
+from audit.readers import Batch, Part, RawRecord, Reader, Repeated, batch_of, register
+from audit.readers.columnar import frame_of
 
 BATCH_ROWS = 50_000
 
@@ -67,10 +67,8 @@ def read(stream: IO[bytes], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[RawR
     for batch in opened.iter_batches(batch_size=_rows_per_batch(opened, BATCH_ROWS)):
         lines = np.arange(row + 1, row + 1 + batch.num_rows, dtype=np.int64)
         row += batch.num_rows
-        table, lines, rejected = _without_collisions(_text_times(batch), lines)
-        records = [*rejected, *(RawRecord(line, data) for line, data
-                                in zip(lines.tolist(), _rows(table), strict=True))]
-        yield from sorted(records, key=lambda record: record.line)
+        yield from (RawRecord(line, data) for line, data
+                    in zip(lines.tolist(), _rows(_text_times(batch)), strict=True))
 
 
 def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[str],
@@ -93,49 +91,30 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
         row += batch.num_rows
         if not batch.num_rows:
             continue
-        table, lines, rejected = _without_collisions(_text_times(batch), lines)
-        frame = frame_of(table)
+        table = _text_times(batch)
+        frame = frame_of(table)  # None where a row has two values under one name
         if frame is not None:
-            found = batch_of(rejected)  # only rejections: their digests checked
-            yield Batch(frame, lines, found.rejected)
+            yield Batch(frame, lines, [])
         else:
-            yield batch_of([*rejected, *(RawRecord(line, data) for line, data
-                                         in zip(lines.tolist(), _rows(table), strict=True))],
-                           limits)
-
-
-def _without_collisions(table: Any, lines: Any) -> tuple[Any, Any, list[RawRecord]]:
-    """The rows of a flattened table without those holding two values under one name,
-    and those rejected (identified by their names and values)."""
-    import numpy as np
-
-    found = collisions(table)
-    if not found:
-        return table, lines, []
-    rows = sorted(found)
-    names = table.column_names
-    rejected = []
-    for row in rows:
-        values = [[name, column[row].as_py()] for name, column in zip(names, table.columns,
-                                                                       strict=True)
-                  if column[row].is_valid]
-        text = json.dumps(values, ensure_ascii=False, separators=(",", ":"), default=str)
-        rejected.append(RawRecord(int(lines[row]), error=f"duplicate key {found[row]!r} after "
-                                  "flattening", digest=content_digest(text)))
-    keep = np.ones(table.num_rows, dtype=bool)
-    keep[rows] = False
-    return table.filter(keep), lines[keep], rejected
+            yield batch_of([RawRecord(line, data) for line, data
+                            in zip(lines.tolist(), _rows(table), strict=True)], limits)
 
 
 def _rows(table: Any) -> list[dict[str, Any]]:
-    """The table's rows as dicts; where two columns share a name (no row has a value in
-    both), the value present is kept, never a null beside it."""
+    """The table's rows as dicts; where two columns share a name, the value present is
+    kept, never a null beside it, and a row with a value in both is a
+    :class:`~audit.readers.Repeated` of its values in column order."""
     names = table.column_names
     if len(set(names)) == len(names):
         return list(table.to_pylist())
     columns = [column.to_pylist() for column in table.columns]
-    return [{name: values[i] for name, values in zip(names, columns, strict=True)
-             if values[i] is not None} for i in range(table.num_rows)]
+    rows: list[dict[str, Any]] = []
+    for i in range(table.num_rows):
+        pairs = [(name, values[i]) for name, values in zip(names, columns, strict=True)
+                 if values[i] is not None]
+        row = dict(pairs)
+        rows.append(row if len(row) == len(pairs) else Repeated(pairs))
+    return rows
 
 
 def cut(path: Path, parts: int) -> list[Part] | None:

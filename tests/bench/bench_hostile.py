@@ -141,6 +141,18 @@ def names(work: Path) -> list[str]:
     return ["scan", str(_lines(work / "names.jsonl", lines))]
 
 
+def repeats(work: Path) -> list[str]:
+    """Keys given twice: 4,990 of them in one event (just within --limit keys, every value
+    counted), and cV in each of 20,000 events, as real Census events repeat it (two files:
+    one wide event among narrow ones costs much whether it repeats keys or not)."""
+    head = EVENT[:-1]
+    _lines(work / "wide.jsonl",
+           [head + "".join(f', "k{i}": "a", "k{i}": "b"' for i in range(4990)) + "}"])
+    _lines(work / "cv.jsonl",
+           [head + f', "cV": "A{i}.1", "cV": "A{i}.2"}}' for i in range(20_000)])
+    return ["scan", str(work / "wide.jsonl"), str(work / "cv.jsonl")]
+
+
 def _bomb_rules(work: Path) -> Path:
     rules = work / "rules"
     shutil.copytree(ROOT / "rules", rules, ignore=shutil.ignore_patterns("__*"))
@@ -196,6 +208,7 @@ CASES: dict[str, tuple[str, Callable[[Path], list[str]]]] = {
     "numbers": ("a 5,001-digit integer, 1e999, NaN", numbers),
     "years": ("event years 0001, 9999, 0", years),
     "names": ("__proto__, _source, flat a.b beside nested a.b", names),
+    "repeats": ("4,990 keys given twice in one event; cV twice in 20,000", repeats),
     "alias-validate": ("YAML alias bomb in a rule file: rules validate", alias_bomb_validate),
     "alias-scan": ("YAML alias bomb in a rule file: scan --rules", alias_bomb_scan),
     "ledger": ("a ledger of 1,000,000 rows (300,000 events)", big_ledger),

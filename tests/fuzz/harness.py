@@ -120,8 +120,20 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=True, ensure_ascii=False, default=str)
 
 
+@st.composite
+def repeating_events(draw: st.DrawFn) -> str:
+    """An event as JSON text that gives some of its keys again (real Census events repeat
+    ``cV``), with any value: an object, a list, null."""
+    event = draw(events())
+    again = draw(st.lists(st.tuples(st.one_of(st.sampled_from(sorted(event) or [""]), KEYS),
+                                    JSON_VALUES), min_size=1, max_size=3))
+    members = [f"{_dumps(k)}: {_dumps(v)}" for k, v in [*event.items(), *again]]
+    return "{" + ", ".join(members) + "}"
+
+
 LINES = st.one_of(
     events().map(lambda e: _dumps(e).encode("utf-8", "surrogatepass")),
+    repeating_events().map(lambda e: e.encode("utf-8", "surrogatepass")),
     JSON_VALUES.map(lambda v: _dumps(v).encode("utf-8", "surrogatepass")),
     st.binary(max_size=60),
     st.sampled_from([b"", b" ", b"{", b"[1,2", b'{"category": "census", "x": 1e999}',
