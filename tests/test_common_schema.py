@@ -75,6 +75,19 @@ def test_a_har_capture_of_the_same_events(run_cli, tmp_path: Path) -> None:
     assert result.code == 1  # FAIL outranks the rejected body's INCOMPLETE
 
 
+def test_repeated_keys_of_a_census_event_are_audited_with_each_value() -> None:
+    """Line 3 repeats cV (envelope bookkeeping, ignored) and its device model, whose
+    first value names its owner: the record is audited, not rejected."""
+    for dump in (CAPTURE, CAPTURE.with_suffix(".har")):
+        report = audit.scan(inputs=str(dump), mapping="common-schema")
+        at = sorted((f.rule, f.field) for f in report.findings if f.line == 3
+                    and not f.rule.endswith("undeclared-field"))
+        assert at == [("census/identifies-user", "DeviceModel"),
+                      ("input/duplicate-key", "cV"),
+                      ("input/duplicate-key", "ext.device.model")]
+        assert report.summary.records_audited == 15
+
+
 def test_envelope_routing_and_part_c() -> None:
     report = audit.scan(inputs=str(CAPTURE), mapping="common-schema")
     rules = {f.rule for f in report.findings}
