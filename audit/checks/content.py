@@ -135,9 +135,10 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     # Undeclared fields by the entities searched in them (one group but for ``allow``)
     # and the kind their name tells (None for most).
     undeclared: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
+    hinted_kind = category.hint_matcher()
     for column in _columns(rule, events, declared):
         spec = declared.get(column)
-        kind = spec.kind if spec else category.hinted_kind(column)
+        kind = spec.kind if spec else hinted_kind(column)
         context = KIND_CONTEXT.get(kind, KindContext()) if kind else KindContext()
         wanted = [e for e in entities if e not in context.drop and e not in allow.get(column, ())]
         if not wanted:
