@@ -203,7 +203,10 @@ def subject_keys(scope: str, subjects: pd.Series) -> pd.Series:
 
     Missing and empty subjects become NA. Works on the distinct values only.
     """
-    codes, uniques = pd.factorize(subjects, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(subjects, use_na_sentinel=True)
+    except TypeError:  # a list or object where a name belongs: never a ledger subject
+        codes, uniques = pd.factorize(subjects.map(_hashable), use_na_sentinel=True)
     text = pd.Index(uniques, dtype=object).map(_as_text)
     norm = pd.Series(text, dtype=object).str.strip()
     if scope in DNS_SCOPES:
@@ -213,6 +216,15 @@ def subject_keys(scope: str, subjects: pd.Series) -> pd.Series:
     picked = keys[codes] if len(keys) else np.full(len(codes), None)
     picked[codes < 0] = None
     return pd.Series(picked, index=subjects.index, dtype=object)
+
+
+def _hashable(value: Any) -> Any:
+    """A list, object or array as its JSON text (as the record has it); others as they are."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 def _as_text(value: Any) -> Any:

@@ -597,3 +597,26 @@ def test_lines_end_as_csv_ends_them(tmp_path: Path, pack: audit.rulepack.RulePac
     expect_error(path, pack, 4, "boolean")
     path.write_bytes((HEADER + GOOD.replace("contoso", "con\x0ctoso") + bad).encode())
     expect_error(path, pack, 3, "boolean")
+
+
+def test_a_subject_that_is_a_list_or_object_is_never_a_ledger_subject() -> None:
+    """``"tenant": []`` crashed the consent rules (unhashable list); it matches no record,
+    so the setting's default applies, and the other subjects are unaffected."""
+    import numpy as np
+
+    subjects = pd.Series(["Contoso.com.", [], {"a": 1}, np.array(["x"]), None, "contoso.com"],
+                         dtype=object)
+    keys = subject_keys("org", subjects).tolist()
+    assert keys[0] == keys[5] == "contoso.com" and keys[4] is None
+    assert keys[1] == "[]" and keys[2] == '{"a": 1}' and keys[3] == '["x"]'
+
+
+def test_a_list_valued_tenant_leaves_no_rule_in_error(tmp_path: Path) -> None:
+    from support import LEDGER, make_event
+
+    import audit
+
+    dump = tmp_path / "list-tenant.jsonl"
+    dump.write_text(json.dumps(make_event("usage", tenant=[])) + "\n", "utf-8")
+    report = audit.scan(inputs=str(dump), ledger=str(LEDGER))
+    assert not [o.rule for o in report.outcomes if o.status.value == "error"]
