@@ -796,6 +796,18 @@ def extract(suites: Path, names: Iterable[str]) -> dict[str, Extracted]:
     return out
 
 
+def suite_commit(root: Path) -> str | None:
+    """The clone's commit, so a table can be compared with a later one of the same suite."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], check=True,
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None
+
+
 def iter_samples(extracted: dict[str, Extracted], limit: int | None) -> Iterator[Sample]:
     for ex in extracted.values():
         yield from ex.samples[:limit]
@@ -830,7 +842,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(samples):,} samples × {len(PLACEMENTS)} placements in "
           f"{time.perf_counter() - started:.1f} s; rules: {', '.join(keep)}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"rules": keep, "placements": [
+    commits = {name: suite_commit(args.suites / SOURCES[name][0]) for name in extracted}
+    args.json.write_text(json.dumps({"suites": commits, "rules": keep, "placements": [
         f"{c}:{f}" for c, f in PLACEMENTS], "rows": rows}, indent=2) + "\n", encoding="utf-8")
     if args.samples is not None:
         with args.samples.open("w", encoding="utf-8") as fh:
