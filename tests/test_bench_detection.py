@@ -1,0 +1,238 @@
+"""The detection benchmark's sample extraction, on small files written here in the shapes
+of presidio's, detect-secrets' and gitleaks' tests (the real suites are not in CI)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent / "bench" / "bench_detection.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_detection", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_detection"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def labelled(extracted) -> set[tuple[str, bool, str]]:
+    return {(s.kind, s.positive, s.text) for s in extracted.samples}
+
+
+def test_presidio_shapes(bench: ModuleType, tmp_path: Path) -> None:
+    tests = tmp_path / "presidio" / "presidio-analyzer" / "tests"
+    write(tests / "test_email_recognizer.py", '''
+        import pytest
+        DOMAIN = "presidio.site"
+
+        @pytest.fixture(scope="module")
+        def entities():
+            return ["EMAIL_ADDRESS"]
+
+        @pytest.mark.parametrize(
+            "text, expected_len, expected_positions",
+            [
+                ("info@presidio.site", 1, ((0, 18),),),
+                ("write to {}@{}".format("me", DOMAIN), 1, ((9, 25),)),
+                (f"not an email: hello@{DOMAIN[:3]}", 0, ()),
+                (make_text(), 1, ()),
+            ],
+        )
+        def test_email(text, expected_len, expected_positions):
+            pass
+        ''')
+    write(tests / "test_spacy_recognizer.py", '''
+        import pytest
+
+        @pytest.fixture
+        def entities():
+            return ["PERSON", "DATE_TIME"]
+
+        @pytest.mark.parametrize("text, expected_len, expected_positions, entity_num", [
+            ("my name is Dan", 1, ((11, 14),), 0),
+            ("May 1st", 1, ((0, 7),), 1),
+        ])
+        def test_ner(text, expected_len, expected_positions, entity_num):
+            pass
+        ''')
+    write(tests / "test_us_ssn_recognizer.py", '''
+        import pytest
+
+        @pytest.mark.parametrize("text, expected_len", [("078-05-1120", 1), ("000-00-0000", 0)])
+        def test_ssn(text, expected_len):
+            pass
+        ''')
+    write(tests / "test_pattern_recognizer.py", '''
+        import pytest
+
+        @pytest.mark.parametrize("text, expected_len", [("made up", 1)])
+        def test_pattern(text, expected_len):
+            pass
+        ''')
+    got = bench.presidio(tmp_path / "presidio")
+    assert labelled(got) == {
+        ("email", True, "info@presidio.site"), ("email", True, "write to me@presidio.site"),
+        ("email", False, "not an email: hello@pre"),
+        ("person", True, "my name is Dan"), ("date", True, "May 1st"),
+        ("national id", True, "078-05-1120"), ("national id", False, "000-00-0000"),
+    }
+    assert got.skipped == {"email": 1}  # make_text() is not evaluated
+
+
+def test_detect_secrets_shapes(bench: ModuleType, tmp_path: Path) -> None:
+    plugins = tmp_path / "detect-secrets" / "tests" / "plugins"
+    write(plugins / "aws_key_test.py", '''
+        import textwrap
+        import pytest
+        EXAMPLE = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+        class TestAWS:
+            @pytest.mark.parametrize(
+                'line,should_flag',
+                [
+                    ('AKIAZZZZZZZZZZZZZZZZ', True),
+                    ('akiazzzzzzzzzzzzzzzz', False),
+                    ('aws_access_key = "{}"'.format(EXAMPLE + 'a'), False),
+                    (base64.b64encode(b"x"), True),
+                ],
+            )
+            def test_analyze(self, line, should_flag):
+                pass
+
+        @pytest.mark.parametrize('content, expected_output', (
+            (textwrap.dedent("""
+                aws_secret_access_key = {}
+            """)[1:-1].format(EXAMPLE), [EXAMPLE]),
+            ('nothing here', []),
+        ))
+        def test_get(content, expected_output):
+            pass
+        ''')
+    write(plugins / "keyword_test.py", '''
+        import pytest
+        SECRET = "hunter22hunter22"
+        CONFIG_CASES = [
+            ('password = "{}"'.format(SECRET), SECRET),
+            ('api_key = ""', None),
+        ]
+
+        def cases(tables):
+            for ext, table in tables:
+                for line, expected in table:
+                    yield ext, line, expected
+
+        @pytest.mark.parametrize('file_extension, line, expected_secret',
+                                 cases([('conf', CONFIG_CASES), ('py', CONFIG_CASES)]))
+        def test_keyword(file_extension, line, expected_secret):
+            pass
+        ''')
+    write(plugins / "slack_test.py", '''
+        import pytest
+
+        @pytest.mark.parametrize('line', ['xoxb-' + '1234' * 3])
+        def test_analyze(line):
+            pass
+        ''')
+    write(plugins / "ip_public_test.py", '''
+        import pytest
+
+        @pytest.mark.parametrize('payload, should_flag', [('8.8.8.8', True), ('10.0.0.1', False)])
+        def test_ip(payload, should_flag):
+            pass
+        ''')
+    got = bench.detect_secrets(tmp_path / "detect-secrets").deduplicated()
+    example = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    assert labelled(got) == {
+        ("secret", True, "AKIAZZZZZZZZZZZZZZZZ"), ("secret", False, "akiazzzzzzzzzzzzzzzz"),
+        ("secret", False, f'aws_access_key = "{example}a"'),
+        ("secret", True, f"aws_secret_access_key = {example}"),
+        ("secret", False, "nothing here"),
+        ("secret", True, 'password = "hunter22hunter22"'), ("secret", False, 'api_key = ""'),
+        ("secret", True, "xoxb-123412341234"),
+        ("ip", True, "8.8.8.8"), ("ip", False, "10.0.0.1"),
+    }
+    assert got.skipped == {"secret": 1}
+
+
+GO_RULE = '''
+package rules
+
+func Example() *config.Rule {
+	r := config.Rule{RuleID: "example", Regex: regexp.MustCompile(`ex_[a-z]{8}`)}
+
+	// validate
+	tps := utils.GenerateSampleSecrets("example", "ex_"+secrets.NewSecret(`[a-z]{8}`))
+	tps = append(tps,
+		`token: ex_abcdefgh`, // gitleaks:allow
+		"key = \\"ex_" + "ijklmnop\\"\\n",
+		"ex_"+secrets.NewSecret(`[a-z]{8}`),
+	)
+	tps = append(tps, utils.GenerateSampleSecrets("example", "ex_qrstuvwx")...)
+	fps := []string{
+		"ex_xxxxxxxx", // low entropy
+		`multi
+line`,
+	}
+	return utils.Validate(r, tps, fps)
+}
+
+func Paths() *config.Rule {
+	tps := map[string]string{
+		"file.tf": "password = " + `"thisIsDog11"`,
+	}
+	fps := append(shared_keys, other_keys...)
+	return utils.ValidateWithPaths(r, tps, fps)
+}
+'''
+
+
+def test_gitleaks_shapes(bench: ModuleType, tmp_path: Path) -> None:
+    write(tmp_path / "gitleaks" / "cmd" / "generate" / "config" / "rules" / "example.go",
+          GO_RULE)
+    got = bench.gitleaks(tmp_path / "gitleaks")
+    assert labelled(got) == {
+        ("secret", True, "token: ex_abcdefgh"), ("secret", True, 'key = "ex_ijklmnop"\n'),
+        ("secret", False, "ex_xxxxxxxx"), ("secret", False, "multi\nline"),
+        ("secret", True, 'password = "thisIsDog11"'),
+    }
+    # two GenerateSampleSecrets calls, one NewSecret, an append of two unknown lists
+    assert got.skipped == {"secret": 5}
+
+
+def test_go_string_escapes(bench: ModuleType) -> None:
+    tokens = bench.go_tokens(r'"a\tb\x41\u00e9\101\\" `raw\n`')
+    assert tokens == [("str", "a\tbAé" + "A\\"), ("str", "raw\\n")]
+
+
+def test_scan_counts_findings_on_the_samples_field(bench: ModuleType, tmp_path: Path) -> None:
+    samples = [bench.Sample("s", "email", True, "write to amos.marble@contoso.com", "x"),
+               bench.Sample("s", "email", False, "nothing to see here", "x"),
+               bench.Sample("s", "card", True, "card 4111 1111 1111 1111 declined", "x")]
+    placements = (("census", "Detail"), ("error", "ErrorLog"))
+    outcome = bench.scan_samples(samples, tmp_path, placements)
+    assert outcome[(0, "census", "Detail")] == "flagged"
+    assert outcome[(1, "census", "Detail")] == "clean"
+    assert outcome[(2, "error", "ErrorLog")] == "flagged"
+    assert outcome[(0, "error", "ErrorLog")] == "clean"  # e-mail addresses are allowed there
+    rows = bench.tabulate(samples, {"s": {"email": 2}}, outcome,
+                          {"census": {"email"}, "error": {"card"}}, placements)
+    census_email = next(r for r in rows if r["placement"] == "census:Detail"
+                        and r["kind"] == "email")
+    expected = {"positives": 1, "detected": 1, "negatives": 1, "flagged": 0, "skipped": 2,
+                "recall": 1.0, "fp_rate": 0.0, "target": True}
+    assert {k: census_email[k] for k in expected} == expected
