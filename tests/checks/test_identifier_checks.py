@@ -106,7 +106,7 @@ def test_shared_device_over_the_limit_across_chunks(tmp_path: Path, chunk_rows: 
     events = [_census(DeviceID=device, UserID=u) for u in users]
     events.insert(2, _census(DeviceID=device, UserID=users[0]))  # a repeat: same pair
     found = _scan(tmp_path, events, chunk_rows=chunk_rows)
-    assert sorted(f.line for f in found) == [1, 2, 4, 5]
+    assert [f.line for f in found] == [1, 2, 3, 4, 5]  # the repeated pair's record too
     assert all("shared by 4 distinct UserIDs" in f.explanation for f in found)
     assert all(device not in f.message and device not in (f.evidence or "") for f in found)
 
@@ -153,7 +153,8 @@ def test_remembered_asks_only_about_values_it_has_not_seen(monkeypatch) -> None:
 
 def test_bad_device_ids_are_not_kept_as_cross_record_state() -> None:
     """However many records carry a bad id, the rule's state holds only the distinct
-    (device, user) pairs of good ids: the bad ones are findings of their chunk."""
+    (device, user) pairs and the record lines of good ids: the bad ones are findings of
+    their chunk."""
     import pandas as pd
 
     from audit.checks.identifiers import collect_devices
@@ -169,7 +170,9 @@ def test_bad_device_ids_are_not_kept_as_cross_record_state() -> None:
     meta = pd.DataFrame({"source": "dump.jsonl", "line": events.index + 1},
                         index=events.index)
     ctx = ScanContext(stage=Stage.TRANSIT, key=b"k", rulepack=pack)
-    found, pairs = collect_devices(rule, events, meta, ctx)
+    found, state = collect_devices(rule, events, meta, ctx)
     assert len(found) == 500 and list(found.index[:2]) == [10, 11]
-    assert pairs[["device", "user", "line"]].values.tolist() == [[good, "u1", 511],
-                                                                 [good, "u2", 512]]
+    assert state.devices.tolist() == [good] and state.sources.tolist() == ["dump.jsonl"]
+    assert sorted(zip(state.pair_device.tolist(), state.pair_user.tolist())) == [
+        (0, "u1"), (0, "u2")]
+    assert state.line.tolist() == [511, 512, 513] and state.device.tolist() == [0, 0, 0]
