@@ -104,7 +104,8 @@ class RuleState:
     rows_seen: int = 0
     #: the scope's needed fields that some row in scope carried
     fields_seen: set[str] = field(default_factory=set)
-    partials: list[pd.DataFrame] = field(default_factory=list)
+    #: what the kind's collect returns per chunk (a DataFrame, or its own state object)
+    partials: list[Any] = field(default_factory=list)
     stats: list[pd.DataFrame] = field(default_factory=list)
 
     def fresh(self) -> RuleState:
@@ -1152,7 +1153,7 @@ def _in_scope(rows: pd.DataFrame, state: RuleState, scope: Scope,
 COMPACT_AFTER = 8
 
 
-def _compacted(kind: CheckKind, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+def _compacted(kind: CheckKind, frames: list[Any]) -> list[Any]:
     """Fold a kind's accumulated frames once enough have gathered (bounded state)."""
     if kind.compact is None or len(frames) <= COMPACT_AFTER:
         return frames

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,10 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
     assert _without_times(incomplete) == _without_times(local_incomplete)
     assert {o.status.value for o in incomplete.outcomes} >= {"not_tested", "not_applicable"}
     assert local.summary.findings_by_rule.get("census/device-id-not-random", 0) > 0
+    # The sample's shared DeviceID: each of its six records in each of the two formats.
+    shared = Counter(Path(f.source).name for f in local.findings
+                     if f.detector == "shared-device-id")
+    assert shared == {"a-sample.jsonl": 6, "c-sample.parquet": 6}
     assert {i["path"] for i in local.run["inputs"]} == {str(p) for p in folder.iterdir()}
     capture = next(i for i in distributed.run["inputs"] if i["format"] == "har")
     assert [(e["entry"], e["records"], e["rejected"]) for e in capture["entries"]] == [

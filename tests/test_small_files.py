@@ -62,6 +62,11 @@ def _folder(tmp_path: Path) -> Path:
     (folder / "e220b.jsonl.gz").write_bytes(gzip.compress(
         (json.dumps(make_event("census", DeviceModel="Amos Marble's iPhone")) + "\n").encode()))
     (folder / "e230b.jsonl").write_text("", "utf-8")
+    # The sample's shared DeviceID again, for a user it had already: one more finding.
+    shared = json.loads(lines[194])
+    assert shared["DeviceID"] == SHARED_DEVICE
+    (folder / "e235b.jsonl").write_text(json.dumps(make_event("usage")) + "\n"
+                                        + json.dumps(shared) + "\n", "utf-8")
     big = [make_event("usage", IMSent=n, note=f"padding {n:06d} " * 8) for n in range(400)]
     big[17]["Phone"] = "+1 425 555 0100"
     (folder / "e240b.jsonl").write_text("".join(json.dumps(e) + "\n" for e in big), "utf-8")
@@ -211,11 +216,26 @@ def test_plan_groups_small_files_and_keeps_cut_files_apart(
     assert [f for k, f in enumerate(listed) if k == 0 or listed[k - 1] != f] == files
 
 
+SHARED_DEVICE = "6F9619FF-8B86-4011-B42D-00C04FC964FF"
+
+
+def _shared(report: dict[str, Any]) -> list[tuple[str, int]]:
+    """Where the shared DeviceID was found: every record that carries it, each file's."""
+    return [(Path(f["source"]).name, f["line"]) for f in report["findings"]
+            if f["detector"] == "shared-device-id"]
+
+
+SHARED_AT = [*((f"e{n:03d}.jsonl", 1) for n in (194, 207, 220, 233)), ("e235b.jsonl", 2),
+             *((f"e{n:03d}.jsonl", 1) for n in (246, 259))]
+
+
 def test_jobs_give_the_same_report(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     kwargs = {"inputs": str(folder), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
     assert len(engine.plan(sorted(p for p in folder.iterdir()), 2)) > 2
-    assert _report(**kwargs, jobs=2) == _report(**kwargs, jobs=1)
+    one = _report(**kwargs, jobs=1)
+    assert _shared(one) == SHARED_AT
+    assert _report(**kwargs, jobs=2) == one
 
 
 @pytest.mark.slow
@@ -229,4 +249,5 @@ def test_dask_gives_the_same_report(tmp_path: Path) -> None:
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster):
         distributed = _report(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
+    assert _shared(local) == SHARED_AT
     assert distributed == local

@@ -15,11 +15,14 @@ A check that cannot decide on this run raises :class:`audit.errors.NotTested`.
 Cross-record kinds (``aggregate=True``) work in two steps so that the scan stays
 streamed: ``collect(rule, events, meta, ctx)`` returns ``(hits, partial)`` per
 chunk: the hits a record shows on its own, findings at once, and a small partial
-DataFrame of what needs the whole dump (``meta`` has ``source`` and ``line`` for
-each row). ``finish(rule, partials, ctx)`` turns the list of partials into hits
-whose columns also carry ``source`` and ``line``. Keeping per-record hits out of
-the partials keeps the state as small as its distinct keys, however many records
-are bad.
+of what needs the whole dump (``meta`` has ``source`` and ``line`` for each row): a
+DataFrame, or any picklable state the kind's ``compact`` and ``finish`` understand
+(parts of a scan run in other processes or on Dask workers and are merged).
+``finish(rule, partials, ctx)`` turns the list of partials into hits whose columns
+also carry ``source`` and ``line``. Keeping per-record hits out of the partials keeps
+the state as small as its distinct keys, however many records are bad; a kind that
+must report records it can only judge at the end (the records of a shared device id)
+keeps their lines in a compact form.
 
 A kind that reports more than findings (the consent timeline) passes
 ``summarize``: its function then returns ``(hits, stats)`` per chunk, and at the
@@ -90,7 +93,7 @@ class CheckKind:
     finish: CheckFunc | None = None
     summarize: Callable[..., Mapping[str, Any]] | None = None
     validate: Callable[..., str | None] | None = None
-    compact: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None
+    compact: Callable[[list[Any]], list[Any]] | None = None
     scope: Callable[[Rule, Category], Scope] | None = None
     doc: str = ""
 
@@ -116,7 +119,7 @@ def check_kind(
     finish: CheckFunc | None = None,
     summarize: Callable[..., Mapping[str, Any]] | None = None,
     validate: Callable[..., str | None] | None = None,
-    compact: Callable[[list[pd.DataFrame]], list[pd.DataFrame]] | None = None,
+    compact: Callable[[list[Any]], list[Any]] | None = None,
     scope: Callable[[Rule, Category], Scope] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""

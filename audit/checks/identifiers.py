@@ -14,7 +14,7 @@ generated GUID: per record (nil, version 1 with a MAC and a time, a MAC or a
 serial number, another GUID version) and across records: one value shared by
 more distinct user ids than ``max_users_per_device`` (a family tablet shared by
 two people is normal; a hard-coded id in a build is not). A shared id gives one
-hit per distinct (device, user) pair, at the pair's first record.
+hit per record that carries it, at the record's own line.
 
 Both decide once per distinct value, never once per record.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from itertools import islice, repeat
 from typing import TYPE_CHECKING, Any
 
@@ -235,21 +236,41 @@ def _prefix_problems(events: pd.DataFrame, column: str, index: pd.Index,
 
 # -- device ids (cross-record) --------------------------------------------------
 
-PARTIAL_COLUMNS = ["device", "user", "source", "line"]
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DeviceRecords:
+    """The cross-record state of ``random-device-id``: each distinct (device, user) pair
+    once, and the input and line of every record whose device id looks random.
+
+    Whether an id is shared is known only once the whole dump is seen, and then every
+    record that carried it is a finding at its own line; reading the dump again for
+    those lines would double the scan, so each record keeps 16 bytes (its id's code, its
+    input's code, its line). Texts are kept once each: ``devices`` and ``sources`` are
+    the distinct ids and input names that the codes point into.
+    """
+
+    devices: np.ndarray  # object: distinct device ids
+    sources: np.ndarray  # object: distinct input names
+    pair_device: np.ndarray  # int32 code into devices, one per distinct (device, user)
+    pair_user: np.ndarray  # object: the pair's user id
+    device: np.ndarray  # int32 code into devices, one per record
+    source: np.ndarray  # int32 code into sources, one per record
+    line: np.ndarray  # int64 line of the record
 
 
 def collect_devices(
     rule: Rule, events: pd.DataFrame, meta: pd.DataFrame, ctx: ScanContext
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, DeviceRecords]:
     """Per chunk: a hit for every record whose device id is not random (found at once),
-    and, for the ids that are, each (device, user) pair once (the cross-record part)."""
+    and, for the ids that are, each (device, user) pair once and every record's line
+    (the cross-record part)."""
     column = rule.params["field"]
     user_field = rule.params.get("user_field", "UserID")
     if column not in events.columns:
-        return no_hits(), pd.DataFrame(columns=PARTIAL_COLUMNS)
+        return no_hits(), _no_records()
     devices = _text(events[column])
     if devices.empty:
-        return no_hits(), pd.DataFrame(columns=PARTIAL_COLUMNS)
+        return no_hits(), _no_records()
     codes, uniques = pd.factorize(devices)
     texts = np.asarray(uniques, dtype=object).tolist()
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
@@ -267,50 +288,98 @@ def collect_devices(
     found = hits(devices.index[flagged], field=column,
                  value=devices.to_numpy(dtype=object)[flagged], detector="random-guid",
                  explanation=problem[flagged])
-    # Each (device, user) pair once, at its first row: deduplicated on integer codes.
-    rows = np.flatnonzero(events[column].notna().to_numpy())  # devices' rows (in order)
-    user_codes = pd.factorize(users)[0]
-    paired = np.flatnonzero(pd.isna(problem) & (user_codes >= 0))
-    pair_key = codes[paired].astype(np.int64) * (int(user_codes.max(initial=0)) + 1) \
+    good = np.flatnonzero(pd.isna(problem))  # rows of devices (in order) whose id looks random
+    if not len(good):
+        return found, _no_records()
+    rows = np.flatnonzero(events[column].notna().to_numpy())[good]  # their rows in meta
+    used, local = np.unique(codes[good], return_inverse=True)
+    source_codes, source_names = pd.factorize(meta["source"].to_numpy()[rows])
+    # Each (device, user) pair once: deduplicated on integer codes.
+    user_codes = pd.factorize(users.to_numpy(dtype=object)[good])[0]
+    paired = np.flatnonzero(user_codes >= 0)
+    pair_key = local[paired].astype(np.int64) * (int(user_codes.max(initial=0)) + 1) \
         + user_codes[paired]
-    paired = paired[np.sort(np.unique(pair_key, return_index=True)[1])]
-    pairs = pd.DataFrame({
-        "device": devices.to_numpy(dtype=object)[paired],
-        "user": users.to_numpy(dtype=object)[paired],
-        "source": meta["source"].to_numpy()[rows[paired]],
-        "line": meta["line"].to_numpy()[rows[paired]],
-    })
-    return found, pairs
+    paired = paired[np.unique(pair_key, return_index=True)[1]]
+    return found, DeviceRecords(
+        devices=np.asarray(uniques, dtype=object)[used],
+        sources=np.asarray(source_names, dtype=object),
+        pair_device=local[paired].astype(np.int32),
+        pair_user=users.to_numpy(dtype=object)[good][paired],
+        device=local.astype(np.int32),
+        source=source_codes.astype(np.int32),
+        line=meta["line"].to_numpy()[rows].astype(np.int64),
+    )
 
 
-def finish_devices(rule: Rule, partials: list[pd.DataFrame], ctx: ScanContext) -> pd.DataFrame:
-    """A hit for every pair of a device shared by more distinct users than allowed."""
+def _no_records() -> DeviceRecords:
+    codes, texts = np.empty(0, dtype=np.int32), np.empty(0, dtype=object)
+    return DeviceRecords(texts, texts, codes, texts, codes, codes, np.empty(0, dtype=np.int64))
+
+
+def _union(tables: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct texts of ``tables``, and per table the code of each of its texts in
+    them (to rewrite the codes that pointed into it)."""
+    codes, uniques = pd.factorize(np.concatenate(tables))
+    ends = np.cumsum([len(t) for t in tables])
+    return np.asarray(uniques, dtype=object), np.split(codes.astype(np.int32), ends[:-1])
+
+
+def merge_devices(parts: list[DeviceRecords]) -> DeviceRecords:
+    """One state of many (chunks, parts of a file, Dask units): codes rewritten into
+    the union of their texts, each (device, user) pair kept once, every record kept."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return _no_records()
+    devices, device_maps = _union([p.devices for p in parts])
+    sources, source_maps = _union([p.sources for p in parts])
+    pair_device = np.concatenate([m[p.pair_device] for m, p in zip(device_maps, parts,
+                                                                    strict=True)])
+    pair_user = np.concatenate([p.pair_user for p in parts])
+    user_codes = pd.factorize(pair_user)[0]
+    key = pair_device.astype(np.int64) * (int(user_codes.max(initial=0)) + 1) + user_codes
+    kept = np.unique(key, return_index=True)[1]
+    return DeviceRecords(
+        devices=devices,
+        sources=sources,
+        pair_device=pair_device[kept],
+        pair_user=pair_user[kept],
+        device=np.concatenate([m[p.device] for m, p in zip(device_maps, parts, strict=True)]),
+        source=np.concatenate([m[p.source] for m, p in zip(source_maps, parts, strict=True)]),
+        line=np.concatenate([p.line for p in parts]),
+    )
+
+
+def finish_devices(rule: Rule, partials: list[DeviceRecords], ctx: ScanContext
+                   ) -> pd.DataFrame:
+    """A hit at every record of a device id shared by more distinct users than allowed."""
     column = rule.params["field"]
     limit = int(rule.params.get("max_users_per_device", 3))
-    pairs = pd.concat(partials, ignore_index=True).drop_duplicates(["device", "user"],
-                                                                   keep="first")
-    counts = pairs.groupby("device")["user"].transform("size")
-    shared = pairs[counts > limit]
-    if not len(shared):
+    state = merge_devices(partials)
+    users = np.bincount(state.pair_device, minlength=len(state.devices))
+    at = np.flatnonzero(users[state.device] > limit)
+    if not len(at):
         return no_hits().assign(source=None, line=None)
-    n = counts[shared.index].to_numpy()
+    # In (input name, line) order: the same hits whatever the parts were.
+    names = state.sources[state.source[at]]
+    at = at[np.lexsort((state.line[at], np.unique(names, return_inverse=True)[1]))]
+    device = state.device[at]
     return hits(
-        shared.index,
+        np.arange(len(at)),
         field=column,
-        value=shared["device"].to_numpy(),
+        value=state.devices[device],
         detector="shared-device-id",
         explanation=[
             f"one DeviceID shared by {k} distinct UserIDs (more than {limit}): "
             "not generated once per device"
-            for k in n
+            for k in users[device].tolist()
         ],
-    ).assign(source=shared["source"].to_numpy(), line=shared["line"].to_numpy())
+    ).assign(source=state.sources[state.source[at]], line=state.line[at])
 
 
-def compact_devices(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Keep each (device, user) pair at its first line only."""
-    frame = pd.concat(frames, ignore_index=True)
-    return [frame.drop_duplicates(["device", "user"], keep="first")]
+def compact_devices(parts: list[DeviceRecords]) -> list[DeviceRecords]:
+    """Fold the states gathered so far into one."""
+    return [merge_devices(parts)]
 
 
 check_kind(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,7 @@ def test_shared_device_over_the_limit_across_chunks(tmp_path: Path, chunk_rows: 
     events = [_census(DeviceID=device, UserID=u) for u in users]
     events.insert(2, _census(DeviceID=device, UserID=users[0]))  # a repeat: same pair
     found = _scan(tmp_path, events, chunk_rows=chunk_rows)
-    assert sorted(f.line for f in found) == [1, 2, 4, 5]
+    assert [f.line for f in found] == [1, 2, 3, 4, 5]  # the repeated pair's record too
     assert all("shared by 4 distinct UserIDs" in f.explanation for f in found)
     assert all(device not in f.message and device not in (f.evidence or "") for f in found)
 
@@ -153,7 +154,8 @@ def test_remembered_asks_only_about_values_it_has_not_seen(monkeypatch) -> None:
 
 def test_bad_device_ids_are_not_kept_as_cross_record_state() -> None:
     """However many records carry a bad id, the rule's state holds only the distinct
-    (device, user) pairs of good ids: the bad ones are findings of their chunk."""
+    (device, user) pairs and the record lines of good ids: the bad ones are findings of
+    their chunk."""
     import pandas as pd
 
     from audit.checks.identifiers import collect_devices
@@ -169,7 +171,77 @@ def test_bad_device_ids_are_not_kept_as_cross_record_state() -> None:
     meta = pd.DataFrame({"source": "dump.jsonl", "line": events.index + 1},
                         index=events.index)
     ctx = ScanContext(stage=Stage.TRANSIT, key=b"k", rulepack=pack)
-    found, pairs = collect_devices(rule, events, meta, ctx)
+    found, state = collect_devices(rule, events, meta, ctx)
     assert len(found) == 500 and list(found.index[:2]) == [10, 11]
-    assert pairs[["device", "user", "line"]].values.tolist() == [[good, "u1", 511],
-                                                                 [good, "u2", 512]]
+    assert state.devices.tolist() == [good] and state.sources.tolist() == ["dump.jsonl"]
+    pairs = zip(state.pair_device.tolist(), state.pair_user.tolist(), strict=True)
+    assert sorted(pairs) == [(0, "u1"), (0, "u2")]
+    assert state.line.tolist() == [511, 512, 513] and state.device.tolist() == [0, 0, 0]
+
+
+SHARED = "one DeviceID shared by 4 distinct UserIDs (more than 3): not generated once per device"
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 3, 1000])
+def test_every_record_of_a_shared_device_is_a_finding_at_its_line(tmp_path: Path,
+                                                                   chunk_rows: int) -> None:
+    """Ten records of one id and four users (one user on four of them, between a family
+    tablet's records): ten findings, one at each of the ten lines, none elsewhere."""
+    device, tablet = "6F9619FF-8B86-4011-B42D-00C04FC964FF", "0F8FAD5B-D9CB-469F-A165-70867728950E"
+    users = _users(4)
+    shared = [0, 1, 0, 2, 1, 3, 0, 2, 1, 0]
+    events, lines = [], []
+    for k, user in enumerate(shared):
+        events.append(_census(DeviceID=device, UserID=users[user]))
+        lines.append(len(events))
+        if k % 3 == 2:  # a family tablet of three users in between: fine
+            events.append(_census(DeviceID=tablet, UserID=users[k % 3 + 1]))
+    found = _scan(tmp_path, events, chunk_rows=chunk_rows)
+    assert len(events) == 13 and len(set(lines)) == 10
+    assert [f.line for f in found] == lines
+    assert all(f.explanation == SHARED and f.detector == "shared-device-id" for f in found)
+    assert {f.source for f in found} == {str(tmp_path / "dump.jsonl")}
+    assert all(device not in f.message and device not in (f.evidence or "") for f in found)
+
+
+def test_a_record_without_a_user_still_carries_the_shared_id(tmp_path: Path) -> None:
+    device = "6F9619FF-8B86-4011-B42D-00C04FC964FF"
+    events = [_census(DeviceID=device, UserID=u) for u in _users(4)]
+    events.insert(1, {k: v for k, v in _census(DeviceID=device).items() if k != "UserID"})
+    assert [f.line for f in _scan(tmp_path, events, chunk_rows=2)] == [1, 2, 3, 4, 5]
+
+
+def _shared_findings(report: audit.Report) -> list[tuple[str, int, str, str | None]]:
+    return [(Path(f.source).name, f.line, f.explanation, f.evidence) for f in report.findings
+            if f.detector == "shared-device-id"]
+
+
+def test_parts_in_processes_find_the_same_shared_device_records(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shared id whose records fall into every part of a cut file and into another
+    file: the same findings from two processes as from one."""
+    from audit import engine
+
+    device = "6F9619FF-8B86-4011-B42D-00C04FC964FF"
+    users = _users(6)
+    fine = [_census(DeviceID=str(uuid.UUID(_hex("md5", f"d{i}"), version=4)).upper(),
+                    UserID=users[i % 6]) for i in range(90)]
+    for at, user in ((3, 0), (40, 1), (41, 2), (60, 0), (88, 3)):
+        fine[at] = _census(DeviceID=device, UserID=users[user])
+    folder = tmp_path / "dumps"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text("".join(json.dumps(e) + "\n" for e in fine), "utf-8")
+    (folder / "b.jsonl").write_text(json.dumps(_census(DeviceID=device, UserID=users[5]))
+                                    + "\n", "utf-8")
+    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    assert len([u for u in engine.plan(sorted(folder.iterdir()), 2) if u.part]) >= 2
+    one = audit.scan(inputs=str(folder), jobs=1, chunk_rows=7)
+    two = audit.scan(inputs=str(folder), jobs=2, chunk_rows=7)
+    explanation = SHARED.replace("4 distinct", "5 distinct")
+    assert [(s, n, e) for s, n, e, _ in _shared_findings(one)] == [
+        ("a.jsonl", 4, explanation), ("a.jsonl", 41, explanation),
+        ("a.jsonl", 42, explanation), ("a.jsonl", 61, explanation),
+        ("a.jsonl", 89, explanation), ("b.jsonl", 1, explanation)]
+    assert _shared_findings(two) == _shared_findings(one)
+    assert not [f for f in one.findings if f.rule == "census/device-id-not-random"
+                and f.detector != "shared-device-id"]  # the other ids are random GUIDs
