@@ -104,8 +104,12 @@ def _find(
     exclude: Sequence[str],
     known_cache: dict[str, list[Match]],
     detectors: Mapping[str, Detector],
+    batch: Mapping[str, Mapping[str, list[Match]]] | None = None,
 ) -> Match | None:
-    if entity in KNOWN_ENTITIES:
+    found = batch.get(entity) if batch else None
+    if found is not None and text in found:
+        matches = found[text]
+    elif entity in KNOWN_ENTITIES:
         if identities is None:
             return None
         if text not in known_cache:  # one automaton search serves both KNOWN_* entities
@@ -154,6 +158,7 @@ def _detect_one(
     exclude: tuple[str, ...],
     known_cache: dict[str, list[Match]] | None = None,
     detectors: Mapping[str, Detector] | None = None,
+    batch: Mapping[str, Mapping[str, list[Match]]] | None = None,
 ) -> Match | None:
     if exclude and excluded_by(text, exclude):
         return None
@@ -163,7 +168,7 @@ def _detect_one(
     if detectors is None:
         detectors = _pkg.DETECTORS
     for entity in entities:
-        found = _find(entity, text, identities, exclude, known_cache, detectors)
+        found = _find(entity, text, identities, exclude, known_cache, detectors, batch)
         if found is not None:
             return found
         if not decode:
@@ -472,6 +477,8 @@ def _detect_uniques(
     # Which entities may match each value (KNOWN_* use the automaton on all).
     masks: dict[str, np.ndarray] = {}
     prefilter = distinct.prefilter(todo)
+    uniques_all = distinct.uniques
+    batch: dict[str, dict[str, list[Match]]] = {}
     known = None
     for entity in ents:
         if entity in KNOWN_ENTITIES:
@@ -480,8 +487,22 @@ def _detect_uniques(
                 known = distinct.known(identities, todo)
             masks[entity] = known
             continue
+        det = detectors[entity]
+        find_many = getattr(det, "find_many", None)
+        if find_many is not None:
+            # One multi-pattern pass over the values: its answers are the prefilter,
+            # and _find takes them as they are.
+            plain = np.flatnonzero(~prefilter.opaque) if not sees_opaque(det) \
+                else np.arange(len(todo))
+            texts = uniques_all[todo[plain]].tolist()
+            answers = find_many(texts)  # whole values: Hyperscan is linear in their length
+            mask = np.zeros(len(todo), dtype=bool)
+            mask[plain] = np.fromiter(map(bool, answers), dtype=bool, count=len(plain))
+            batch[entity] = {t[:MAX_VALUE_LEN]: a for t, a in zip(texts, answers, strict=True)}
+            masks[entity] = mask
+            continue
         mask = np.zeros(len(todo), dtype=bool)
-        for pattern, opaque in _prefilters(detectors[entity]):
+        for pattern, opaque in _prefilters(det):
             mask |= prefilter.hits(pattern, opaque)
         masks[entity] = mask
     decodable = prefilter.hits(DECODE_PREFILTER) if decode else None
@@ -509,6 +530,7 @@ def _detect_uniques(
             excl,
             distinct.known_found,
             detectors,
+            batch,
         )
         if found is not None:
             hits[i] = found

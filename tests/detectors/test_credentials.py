@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from audit.detectors.credentials import PARTS, SECRET
+from audit.detectors.credentials import SECRET
 
 
 def _jwt(header: dict[str, str]) -> str:
@@ -30,7 +30,7 @@ JWT = _jwt({"alg": "HS256", "typ": "JWT"})
         ("pwd: s3cret!", "password-assignment", "s3cret!"),
         ('{"passwd": "Tr0ub4dor"}', "password-assignment", "Tr0ub4dor"),
         ("Server=db;User ID=sa;Password=x1y2z3;", "password-assignment", "x1y2z3"),
-        ("key AKIAIOSFODNN7EXAMPLE used", "aws-access-key", "AKIAIOSFODNN7EXAMPLE"),
+        ("key AKIAQ3EGTW2NBTKR7DUM used", "aws-access-key", "AKIAQ3EGTW2NBTKR7DUM"),
         ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abcdEFGH0123456789+/abcdEFGH0123==",
          "azure-storage-key", "abcdEFGH0123456789+/abcdEFGH0123=="),
         ("https://a.blob.core.windows.net/c?sv=2020-08-04&sig=abc%2Bdef1234567890XYZ%3D",
@@ -63,6 +63,7 @@ def test_secret_found(text: str, detector: str, expected: str) -> None:
         "-----BEGIN PUBLIC KEY-----",
         "Incoming",
         "Idle",
+        "key AKIAIOSFODNN7EXAMPLE used",  # AWS's documentation example is a placeholder
     ],
 )
 def test_secret_not_found(text: str) -> None:
@@ -81,5 +82,4 @@ def test_explanation_never_holds_the_secret() -> None:
      "AccountKey=" + "A" * 100_000],
 )
 def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
-    for part in PARTS:
-        assert_fast(part.find, crafted)
+    assert_fast(SECRET.find, crafted)

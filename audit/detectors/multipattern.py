@@ -1,0 +1,105 @@
+"""All catalogue patterns in one Hyperscan database, run over many values at once.
+
+Why: Python's ``re`` runs one pattern at a time, so a catalogue of thirty formats
+costs thirty passes over every value. Hyperscan compiles them into one automaton
+and scans a buffer in one linear pass whatever its length. A column's distinct
+values are joined into ONE buffer with a newline between them (no pattern matches a
+newline); match ends are mapped back to values with ``numpy.searchsorted``. Only
+then does Python look again, at the hit values alone: each hit entry's ``re`` (same
+pattern) extracts the value, and the entry's validator, placeholder filter and
+entropy floor judge it.
+
+Match starts (``HS_FLAG_SOM_LEFTMOST``) are not asked for: Hyperscan refuses start of
+match tracking for most catalogue patterns ("Pattern is too large": bounded repeats
+of hundreds or thousands such as a JWT's). Python searches a hit value from
+`MAX_VALUE_LEN` characters before the first reported end, which holds the whole
+match of every catalogue pattern (all are far shorter), so a hit deep in a long
+value is still examined. ``HS_FLAG_SINGLEMATCH`` is not used either: in a joined
+buffer it would report a pattern once for all values, not once per value.
+
+The database is compiled on first use in each process (Hyperscan databases cannot be
+pickled, so worker processes compile their own) and kept for the process's life.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING
+
+from audit.detectors.base import MAX_VALUE_LEN, Match
+from audit.detectors.catalogue import Entry
+from audit.lazy import lazy
+
+if TYPE_CHECKING:
+    import hyperscan
+    import numpy as np
+else:
+    hyperscan = lazy("hyperscan")
+    np = lazy("numpy")
+
+SEPARATOR = b"\n"
+
+
+@cache
+def _database(entries: tuple[Entry, ...]) -> hyperscan.Database:
+    """One block-mode database of every entry's pattern (id: its position)."""
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=[e.pattern.encode("ascii") for e in entries],
+               ids=list(range(len(entries))), elements=len(entries),
+               flags=[0] * len(entries))
+    return db
+
+
+def _char_offset(value: str, raw: bytes, offset: int) -> int:
+    """The character position of byte ``offset`` of ``value`` (UTF-8 ``raw``)."""
+    if len(raw) == len(value):
+        return offset
+    return len(raw[:offset].decode("utf-8", "surrogatepass")) + 1  # past a split character
+
+
+def _extract(entry: Entry, value: str, end: int) -> list[Match]:
+    """The entry's accepted matches in ``value`` around its first reported match, which
+    ends at character ``end`` (a window of twice `MAX_VALUE_LEN` characters)."""
+    out: list[Match] = []
+    lo = max(0, end - MAX_VALUE_LEN)
+    for m in entry.regex.finditer(value, lo, min(len(value), lo + 2 * MAX_VALUE_LEN)):
+        secret = m.group("secret") if "secret" in entry.regex.groupindex else m.group(0)
+        if secret and entry.accepts(secret):
+            out.append(Match("SECRET", secret, entry.explanation, detector=entry.id))
+    return out
+
+
+def scan(entries: tuple[Entry, ...], values: Sequence[str]) -> list[list[Match]]:
+    """Each value's accepted matches, in catalogue order then by position."""
+    if not values or not entries:
+        return [[] for _ in values]
+    raws = [v.encode("utf-8", "surrogatepass") for v in values]
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    starts = np.zeros(len(raws), dtype=np.int64)
+    np.cumsum(lengths[:-1] + len(SEPARATOR), out=starts[1:])
+    ids: list[int] = []
+    ends: list[int] = []
+
+    def on_match(pid: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+        ids.append(pid)
+        ends.append(to)
+
+    _database(entries).scan(SEPARATOR.join(raws), match_event_handler=on_match)
+    results: list[list[Match]] = [[] for _ in values]
+    if not ids:
+        return results
+    pid = np.asarray(ids, dtype=np.int64)
+    end = np.asarray(ends, dtype=np.int64)
+    where = np.searchsorted(starts, end - 1, side="right") - 1  # the value a match ends in
+    local = end - starts[where]
+    # The first reported end of each (value, entry) pair: Python searches around it.
+    order = np.lexsort((local, pid, where))
+    where, pid, local = where[order], pid[order], local[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (where[1:] != where[:-1]) | (pid[1:] != pid[:-1])
+    for i, p, at in zip(where[first].tolist(), pid[first].tolist(), local[first].tolist(),
+                        strict=True):
+        value = values[i]
+        results[i].extend(_extract(entries[p], value, _char_offset(value, raws[i], at)))
+    return results

@@ -1,0 +1,279 @@
+"""The secret catalogue: a positive and a negative sample for every entry, the file's
+schema errors with file:line, and the Hyperscan matcher's mapping of matches to values.
+
+Samples are built here from a seeded generator (random-looking, never real keys),
+following each vendor's published token format.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import string
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import audit
+from audit.checks import CHECK_KINDS
+from audit.context import ScanContext
+from audit.detectors import multipattern
+from audit.detectors.catalogue import CATALOGUE, Entry, load, parse
+from audit.detectors.credentials import SECRET
+from audit.errors import RuleFileError
+from audit.model import Stage
+
+_RNG = random.Random(20261207)
+ALNUM = string.ascii_letters + string.digits
+URLSAFE = ALNUM + "_-"
+
+
+def rand(n: int, alphabet: str = ALNUM) -> str:
+    """n characters of ``alphabet`` from the seeded generator, with upper and lower case
+    and a digit when the alphabet has them (as real keys do)."""
+    while True:
+        s = "".join(_RNG.choice(alphabet) for _ in range(n))
+        kinds = [set(k) & set(alphabet) for k in (string.ascii_uppercase,
+                                                  string.ascii_lowercase, string.digits)]
+        if all(not k or set(s) & k for k in kinds):
+            return s
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def jwt(header: dict[str, str], signature: str) -> str:
+    def enc(obj: dict[str, str]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    return f"{enc(header)}.{enc({'sub': 'device-42', 'iat': '1767225600'})}.{signature}"
+
+
+def uuid4() -> str:
+    h = rand(32, "0123456789abcdef")
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+_SNOWFLAKE = "".join(_RNG.choice(string.digits[1:]) for _ in range(18))
+_AWS_ID = "AKIA" + rand(16, string.ascii_uppercase + string.digits)
+_STRIPE = "sk_live_" + rand(24)
+_SLACK = f"xoxb-{rand(11, string.digits)}-{rand(12, string.digits)}-{rand(24)}"
+_HEX32 = rand(32, "0123456789abcdef")
+
+#: id → (text with a secret, the value reported, text without one). Every catalogue
+#: entry needs a row: `test_every_entry_has_samples` fails for one that has none.
+SAMPLES: dict[str, tuple[str, str, str]] = {
+    "private-key-block": ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE",
+                          "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN CERTIFICATE-----"),
+    "gcp-service-account-key": (
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEv"}',
+        "-----BEGIN PRIVATE KEY-----", '{"type": "service_account", "private_key_id": "3f2a"}'),
+    "aws-access-key": (f"using key {_AWS_ID} in eu-west-1", _AWS_ID,
+                       "using key AKIAIOSFODNN7EXAMPLE in eu-west-1"),
+    "aws-secret-access-key": (
+        f"aws_secret_access_key = {(k := rand(40, ALNUM + '/+'))}", k,
+        "aws_secret_access_key = ${AWS_SECRET_ACCESS_KEY}"),
+    "azure-storage-key": (
+        "DefaultEndpointsProtocol=https;AccountName=acct;"
+        f"AccountKey={(k := b64(_RNG.randbytes(64)))};EndpointSuffix=core.windows.net", k,
+        "AccountName=acct;AccountKey=XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX=="),
+    "azure-sas-signature": (
+        f"https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sr=b&sig={(k := rand(43) + '%3D')}",
+        k, "https://acct.blob.core.windows.net/c/b?sv=2022-11-02&sig=short"),
+    "azure-ad-client-secret": (f"client secret {(k := rand(3) + '8Q~' + rand(34, URLSAFE))}", k,
+                               "client secret abc8Q~" + "a" * 34),
+    "gcp-api-key": (f"https://maps.example/api?key={(k := 'AIza' + rand(35, URLSAFE))}", k,
+                    "AIza is not a key on its own: AIzaShort"),
+    "github-token": (f"remote token {(k := 'ghp_' + rand(36))}", k, "ghp_tooShort123"),
+    "github-fine-grained-token": (f"{(k := 'github_pat_' + rand(22) + '_' + rand(59))}", k,
+                                  "github_pat_notatoken"),
+    "gitlab-token": (f"PRIVATE-TOKEN {(k := 'glpat-' + rand(20, URLSAFE))}", k,
+                     "glpat-" + "a" * 20),
+    "slack-token": (f"slack {_SLACK}", _SLACK, "xoxb-123"),
+    "slack-webhook": (
+        (k := f"https://hooks.slack.com/services/T{rand(8, string.ascii_uppercase)}"
+              f"/B{rand(10, string.ascii_uppercase)}/{rand(24)}"), k,
+        "https://hooks.slack.com/services/"),
+    "discord-bot-token": (
+        (k := base64.b64encode(_SNOWFLAKE.encode()).decode().rstrip("=")
+              + "." + rand(6, URLSAFE) + "." + rand(38, URLSAFE)), k,
+        base64.b64encode(b"1abcdefghijklmnopq").decode() + ".abcdef." + rand(38)),
+    "discord-webhook": (
+        (k := f"https://discord.com/api/webhooks/{_SNOWFLAKE}/{rand(68, URLSAFE)}"), k,
+        "https://discord.com/api/webhooks/123/abc"),
+    "telegram-bot-token": (f"bot{(k := rand(10, string.digits) + ':AA' + rand(33))}/getMe", k,
+                           "12345:AAbc"),
+    "skype-token": (f"X-MS-SKYPE-TOKEN: {(k := rand(120, URLSAFE + '.'))}", k,
+                    "Authentication: skypetoken=<token>"),
+    "teams-incoming-webhook": (
+        (k := f"https://contoso.webhook.office.com/webhookb2/{uuid4()}@{uuid4()}"
+              f"/IncomingWebhook/{_HEX32}/{uuid4()}"), k, "https://contoso.webhook.office.com/"),
+    "stripe-secret-key": (f"charge with {_STRIPE}", _STRIPE, "charge with sk_test_" + rand(24)),
+    "anthropic-api-key": (f"x-api-key: {(k := 'sk-ant-api03-' + rand(95, URLSAFE))}", k,
+                          "sk-ant-api03-short"),
+    "openai-api-key": (f"OPENAI key {(k := 'sk-proj-' + rand(120, URLSAFE))}", k,
+                       "sk-" + "a" * 48),
+    "sendgrid-api-key": (f"{(k := 'SG.' + rand(22, URLSAFE) + '.' + rand(43, URLSAFE))}", k,
+                         "SG.abc.def"),
+    "npm-token": (f"//registry.npmjs.org/:_authToken {(k := 'npm_' + rand(36))}", k,
+                  "npm_" + "a" * 36),
+    "pypi-token": (f"{(k := 'pypi-AgEIcHlwaS5vcmc' + rand(70, URLSAFE))}", k,
+                   "pypi-AgEIcHlwaS5vcmc"),
+    "jwt": ((k := jwt({"alg": "HS256", "typ": "JWT"}, rand(43, URLSAFE))), k,
+            jwt({"typ": "JWT"}, rand(43, URLSAFE))),
+    "jwt-unsigned": ((k := jwt({"alg": "none"}, "")), k, jwt({"typ": "JWT"}, "")),
+    "url-credentials": (f"amqp://svc:{(k := rand(12))}@mq.contoso.com/vhost", k,
+                        "https://user:${PASSWORD}@contoso.com/"),
+    "bearer-token": (f"Authorization: Bearer {(k := rand(32))}", k, "Bearer realm=api"),
+    "basic-auth": (f"Authorization: Basic {(k := b64(('svc-report:' + rand(12)).encode()))}", k,
+                   'WWW-Authenticate: Basic realm="files"'),
+    "digest-auth": (
+        f'Authorization: Digest username="ana", realm="files", nonce="{rand(16)}", uri="/", '
+        f'response="{_HEX32}"', _HEX32, 'WWW-Authenticate: Digest realm="files", nonce="abc"'),
+    "secret-variable-assignment": ("SMTP_PASSWORD=Gr33n-Lantern", "Gr33n-Lantern",
+                                   "SMTP_PASSWORD=changeme"),
+    "key-variable-assignment": (f"export STORAGE_KEY='{(k := rand(32))}'", k,
+                                "SORT_KEY: name_asc"),
+    "password-assignment": ("passwd => 'Tr0ub4dor3'", "Tr0ub4dor3", "password: ********"),
+}
+ENTRIES = {e.id: e for e in load()}
+
+
+def test_every_entry_has_samples() -> None:
+    assert set(ENTRIES) == set(SAMPLES)
+
+
+@pytest.mark.parametrize("entry_id", sorted(SAMPLES))
+def test_positive_sample_is_found_by_its_entry(entry_id: str) -> None:
+    text, value, _ = SAMPLES[entry_id]
+    found = {(m.detector, m.value) for m in SECRET.find(text)}
+    assert (entry_id, value) in found
+    assert all(m.value not in m.explanation for m in SECRET.find(text))
+
+
+@pytest.mark.parametrize("entry_id", sorted(SAMPLES))
+def test_negative_sample_is_not_a_secret(entry_id: str) -> None:
+    assert SECRET.find(SAMPLES[entry_id][2]) == []
+
+
+@pytest.mark.parametrize("entry_id", sorted(SAMPLES))
+def test_keywords_prefilter_lets_the_sample_through(entry_id: str) -> None:
+    """A single text goes through SECRET.prefilter first: it must not drop a secret."""
+    import re
+
+    assert re.search(SECRET.prefilter, SAMPLES[entry_id][0])
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    ["AKIAIOSFODNN7EXAMPLE", "XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX", "$API_KEY", "${VAR}",
+     "<token>", "changeme", "***"],
+)
+def test_placeholders_are_not_secrets(placeholder: str) -> None:
+    for text in (f"api_key={placeholder}", f"DB_PASSWORD: {placeholder}",
+                 f"SERVICE_TOKEN := {placeholder}", f"https://svc:{placeholder}@host.example",
+                 placeholder):
+        assert SECRET.find(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "line", "needle"),
+    [
+        ("schema_version: 1\nsecrets:\n  - id: a\n    title: abc\n    pattern: x\n"
+         "    validator: nope\n", 6, "nope"),
+        ("schema_version: 1\nsecrets:\n  - id: a\n    title: abc\n    pattern: x\n"
+         "    colour: red\n", 6, "colour"),
+        ("schema_version: 1\nsecrets:\n  - id: a\n    title: abc\n"
+         "    pattern: '(?<=k)v'\n", 5, "pattern"),
+        ("schema_version: 1\nsecrets:\n  - id: a\n    title: abc\n    pattern: x\n"
+         "  - id: a\n    title: abd\n    pattern: y\n", 6, "duplicate"),
+        ("schema_version: 1\nsecrets:\n  - id: a\n    title: abc\n    pattern: '(x'\n", 5,
+         "invalid pattern"),
+    ],
+)
+def test_catalogue_errors_name_file_and_line(yaml_text: str, line: int, needle: str) -> None:
+    with pytest.raises(RuleFileError) as err:
+        parse(yaml_text, "my-secrets.yaml")
+    assert err.value.line == line
+    assert err.value.path == "my-secrets.yaml"
+    assert needle in str(err.value)
+
+
+def test_shipped_catalogue_is_valid() -> None:
+    assert parse(Path(CATALOGUE).read_text("utf-8"), str(CATALOGUE)) == load()
+
+
+def _entry(entry_id: str, pattern: str) -> tuple[Entry, ...]:
+    return (Entry(id=entry_id, title="test entry", pattern=pattern),)
+
+
+def test_offsets_map_to_values_across_separators_and_unicode() -> None:
+    """Matches are given to the value they are in, whatever precedes them: empty values,
+    multi-byte characters, newlines inside values, a lone surrogate."""
+    entries = _entry("abc", r"\bk=(?P<secret>[a-z]{3})\b")
+    values = ["", "é k=aaa", "x\nk=bbb", "no", "中文字 k=ccc 中", "\ud800 k=ddd", "k=eee", ""]
+    found = multipattern.scan(entries, values)
+    assert [[m.value for m in ms] for ms in found] == [
+        [], ["aaa"], ["bbb"], [], ["ccc"], ["ddd"], ["eee"], []]
+
+
+def test_no_match_spans_two_values() -> None:
+    """``a[^x]b`` matches across the joined buffer's newline; no value holds it."""
+    entries = _entry("ab", r"a[^x]b")
+    assert multipattern.scan(entries, ["xa", "bx"]) == [[], []]
+    assert [[m.value for m in ms] for ms in multipattern.scan(entries, ["xa", "a-b"])] == [
+        [], ["a-b"]]
+
+
+def test_empty_list_and_long_values() -> None:
+    assert multipattern.scan(load(), []) == []
+    token = "ghp_" + rand(36)
+    long_value = "y " * 200_000 + token  # far past the 64 KiB every detector used to read
+    [found] = multipattern.scan(load(), [long_value])
+    assert [m.value for m in found] == [token]
+
+
+def test_find_many_equals_find_per_value() -> None:
+    texts = [t for row in SAMPLES.values() for t in (row[0], row[2])]
+    assert SECRET.find_many(texts) == [SECRET.find(t) for t in texts]
+
+
+# Random text that cannot hold a secret: lower-case words, digits and non-ASCII letters,
+# no separators (= : . @ ~ _ -) that every catalogue format needs.
+_PLAIN = st.text(alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyz0123456789 éü中\n")),
+                 max_size=200)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_PLAIN, max_size=20))
+def test_random_text_holds_no_secret(texts: list[str]) -> None:
+    assert all(ms == [] for ms in SECRET.find_many(texts))
+
+
+def _forbidden(category: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    pack = audit.load_rule_pack()
+    rule = pack.rules[f"{category}/secret-in-data" if category != "error"
+                      else "error/secret-in-error-data"]
+    ctx = ScanContext(stage=Stage.TRANSIT, key=b"k" * 32, rulepack=pack)
+    events = pd.DataFrame(rows, index=pd.RangeIndex(len(rows)))
+    return CHECK_KINDS["forbidden-content"].func(rule, events, ctx)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["census", "usage", "error"]), st.sampled_from(sorted(SAMPLES)),
+       _PLAIN, _PLAIN)
+def test_injected_sample_is_found_in_every_category(category: str, entry_id: str,
+                                                    before: str, after: str) -> None:
+    text = f"{before} {SAMPLES[entry_id][0]} {after}"
+    rows = [{"category": category, "Note": before}, {"category": category, "Note": text}]
+    found = _forbidden(category, rows)
+    assert list(found.index) == [1]
+    assert found.iloc[0]["field"] == "Note"
+
+
