@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path[:0] = [str(HERE)]
 
-from bench_scan import dump_for  # noqa: E402
+from bench_scan import dump_for, median, run  # noqa: E402
 
 CENSUS = {"AppName": ("app", "name"), "DeviceModel": ("device", "model"),
           "OSName": ("os", "name"), "OSVersion": ("os", "ver"),
@@ -99,20 +97,6 @@ def mapped_dump(dump: Path) -> Path:
     return path
 
 
-def run(*args: str) -> list[float]:
-    done = subprocess.run([sys.executable, "-c", SCAN, *args], capture_output=True, text=True,
-                          check=False)
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    return [float(x) for x in done.stdout.split()]
-
-
-def median(runs: list[list[float]]) -> list[float]:
-    """The run of median time (its own figures: memory and time come from one run)."""
-    middle = statistics.median_low([r[0] for r in runs])
-    return next(r for r in runs if r[0] == middle)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
@@ -130,9 +114,9 @@ def main() -> None:
         for workers in args.workers:
             runs: dict[str, list[list[float]]] = {"reference": [], "mapped": []}
             for _ in range(args.repeat):  # alternated, so a slow spell hits both
-                runs["reference"].append(run(str(reference), ledger, directory, str(ROOT),
+                runs["reference"].append(run(SCAN, str(reference), ledger, directory, str(ROOT),
                                              str(workers), ""))
-                runs["mapped"].append(run(str(mapped), ledger, directory, str(ROOT),
+                runs["mapped"].append(run(SCAN, str(mapped), ledger, directory, str(ROOT),
                                           str(workers), "common-schema"))
             ref, cs = (median(runs[k]) for k in ("reference", "mapped"))
             same = ref[1] == cs[1] and ref[3] == cs[3] and ref[4] == cs[4]
