@@ -21,6 +21,9 @@ from audit.detectors.base import MAX_VALUE_LEN, Match, PatternDetector
 
 _V4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _V6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f.]{0,15}){2,8}(?:%\w{1,16})?(?![\w:])")
+#: Colon-separated groups of exactly two hex digits: a MAC or EUI-64 written like one,
+#: not an IPv6 address (no one writes every IPv6 group as two digits).
+_MAC_LIKE = re.compile(r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5,7}")
 
 
 class IpDetector:
@@ -42,8 +45,11 @@ class IpDetector:
             out.append(self._match(m.group(0), addr))
         if ":" in text:
             for m in _V6.finditer(text):
-                cand = m.group(0)
+                # a full stop ending the sentence is not part of the address
+                cand = m.group(0).rstrip(".")
                 if cand.count(":") < 2 or not any(c.isalnum() for c in cand):
+                    continue
+                if _MAC_LIKE.fullmatch(cand):
                     continue
                 try:
                     addr6 = ipaddress.IPv6Address(cand)

@@ -20,6 +20,8 @@ from audit.detectors.network import IP_ADDRESS, MAC_ADDRESS
         ("2001:db8::8a2e:370:7334", "2001:db8::8a2e:370:7334"),
         ("fe80::1%eth0", "fe80::1%eth0"),
         ("[2001:db8:0:0:0:0:2:1]:443", "2001:db8:0:0:0:0:2:1"),
+        ("request from fe80::1ff:fe23:4567:890a.", "fe80::1ff:fe23:4567:890a"),
+        ("peers 2001:db8::1, then retried", "2001:db8::1"),
     ],
 )
 def test_ip_found(text: str, expected: str) -> None:
@@ -29,7 +31,8 @@ def test_ip_found(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["16.0.4483.1000", "1.2.3.4.5", "999.1.1.1", "12:30:45", "::", "std::vector",
-     "8.3", "5E872200-F546-4CCD-8F23-AF5F507AA2DD", "00:1A:2B:3C:4D:5E"],
+     "8.3", "5E872200-F546-4CCD-8F23-AF5F507AA2DD", "00:1A:2B:3C:4D:5E",
+     "eui 00:1a:2b:ff:fe:3c:4d:5e.", "at 10:00:00.", "10:00:00:00"],
 )
 def test_ip_not_found(text: str) -> None:
     assert IP_ADDRESS.find(text) == []
