@@ -15,6 +15,7 @@ so an error code or a timestamp does not become a phone number.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -73,6 +74,17 @@ SIP_URI = PatternDetector(
 )
 
 
+#: Regions tried, in order, for a number written without a country code (US first: the
+#: most common national format in the data, and what a lone ``(425) 555-0123`` means).
+#: The others only for a number that starts with their trunk prefix 0, so that ten
+#: digits in groups are not read as, say, an Indian mobile number.
+REGIONS: tuple[str, ...] = ("US", "GB", "FR", "IN", "AU", "JP", "BR", "PH", "TR", "IL")
+_VALID = phonenumbers.Leniency.VALID
+#: National candidates looked up per value: each costs a matcher run per region, so a
+#: crafted value packed with digit groups stops costing more after this many.
+NATIONAL_TRIES = 64
+
+
 class PhoneDetector:
     """PHONE: formatted or international numbers accepted by `phonenumbers`.
 
@@ -84,7 +96,10 @@ class PhoneDetector:
     name = "phone"
     entity = "PHONE"
     # Explicit whitespace class instead of \s, so that pandas runs it in RE2.
-    prefilter = r"\+\d|\(\d{1,4}\)|\d[ \t\r\n\f\v.-]{1,2}\d{2,4}[ \t\r\n\f\v.-]\d{2,4}"
+    prefilter = (
+        r"\+\d|\(\d{1,4}\)|\d[ \t\r\n\f\v.-]{1,2}\d{2,4}[ \t\r\n\f\v.-]\d{2,4}"
+        r"|0\d{1,4}[ -]\d{5,8}"
+    )
     _regex = re.compile(r"(?<![\w.+/-])(?:\+|\b00)?\(?\d[\d\s().-]{5,24}\d(?![\w:])")
     _date = re.compile(r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}")
     _dotted = re.compile(r"\d{3}\.\d{3}\.\d{4}")
@@ -92,9 +107,14 @@ class PhoneDetector:
     def find(self, text: str) -> list[Match]:
         """Candidates by regex, kept when `phonenumbers` says the number is valid."""
         out: list[Match] = []
-        for m in self._regex.finditer(text[:MAX_VALUE_LEN]):
+        text = text[:MAX_VALUE_LEN]
+        budget = [NATIONAL_TRIES]
+        for m in self._regex.finditer(text):
             cand = m.group(0).strip()
-            region = self._check(cand)
+            # a national number must be the whole run of digit groups: "BE71 0961 2345 6760"
+            # holds no phone number, however valid "0961 2345 6760" is somewhere
+            tries = budget if not self._in_longer_run(text, m.start(), m.end()) else [0]
+            region = self._check(cand, tries)
             if region:
                 out.append(
                     Match(self.entity, cand, f"PHONE via pattern; valid number for region "
@@ -102,7 +122,14 @@ class PhoneDetector:
                 )
         return out
 
-    def _check(self, cand: str) -> str | None:
+    @staticmethod
+    def _in_longer_run(text: str, start: int, end: int) -> bool:
+        """Whether the token just before or after (across one space) holds a digit."""
+        before = text[max(0, start - 8):start].rstrip(" ").rsplit(" ", 1)[-1]
+        after = text[end:end + 2].lstrip(" ")
+        return any(c.isdigit() for c in before) or after[:1].isdigit()
+
+    def _check(self, cand: str, budget: list[int]) -> str | None:
         digits = sum(c.isdigit() for c in cand)
         if digits < 7 or digits > 15 or is_hresult(cand):
             return None
@@ -118,13 +145,34 @@ class PhoneDetector:
             return None
         if cand.startswith("00"):
             cand = "+" + cand[2:]
+        if not international:
+            if budget[0] <= 0:
+                return None
+            budget[0] -= 1
+            return self._national(cand)
         try:
-            num = phonenumbers.parse(cand, None if international else "US")
+            num = phonenumbers.parse(cand, None)
         except phonenumbers.NumberParseException:
             return None
         if not phonenumbers.is_valid_number(num):
             return None
         return phonenumbers.region_code_for_number(num) or "unknown"
+
+    @staticmethod
+    @lru_cache(maxsize=4096)
+    def _national(cand: str) -> str | None:
+        """The first region in `REGIONS` where the whole candidate is a valid national number.
+
+        A detector sees one string, not its event, so the event's locale cannot
+        hint the region; a short fixed list stands in for it. The match must
+        span the whole candidate, so a number inside a longer digit run is not one.
+        """
+        regions = REGIONS if cand.lstrip("(").startswith("0") else REGIONS[:1]
+        for region in regions:
+            for m in phonenumbers.PhoneNumberMatcher(cand, region, leniency=_VALID, max_tries=2):
+                if m.start == 0 and m.end == len(cand):
+                    return phonenumbers.region_code_for_number(m.number) or region
+        return None
 
 
 PHONE = PhoneDetector()

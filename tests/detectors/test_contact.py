@@ -57,6 +57,9 @@ def test_sip_not_found(text: str) -> None:
         ("call 425-555-0123 now", "425-555-0123"),
         ("0044 20 7946 0958", "0044 20 7946 0958"),
         ('{"phone":"+33 1 42 68 53 00"}', "+33 1 42 68 53 00"),
+        ("tel. 030 1234567 (Berlin)", "030 1234567"),  # national format, no country code
+        ("office 020 7946 0958.", "020 7946 0958"),
+        ("my number is 090-1234-5678", "090-1234-5678"),
     ],
 )
 def test_phone_found(text: str, expected: str) -> None:
@@ -78,6 +81,10 @@ def test_phone_found(text: str, expected: str) -> None:
         "15.01.2024 10:30",
         "+1 000 000 0000",  # invalid numbering plan
         "5E872200-F546-4CCD-8F23-AF5F507AA2DD",
+        "1 000 000",  # a count with thousands separators
+        "released 2019-2020 2021",
+        "1920 1080",
+        "030 12345678901234",  # a national number inside a longer digit run
     ],
 )
 def test_phone_not_found(text: str) -> None:
