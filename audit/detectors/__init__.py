@@ -33,6 +33,7 @@ from audit.detectors.known import (
 )
 from audit.detectors.named import NAMED
 from audit.detectors.names import PERSON_NAME
+from audit.detectors.national import IBAN, NATIONAL_ID
 from audit.detectors.network import IP_ADDRESS, MAC_ADDRESS
 from audit.detectors.organization import ORG_DOMAIN, TENANT_KEY
 from audit.detectors.payment import CARD_NUMBER
@@ -44,6 +45,8 @@ DETECTORS: dict[str, Detector] = {
     "IP_ADDRESS": IP_ADDRESS,
     "MAC_ADDRESS": MAC_ADDRESS,
     "CARD_NUMBER": CARD_NUMBER,
+    "IBAN": IBAN,
+    "NATIONAL_ID": NATIONAL_ID,
     "SECRET": SECRET,
     "PERSON_NAME": PERSON_NAME,
     "ORG_DOMAIN": ORG_DOMAIN,

@@ -22,6 +22,7 @@ import phonenumbers
 from audit.detectors._domains import is_domain
 from audit.detectors.base import MAX_VALUE_LEN, Match, PatternDetector
 from audit.detectors.filters import is_hresult, is_version
+from audit.detectors.national import iban_spans, inside
 
 _EMAIL = (
     r"(?<![\w.%+'-])[A-Za-z0-9][A-Za-z0-9._%+'-]{0,63}@"
@@ -109,12 +110,18 @@ class PhoneDetector:
         out: list[Match] = []
         text = text[:MAX_VALUE_LEN]
         budget = [NATIONAL_TRIES]
+        spans: list[tuple[int, int]] | None = None
         for m in self._regex.finditer(text):
             cand = m.group(0).strip()
             # a national number must be the whole run of digit groups: "BE71 0961 2345 6760"
             # holds no phone number, however valid "0961 2345 6760" is somewhere
             tries = budget if not self._in_longer_run(text, m.start(), m.end()) else [0]
             region = self._check(cand, tries)
+            if region and not cand.startswith(("+", "00")):
+                if spans is None:
+                    spans = iban_spans(text)
+                if inside(spans, *m.span()):
+                    continue
             if region:
                 out.append(
                     Match(self.entity, cand, f"PHONE via pattern; valid number for region "

@@ -87,6 +87,7 @@ BASE_EVENTS: dict[str, dict[str, Any]] = {
 KIND_ENTITIES: dict[str, tuple[str, ...]] = {
     "secret": ("SECRET",), "card": ("CARD_NUMBER",), "email": ("EMAIL", "SIP_URI"),
     "phone": ("PHONE",), "ip": ("IP_ADDRESS",), "mac": ("MAC_ADDRESS",),
+    "iban": ("IBAN",), "national id": ("NATIONAL_ID",),
     "person": ("PERSON_NAME",), "domain": ("ORG_DOMAIN",),
 }
 

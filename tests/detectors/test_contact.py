@@ -84,6 +84,7 @@ def test_phone_found(text: str, expected: str) -> None:
         "1 000 000",  # a count with thousands separators
         "released 2019-2020 2021",
         "1920 1080",
+        "NL91 ABNA 0417 1643 01",  # digit groups of an IBAN (one with a bad check)
         "030 12345678901234",  # a national number inside a longer digit run
     ],
 )

@@ -1,0 +1,84 @@
+"""IBAN and NATIONAL_ID: positive and negative tables (published sample numbers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from audit.detectors.national import IBAN, NATIONAL_ID
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pay to GB82 WEST 1234 5698 7654 32.", "GB82 WEST 1234 5698 7654 32"),
+        ("iban=NL91ABNA0417164300", "NL91ABNA0417164300"),
+        ("IBAN NL91 ABNA 0417 1643 00 THEN", "NL91 ABNA 0417 1643 00"),  # next word not taken
+    ],
+)
+def test_iban_found(text: str, expected: str) -> None:
+    assert [m.value for m in IBAN.find(text)] == [expected]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["NL91 ABNA 0417 1643 01",  # wrong check digits
+     "5E872200-F546-4CCD-8F23-AF5F507AA2DD", "AB12 CDEF GHIJ", "16.0.4483.1000", "0x80004005"],
+)
+def test_iban_not_found(text: str) -> None:
+    assert IBAN.find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "label"),
+    [
+        ("ssn 536-90-4399", "536-90-4399", "US SSN"),
+        ("dni=54362315K", "54362315K", "ES DNI"),
+        ("X2482300W", "X2482300W", "ES NIE"),
+        ("cf RCCMNL83S18D969H", "RCCMNL83S18D969H", "IT codice fiscale"),
+        ("aadhaar 2345 6789 0124", "2345 6789 0124", "IN Aadhaar"),
+        ("2 95 10 99 126 111 93", "2 95 10 99 126 111 93", "FR NIR"),
+    ],
+)
+def test_national_id_found(text: str, expected: str, label: str) -> None:
+    (m,) = NATIONAL_ID.find(text)
+    assert m.value == expected
+    assert label in m.explanation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-2147467259",  # HRESULT
+        "2147942405",
+        "1712345678901",  # epoch milliseconds
+        "2024-01-15 10:30:00",
+        "16.0.4483.1000",
+        "5E872200-F546-4CCD-8F23-AF5F507AA2DD",
+        "666-12-3456",  # SSN area never issued
+        "123-45-6789",  # placeholder
+        "54362315A",  # wrong DNI letter
+        "234567890124",  # an Aadhaar-valid digit run, but bare: could be any count
+        "2345 6789 0125",  # wrong Verhoeff digit
+        "IE29 AIBK 9311 5212 3456 79",  # Verhoeff-valid digit groups inside an IBAN
+    ],
+)
+def test_national_id_not_found(text: str) -> None:
+    assert NATIONAL_ID.find(text) == []
+
+
+def test_explanations_never_hold_the_value() -> None:
+    for det, text in ((IBAN, "GB82WEST12345698765432"), (NATIONAL_ID, "536-90-4399")):
+        (m,) = det.find(text)
+        assert m.value not in m.explanation
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    ["GB82 " + "WEST " * 30_000, "GB82" + "1" * 100_000, "1 2" * 30_000, "1234 " * 20_000,
+     "A" * 100_000, "123-45-" * 15_000],
+)
+def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
+    for det in (IBAN, NATIONAL_ID):
+        assert_fast(det.find, crafted)
