@@ -79,7 +79,7 @@ SIP_URI = PatternDetector(
 #: most common national format in the data, and what a lone ``(425) 555-0123`` means).
 #: The others only for a number that starts with their trunk prefix 0, so that ten
 #: digits in groups are not read as, say, an Indian mobile number.
-REGIONS: tuple[str, ...] = ("US", "GB", "FR", "IN", "AU", "JP", "BR", "PH", "TR", "IL")
+REGIONS: tuple[str, ...] = ("US", "GB", "FR", "IN", "AU", "JP", "BR", "PH", "TR")
 _VALID = phonenumbers.Leniency.VALID
 #: National candidates looked up per value: each costs a matcher run per region, so a
 #: crafted value packed with digit groups stops costing more after this many.

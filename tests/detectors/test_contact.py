@@ -85,6 +85,7 @@ def test_phone_found(text: str, expected: str) -> None:
         "released 2019-2020 2021",
         "1920 1080",
         "NL91 ABNA 0417 1643 01",  # digit groups of an IBAN (one with a bad check)
+        "046 123 987",  # nine digits in threes, as a Canadian SIN is written
         "030 12345678901234",  # a national number inside a longer digit run
     ],
 )
