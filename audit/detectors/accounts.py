@@ -20,7 +20,7 @@ SIP URI or a person's name; census data may carry none, usage data none either.
 
 from __future__ import annotations
 
-from audit.detectors.base import CompositeDetector, PatternDetector
+from audit.detectors.base import GUID_TEXT, CompositeDetector, PatternDetector
 
 #: Xbox Live user ids: 0x0009000000000000 to 0x0009FFFFFFFFFFFF, written in decimal.
 XUID_MIN = 0x0009_0000_0000_0000
@@ -42,7 +42,7 @@ XUID = PatternDetector(
     validate=is_xuid,
 )
 
-_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_GUID = GUID_TEXT
 
 _MRI = PatternDetector(
     name="user-mri",

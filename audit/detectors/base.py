@@ -23,6 +23,9 @@ from typing import Protocol, runtime_checkable
 #: Longest prefix of a value that detectors analyse (64 KiB); the rest is ignored.
 MAX_VALUE_LEN = 64 * 1024
 
+#: A GUID's text (8-4-4-4-12 hex digits), no anchors or braces: a piece of other patterns.
+GUID_TEXT = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+
 
 @dataclass(frozen=True, slots=True)
 class Match:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
-from audit.detectors.base import MAX_VALUE_LEN, Match, PatternDetector
+from audit.detectors.base import GUID_TEXT, MAX_VALUE_LEN, Match, PatternDetector
 from audit.detectors.filters import is_hresult, is_locale, is_version
 from audit.detectors.identifiers import guid_v1_details
 
@@ -122,7 +122,7 @@ PRODUCT_ID = PatternDetector(
     explanation="PRODUCT_ID via pattern (a Windows product id: identifies the licence)",
 )
 
-_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_GUID = GUID_TEXT
 
 MACHINE_ID = PatternDetector(
     name="machine-id",

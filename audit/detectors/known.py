@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import ahocorasick
 
-from audit.detectors.base import MAX_VALUE_LEN, Match
+from audit.detectors.base import GUID_TEXT, MAX_VALUE_LEN, Match
 from audit.errors import IdentitiesError
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ KNOWN_ORGANIZATION = "KNOWN_ORGANIZATION"
 MIN_LEN = 4
 KEY_LEN = 12
 DIGESTS = ("md5", "sha1", "sha256", "sha512")
-_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_GUID = GUID_TEXT
 _HEX = r"[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}|[0-9A-Fa-f]{128}"
 #: A GUID or a hex run of a digest's length, with no letter or digit glued on (any
 #: script's, as for the automaton's hits: see _bounded): a token. Each alternative is

@@ -16,7 +16,7 @@ Why: census data must not identify the organisation; usage data may name it
 from __future__ import annotations
 
 from audit.detectors._domains import is_domain
-from audit.detectors.base import PatternDetector
+from audit.detectors.base import GUID_TEXT, PatternDetector
 
 _LABEL = r"[A-Za-z0-9-]{1,63}"
 
@@ -30,7 +30,7 @@ ORG_DOMAIN = PatternDetector(
     validate=is_domain,
 )
 
-_GUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_GUID = GUID_TEXT
 
 TENANT_KEY = PatternDetector(
     name="tenant-key",
