@@ -151,6 +151,10 @@ def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
     aside = _LedgerAside.start(options.ledger, pack) \
         if fork and _worth_reading_aside(options) else None
     try:
+        if any("SECRET" in rule.params.get("entities", ()) for rule in pack.rules.values()):
+            from audit.detectors.credentials import warm
+
+            warm()  # while the ledger is read aside; workers forked later share it
         if options.identities:
             from audit.detectors.known import load_identities
 

@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from audit.cli import main
+from audit.detectors.multipattern import CACHE_ENV
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_pattern_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Compiled pattern databases go to a folder of this test session (and CLI runs in
+    subprocesses share it through the environment), never to the user's cache."""
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("pattern-cache"))
+    yield
+    if before is None:
+        del os.environ[CACHE_ENV]
+    else:
+        os.environ[CACHE_ENV] = before
 
 
 class CliRun:

@@ -61,3 +61,8 @@ class CatalogueDetector:
 
 
 SECRET = CatalogueDetector(name="secret", entity="SECRET", entries=load())
+
+
+def warm() -> None:
+    """Compile (or load from the cache) the catalogue's database in this process."""
+    multipattern.warm(SECRET.entries)

@@ -17,14 +17,23 @@ match of every catalogue pattern (all are far shorter), so a hit deep in a long
 value is still examined. ``HS_FLAG_SINGLEMATCH`` is not used either: in a joined
 buffer it would report a pattern once for all values, not once per value.
 
-The database is compiled on first use in each process (Hyperscan databases cannot be
-pickled, so worker processes compile their own) and kept for the process's life.
+Compiling the catalogue takes about a second, longer than scanning a million events'
+distinct values, so a compiled database is serialised into the user's cache folder
+(`cache_dir`) under a digest of the Hyperscan version and the patterns, and later runs
+load it in milliseconds; a missing, stale or unreadable file is simply compiled again,
+and a cache that cannot be written is no error. The engine compiles (or loads) the
+database before it forks its workers (`warm`), so they share it instead of each
+compiling its own. Only the patterns, never data, go into the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audit.detectors.base import MAX_VALUE_LEN, Match
@@ -41,14 +50,80 @@ else:
 SEPARATOR = b"\n"
 
 
-@cache
-def _database(entries: tuple[Entry, ...]) -> hyperscan.Database:
-    """One block-mode database of every entry's pattern (id: its position)."""
-    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    db.compile(expressions=[e.pattern.encode("ascii") for e in entries],
-               ids=list(range(len(entries))), elements=len(entries),
-               flags=[0] * len(entries))
+#: Set to a folder to keep compiled databases there, or to an empty string for none.
+CACHE_ENV = "TELEMETRY_AUDIT_CACHE"
+
+
+def cache_dir() -> Path | None:
+    """Where compiled databases are kept: ``$TELEMETRY_AUDIT_CACHE`` when set (empty: no
+    cache), else ``$XDG_CACHE_HOME/telemetry-audit`` or ``~/.cache/telemetry-audit``."""
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen is not None:
+        return Path(chosen) if chosen else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "telemetry-audit"
+
+
+def _cache_file(patterns: list[bytes]) -> Path | None:
+    folder = cache_dir()
+    if folder is None:
+        return None
+    digest = hashlib.sha256(hyperscan.__version__.encode())
+    for pattern in patterns:
+        digest.update(len(pattern).to_bytes(4, "big") + pattern)
+    return folder / f"catalogue-{digest.hexdigest()[:32]}.hsdb"
+
+
+def _load(path: Path | None) -> hyperscan.Database | None:
+    if path is None:
+        return None
+    try:
+        db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        db.scratch = hyperscan.Scratch(db)  # a loaded database comes without one
+    except (OSError, hyperscan.error):  # absent, unreadable, or another library version's
+        return None
     return db
+
+
+def _store(path: Path | None, db: hyperscan.Database) -> None:
+    """Write the serialised database atomically (a reader never sees half a file)."""
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".hsdb-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(hyperscan.dumpb(db))
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, hyperscan.error):  # a read-only home: compile again next time
+        pass
+
+
+def compiled(entries: tuple[Entry, ...]) -> hyperscan.Database:
+    """One block-mode database of every entry's pattern (id: its position), loaded from
+    the cache when it was compiled before."""
+    patterns = [e.pattern.encode("ascii") for e in entries]
+    path = _cache_file(patterns)
+    db = _load(path)
+    if db is None:
+        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        db.compile(expressions=patterns, ids=list(range(len(entries))),
+                   elements=len(entries), flags=[0] * len(entries))
+        _store(path, db)
+    return db
+
+
+_database = cache(compiled)
+
+
+def warm(entries: tuple[Entry, ...]) -> None:
+    """Compile (or load) the database now: forked workers then inherit it."""
+    if entries:
+        _database(entries)
 
 
 def _char_offset(value: str, raw: bytes, offset: int) -> int:
