@@ -2,8 +2,8 @@
 
 A unit of work is one partition: small files grouped so that they share chunks, or one
 part of a large JSON Lines or Parquet file (cut into one part per worker), as
-:func:`audit.engine.plan` makes them. Each worker reads, normalises and checks its unit
-with exactly the code the pandas engine uses (:func:`audit.engine.scan_file`)
+:func:`audit.parallel.plan` makes them. Each worker reads, normalises and checks its unit
+with exactly the code the pandas engine uses (:func:`audit.units.scan_file`)
 and sends back findings, counts and the small per-rule state; the driver
 merges the states, so cross-record rules (a DeviceID shared by many users) see
 every partition's aggregate. With no ``--scheduler`` a local cluster is started
@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from dask.distributed import Client, Future, LocalCluster
 
     from audit.context import ScanContext
-    from audit.engine import RuleState, Unit, UnitResult
     from audit.options import ScanOptions
+    from audit.rule_states import RuleState
+    from audit.units import Unit, UnitResult
 
 _CONTEXTS: dict[ScanOptions, ScanContext] = {}
 
@@ -34,7 +35,8 @@ _CONTEXTS: dict[ScanOptions, ScanContext] = {}
 def _scan_one(unit: Unit, options: ScanOptions, states: dict[str, RuleState]) -> UnitResult:
     """On a worker: load the context once per scan, then scan one unit (files, or a
     part of one)."""
-    from audit.engine import prepare, scan_file
+    from audit.engine import prepare
+    from audit.units import scan_file
 
     ctx = _CONTEXTS.get(options)
     if ctx is None:
@@ -48,7 +50,7 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
     """Scan every file on the cluster (small files grouped, large JSON Lines and Parquet
     files cut into one part per worker); the units, and their results as they are taken
     in input order."""
-    from audit.engine import plan, usable_cores
+    from audit.parallel import plan, usable_cores
 
     try:
         from dask.distributed import Client, LocalCluster

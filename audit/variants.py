@@ -1,7 +1,7 @@
 """Variant rows: the other values of records' repeated keys, as frames the rules check.
 
 A record that repeats a key keeps the last value of each dotted path in its row; each of
-its other values is checked in a variant row (:func:`audit.engine.run_variants` keeps
+its other values is checked in a variant row (:func:`audit.checking.run_variants` keeps
 what the rules find there on the varied field). A variant row holds its record's
 *context* (the fields the category's rules select by, read or declare) and the values it
 varies. A context field varies alone, one row per value, as the rules may read it with

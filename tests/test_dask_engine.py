@@ -28,7 +28,7 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
                                            ) -> None:
     from dask.distributed import Client, LocalCluster
 
-    from audit import engine
+    from audit import parallel
 
     folder = tmp_path / "dumps"
     folder.mkdir()
@@ -62,8 +62,8 @@ def test_dask_local_cluster_matches_pandas(tmp_path: Path, monkeypatch: pytest.M
         incomplete = audit.scan(**unledgered, engine="dask",
                                 scheduler=cluster.scheduler_address)
         # Each JSON Lines file cut into one part per worker: still the same report.
-        monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
-        assert len(engine.plan(sorted(folder.iterdir()), 2)) == 6
+        monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
+        assert len(parallel.plan(sorted(folder.iterdir()), 2)) == 6
         parted = audit.scan(**kwargs, engine="dask", scheduler=cluster.scheduler_address)
     assert distributed.run["engine"] == "dask"
     assert _without_times(distributed) == _without_times(local)

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from support import make_event
 
 import audit
-from audit import engine
+from audit import chunks, parallel
 from audit.normalize import DuplicateKey, flatten, flatten_all
 from audit.readers import Repeated, StrictJSON, batch_of, json_array, jsonl, read_batches
 from audit.renderers.json import report_schema
@@ -58,7 +58,7 @@ def read_as(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     """Small inputs are read record by record and gathered; large ones are streamed (JSON
     Lines by pyarrow's reader): both ways, for every test that takes this fixture."""
     if request.param == "streamed":
-        monkeypatch.setattr(engine, "SMALL_FILE_BYTES", -1)
+        monkeypatch.setattr(chunks, "SMALL_FILE_BYTES", -1)
     return str(request.param)
 
 
@@ -306,11 +306,11 @@ def test_a_repeated_key_counts_one_event_in_a_rules_scope(tmp_path: Path) -> Non
 def test_same_findings_one_process_two_processes(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Parts of a file read by forked workers (--jobs 2) give the report of one pass."""
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
     lines = [json.dumps(GOOD) if i % 7 else repeat(GOOD, "DeviceModel", NAME, "iPad")
              for i in range(400)]
     path = write(tmp_path / "events.jsonl", lines)
-    assert len(engine.plan([path], 2)) == 2
+    assert len(parallel.plan([path], 2)) == 2
     one = audit.scan(inputs=str(path), jobs=1, chunk_rows=50)
     two = audit.scan(inputs=str(path), jobs=2, chunk_rows=50)
     assert [f.to_dict() for f in one.findings] == [f.to_dict() for f in two.findings]
@@ -325,14 +325,14 @@ def test_same_findings_on_a_dask_cluster(tmp_path: Path, monkeypatch: pytest.Mon
     findings and counts of the pandas engine."""
     from dask.distributed import Client, LocalCluster
 
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
     folder = tmp_path / "dumps"
     folder.mkdir()
     lines = [json.dumps(GOOD) if i % 5 else repeat(GOOD, "DeviceModel", NAME, "iPad")
              for i in range(300)]
     write(folder / "a.jsonl", lines)
     write(folder / "b.json", lines[:20])
-    assert len(engine.plan(sorted(folder.iterdir()), 2)) == 3  # a.jsonl in two parts
+    assert len(parallel.plan(sorted(folder.iterdir()), 2)) == 3  # a.jsonl in two parts
     local = audit.scan(inputs=str(folder), jobs=1, chunk_rows=40)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster):
@@ -375,7 +375,7 @@ def _scans(tmp: Path, lines: list[str]) -> Iterator[audit.Report]:
     """The dump as JSON Lines, gathered and streamed, and as a JSON array."""
     yield audit.scan(inputs=str(write(tmp / "a.jsonl", lines)), show_evidence=True)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine, "SMALL_FILE_BYTES", -1)
+        patch.setattr(chunks, "SMALL_FILE_BYTES", -1)
         yield audit.scan(inputs=str(write(tmp / "b.jsonl", lines)), show_evidence=True)
     yield audit.scan(inputs=str(write(tmp / "c.json", lines)), show_evidence=True)
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from support import DIRECTORY, LEDGER, SAMPLE
 
 import audit
-from audit import engine, finding_store
+from audit import finding_store, parallel
 from audit.baseline import create_baseline, dump_baseline
 from audit.errors import AuditError
 from audit.finding_store import FindingStore, RunWriter, ScratchDir, from_batch, to_batch
@@ -61,7 +61,7 @@ def test_spilled_scan_equals_the_scan_in_memory(tmp_path: Path, monkeypatch: pyt
     assert _without_times(spilled) == _without_times(in_memory)
     assert spilled.summary.suppressed == 5
     # Cut into parts scanned by three processes, each spilling its own runs: the same.
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
     parted = audit.scan(**kwargs, jobs=3)
     assert _without_times(parted) == _without_times(in_memory)
 

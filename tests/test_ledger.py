@@ -331,14 +331,14 @@ def test_events_over_time_count_a_far_future_event_on_its_own_day(tmp_path: Path
 
 def _prepared(options: object, aside: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The scan context, with the ledger read in a forked process or in this one."""
-    from audit import engine
+    from audit import engine, parallel
 
-    monkeypatch.setattr(engine, "ASIDE_MIN_LEDGER_BYTES", 0)  # the fixtures are small
-    monkeypatch.setattr(engine, "ASIDE_MIN_IDENTITIES_BYTES", 0)
-    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "ASIDE_MIN_LEDGER_BYTES", 0)  # the fixtures are small
+    monkeypatch.setattr(parallel, "ASIDE_MIN_IDENTITIES_BYTES", 0)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     started = []
-    start = engine._LedgerAside.start
-    monkeypatch.setattr(engine._LedgerAside, "start",
+    start = parallel.LedgerAside.start
+    monkeypatch.setattr(parallel.LedgerAside, "start",
                         lambda *args: started.append(1) or start(*args))
     try:
         return engine.prepare(options, fork=aside)  # type: ignore[arg-type]
@@ -370,22 +370,22 @@ def test_the_ledger_is_read_aside_only_when_it_saves_time(
     from support import DIRECTORY, LEDGER, SAMPLE
 
     import audit
-    from audit import engine
+    from audit import engine, parallel
     from audit.options import ScanOptions
 
     options = ScanOptions(inputs=(str(SAMPLE),), ledger=str(LEDGER), identities=str(DIRECTORY))
-    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
-    assert not engine._worth_reading_aside(options)  # the fixtures are small
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    assert not parallel.worth_reading_aside(options)  # the fixtures are small
     big = tmp_path / "policy.csv"
-    big.write_bytes(LEDGER.read_bytes() + b"\n" * engine.ASIDE_MIN_LEDGER_BYTES)
-    assert not engine._worth_reading_aside(replace(options, ledger=str(big)))
-    monkeypatch.setattr(engine, "ASIDE_MIN_IDENTITIES_BYTES", 0)
-    assert engine._worth_reading_aside(replace(options, ledger=str(big)))
-    monkeypatch.setattr(engine, "usable_cores", lambda: 1)
-    assert not engine._worth_reading_aside(replace(options, ledger=str(big)))
+    big.write_bytes(LEDGER.read_bytes() + b"\n" * parallel.ASIDE_MIN_LEDGER_BYTES)
+    assert not parallel.worth_reading_aside(replace(options, ledger=str(big)))
+    monkeypatch.setattr(parallel, "ASIDE_MIN_IDENTITIES_BYTES", 0)
+    assert parallel.worth_reading_aside(replace(options, ledger=str(big)))
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 1)
+    assert not parallel.worth_reading_aside(replace(options, ledger=str(big)))
 
-    monkeypatch.setattr(engine, "usable_cores", lambda: 2)
-    monkeypatch.setattr(engine, "ASIDE_MIN_LEDGER_BYTES", 0)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "ASIDE_MIN_LEDGER_BYTES", 0)
     forks: list[bool] = []
     prepare = engine.prepare
     monkeypatch.setattr(engine, "prepare",
@@ -454,7 +454,7 @@ def test_a_ledger_reader_that_dies_means_it_is_read_here(monkeypatch: pytest.Mon
     from support import DIRECTORY, LEDGER
 
     import audit.ledger
-    from audit import engine
+    from audit import parallel
     from audit.options import ScanOptions
 
     read = audit.ledger.read_ledger
@@ -469,8 +469,8 @@ def test_a_ledger_reader_that_dies_means_it_is_read_here(monkeypatch: pytest.Mon
                           identities=str(DIRECTORY))
     monkeypatch.setattr(audit.ledger, "read_ledger", dies_when_forked)
     died = []
-    result = engine._LedgerAside.result
-    monkeypatch.setattr(engine._LedgerAside, "result",
+    result = parallel.LedgerAside.result
+    monkeypatch.setattr(parallel.LedgerAside, "result",
                         lambda self: died.append(result(self) is None) or None)
     assert len(_prepared(options, True, monkeypatch).ledger) == len(
         _prepared(options, False, monkeypatch).ledger)

@@ -13,8 +13,10 @@ import pytest
 from support import DIRECTORY, LEDGER, SAMPLE, make_event
 
 import audit
-from audit import engine
+from audit import chunks, parallel
+from audit import units as unit_of_work
 from audit.limits import DEFAULT_LIMITS
+from audit.units import Unit
 
 MAPPING = Path(__file__).resolve().parent.parent / "fixtures" / "mappings" / "common-schema.yaml"
 
@@ -33,8 +35,8 @@ def _file_by_file(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> dict[str, A
     """The report of a scan that reads and checks one file at a time, every file through
     its reader's own batches (as scans did before files shared chunks)."""
     with monkeypatch.context() as patch:
-        patch.setattr(engine, "plan", lambda files, parts: [engine.Unit((f,)) for f in files])
-        patch.setattr(engine, "SMALL_FILE_BYTES", -1)
+        patch.setattr(parallel, "plan", lambda files, parts: [Unit((f,)) for f in files])
+        patch.setattr(chunks, "SMALL_FILE_BYTES", -1)
         return _report(**kwargs)
 
 
@@ -70,7 +72,7 @@ def _folder(tmp_path: Path) -> Path:
     big = [make_event("usage", IMSent=n, note=f"padding {n:06d} " * 8) for n in range(400)]
     big[17]["Phone"] = "+1 425 555 0100"
     (folder / "e240b.jsonl").write_text("".join(json.dumps(e) + "\n" for e in big), "utf-8")
-    assert (folder / "e240b.jsonl").stat().st_size > engine.SMALL_FILE_BYTES
+    assert (folder / "e240b.jsonl").stat().st_size > chunks.SMALL_FILE_BYTES
     return folder
 
 
@@ -130,13 +132,13 @@ def test_many_small_files_are_checked_in_one_chunk(tmp_path: Path,
         event = make_event(("census", "usage", "error")[n % 3])
         (folder / f"e{n:03d}.jsonl").write_text(json.dumps(event) + "\n", "utf-8")
     sizes: list[int] = []
-    check = engine.check_chunk
+    check = unit_of_work.check_chunk
 
     def counted(chunk: Any, *args: Any) -> Any:
         sizes.append(chunk.audited + len(chunk.rejected))
         return check(chunk, *args)
 
-    monkeypatch.setattr(engine, "check_chunk", counted)
+    monkeypatch.setattr(unit_of_work, "check_chunk", counted)
     report = audit.scan(inputs=str(folder), quiet=True)
     assert sizes == [300]
     assert len(report.run["inputs"]) == 300
@@ -152,14 +154,14 @@ def test_a_large_file_streams_between_small_ones(tmp_path: Path,
     folder = _folder(tmp_path)
     sizes: list[int] = []
     names: list[set[str]] = []
-    check = engine.check_chunk
+    check = unit_of_work.check_chunk
 
     def counted(chunk: Any, *args: Any) -> Any:
         sizes.append(chunk.audited + len(chunk.rejected))
         names.append({Path(chunk.sources[i]).name for i in chunk.inputs.tolist()})
         return check(chunk, *args)
 
-    monkeypatch.setattr(engine, "check_chunk", counted)
+    monkeypatch.setattr(unit_of_work, "check_chunk", counted)
     report = audit.scan(inputs=str(folder), quiet=True, chunk_rows=150)
     assert max(sizes) <= 150
     assert sum(sizes) == report.summary.records_read
@@ -203,11 +205,11 @@ def test_plan_groups_small_files_and_keeps_cut_files_apart(
     big.write_text("".join(json.dumps(make_event()) + "\n" for _ in range(200)), "utf-8")
     files = [*small[:20], big, *small[20:]]
     # One process: one unit for all (nothing is cut).
-    assert engine.plan(files, 1) == [engine.Unit(tuple(files))]
+    assert parallel.plan(files, 1) == [Unit(tuple(files))]
     # Over processes: a cut file's parts are units of their own, small files grouped
     # around them into about UNITS_PER_PROCESS units per process, in input order.
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", big.stat().st_size)
-    units = engine.plan(files, 2)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", big.stat().st_size)
+    units = parallel.plan(files, 2)
     parts = [u for u in units if u.part is not None]
     assert len(parts) == 2 and all(u.files == (big,) for u in parts)
     grouped = [u for u in units if u.part is None]
@@ -232,7 +234,7 @@ SHARED_AT = [*((f"e{n:03d}.jsonl", 1) for n in (194, 207, 220, 233)), ("e235b.js
 def test_jobs_give_the_same_report(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     kwargs = {"inputs": str(folder), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
-    assert len(engine.plan(sorted(p for p in folder.iterdir()), 2)) > 2
+    assert len(parallel.plan(sorted(p for p in folder.iterdir()), 2)) > 2
     one = _report(**kwargs, jobs=1)
     assert _shared(one) == SHARED_AT
     assert _report(**kwargs, jobs=2) == one

@@ -12,7 +12,7 @@ import pytest
 from support import make_event
 
 import audit
-from audit import engine
+from audit import checking
 from audit.variants import SLACK_CELLS, VariantFrame, variant_frames
 
 CONTEXT = frozenset({"category", "client", "DeviceModel"})
@@ -62,7 +62,7 @@ def test_records_with_keys_of_their_own_cost_about_what_they_hold(
             sizes.append(part.frame.shape)
             yield part
 
-    monkeypatch.setattr(engine, "variant_frames", recorded)
+    monkeypatch.setattr(checking, "variant_frames", recorded)
     head = json.dumps(make_event("census"))[:-1]
     lines = [head + f', "k{i}": "a", "k{i}": "amos.marble@contoso.com"}}' for i in range(3000)]
     path = tmp_path / "events.jsonl"

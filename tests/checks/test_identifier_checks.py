@@ -220,7 +220,7 @@ def test_parts_in_processes_find_the_same_shared_device_records(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A shared id whose records fall into every part of a cut file and into another
     file: the same findings from two processes as from one."""
-    from audit import engine
+    from audit import parallel
 
     device = "6F9619FF-8B86-4011-B42D-00C04FC964FF"
     users = _users(6)
@@ -233,8 +233,8 @@ def test_parts_in_processes_find_the_same_shared_device_records(
     (folder / "a.jsonl").write_text("".join(json.dumps(e) + "\n" for e in fine), "utf-8")
     (folder / "b.jsonl").write_text(json.dumps(_census(DeviceID=device, UserID=users[5]))
                                     + "\n", "utf-8")
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
-    assert len([u for u in engine.plan(sorted(folder.iterdir()), 2) if u.part]) >= 2
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
+    assert len([u for u in parallel.plan(sorted(folder.iterdir()), 2) if u.part]) >= 2
     one = audit.scan(inputs=str(folder), jobs=1, chunk_rows=7)
     two = audit.scan(inputs=str(folder), jobs=2, chunk_rows=7)
     explanation = SHARED.replace("4 distinct", "5 distinct")

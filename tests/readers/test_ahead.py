@@ -12,10 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from support import DIRECTORY, LEDGER, SAMPLE
 
-from audit.engine import initial_states, prepare, scan_file
+from audit.engine import prepare
 from audit.errors import InputError
 from audit.options import ScanOptions
 from audit.readers.ahead import read_ahead
+from audit.rule_states import initial_states
+from audit.units import scan_file
 
 
 def _threads() -> list[threading.Thread]:

@@ -52,9 +52,9 @@ TOO_LONG_1K = "record longer than 1 KiB (--limit record-bytes)"
 def stream_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inputs as small as these are otherwise read whole and gathered; these tests are
     about the readers' streaming paths (pyarrow's for JSON Lines) as large inputs take."""
-    from audit import engine
+    from audit import chunks
 
-    monkeypatch.setattr(engine, "SMALL_FILE_BYTES", -1, raising=False)
+    monkeypatch.setattr(chunks, "SMALL_FILE_BYTES", -1)
 
 
 def scan(run_cli: Any, path: Path, *limits: str, extra: tuple[str, ...] = ()) -> Any:

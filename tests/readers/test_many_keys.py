@@ -18,7 +18,7 @@ import pytest
 from support import ROOT, make_event
 
 import audit
-from audit import engine, limits
+from audit import chunks, limits
 from audit.readers import batches_of, jsonl, parquet, read_batches, read_records
 
 PEAK = re.compile(r"VmHWM:\s+(\d+)")
@@ -54,7 +54,7 @@ def test_cut_batches_give_the_same_report(tmp_path: Path, monkeypatch: pytest.Mo
                                           name: str) -> None:
     path = write(tmp_path, name, unique_keys(1_500))
     whole = report(path)
-    for module in (limits, engine, jsonl, parquet, sys.modules["audit.readers"]):
+    for module in (limits, chunks, jsonl, parquet, sys.modules["audit.readers"]):
         monkeypatch.setattr(module, "BATCH_CELLS", 40_000, raising=False)
     monkeypatch.setattr(jsonl, "MIN_BATCH_LINES", 16)
     cut = report(path)

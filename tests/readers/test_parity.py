@@ -161,7 +161,7 @@ def test_arrow_blocks_equal_line_by_line(monkeypatch: pytest.MonkeyPatch, block:
     """pyarrow parses a batch in blocks; lines longer than a block are parsed whole."""
     from support import LEDGER, SAMPLE
 
-    from audit.engine import string_fields
+    from audit.chunks import string_fields
     from audit.readers import jsonl
 
     monkeypatch.setattr(jsonl, "PARSE_BLOCK", block)
@@ -177,10 +177,10 @@ def test_arrow_blocks_equal_line_by_line(monkeypatch: pytest.MonkeyPatch, block:
 def test_parts_in_processes_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
     from support import DIRECTORY, LEDGER, SAMPLE
 
-    from audit import engine
+    from audit import parallel
 
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
-    units = engine.plan([SAMPLE], 3)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
+    units = parallel.plan([SAMPLE], 3)
     assert len(units) == 3 and units[1][1] is not None and units[1][1].first_line > 1
     kwargs = {"inputs": str(SAMPLE), "ledger": str(LEDGER), "identities": str(DIRECTORY)}
     one = _report_without_times(**kwargs, jobs=1)
@@ -190,23 +190,23 @@ def test_parts_in_processes_equal_one_pass(monkeypatch: pytest.MonkeyPatch) -> N
     del kwargs["ledger"]
     assert _report_without_times(**kwargs, jobs=3) == _report_without_times(**kwargs, jobs=1)
     auto = audit.scan(**kwargs)  # as large as a split is worth: one process per core
-    assert auto.run["parameters"]["jobs"] == engine.jobs_for([SAMPLE], 0) >= 1
+    assert auto.run["parameters"]["jobs"] == parallel.jobs_for([SAMPLE], 0) >= 1
 
 
 def test_automatic_jobs_need_large_inputs(monkeypatch: pytest.MonkeyPatch,
                                           tmp_path: Path) -> None:
-    from audit import engine
+    from audit import parallel
 
     small = tmp_path / "small.jsonl"
     small.write_text("{}\n", "utf-8")
-    assert engine.jobs_for([small], 0) == 1  # a pool is not worth its start
-    assert engine.jobs_for([small], 3) == 3  # an explicit count is kept
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 2)
-    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: set(range(20)),
+    assert parallel.jobs_for([small], 0) == 1  # a pool is not worth its start
+    assert parallel.jobs_for([small], 3) == 3  # an explicit count is kept
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 2)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(20)),
                         raising=False)
-    assert engine.jobs_for([small, tmp_path / "gone.jsonl"], 0) == engine.MAX_AUTO_JOBS
-    monkeypatch.setattr(engine.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert engine.jobs_for([small], 0) == 2
+    assert parallel.jobs_for([small, tmp_path / "gone.jsonl"], 0) == parallel.MAX_AUTO_JOBS
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert parallel.jobs_for([small], 0) == 2
 
 
 def test_a_scanning_process_that_dies_is_an_error_not_a_hang(
@@ -217,10 +217,10 @@ def test_a_scanning_process_that_dies_is_an_error_not_a_hang(
 
     from support import SAMPLE
 
-    from audit import engine
+    from audit import parallel
     from audit.errors import AuditError
 
-    scan_file = engine.scan_file
+    scan_file = parallel.scan_file
     here = os.getpid()
 
     def dies_on_the_second_part(*args: Any, **kwargs: Any) -> Any:
@@ -229,18 +229,18 @@ def test_a_scanning_process_that_dies_is_an_error_not_a_hang(
             os._exit(1)  # as the kernel's out-of-memory killer would end it
         return scan_file(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(engine, "scan_file", dies_on_the_second_part)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "scan_file", dies_on_the_second_part)
     with pytest.raises(AuditError, match="ended abruptly"):
         audit.scan(inputs=str(SAMPLE), jobs=2, quiet=True)
 
 
 def test_a_file_gone_before_it_is_cut_is_an_input_error(tmp_path: Path) -> None:
     """Listed, then removed before the scan plans its parts: the usual error naming it."""
-    from audit import engine
+    from audit import parallel, readers
     from audit.errors import InputError
 
     gone = tmp_path / "gone.jsonl"
-    assert engine.plan([gone], 2) == [((gone,), None)]
+    assert parallel.plan([gone], 2) == [((gone,), None)]
     with pytest.raises(InputError, match=r"gone\.jsonl"):
-        list(engine.read_batches(gone, 10))
+        list(readers.read_batches(gone, 10))

@@ -162,7 +162,7 @@ def test_row_groups_scanned_in_processes_equal_one_pass(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A Parquet file of several row groups is cut into runs of them, one per process,
     each read with its true row numbers."""
-    from audit import engine
+    from audit import parallel
     from audit.readers import split
 
     events = [make_event("census", SignInAttempts=k, DeviceModel=f"Amos Marble's iPhone {k}")
@@ -172,7 +172,7 @@ def test_row_groups_scanned_in_processes_equal_one_pass(
     assert parts is not None and [(p.start, p.first_line) for p in parts] == [
         (0, 1), (3, 19), (6, 37)]
     assert parts[-1].stop == 8
-    monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_BYTES", 0)
     one, three = _report(path, jobs=1), _report(path, jobs=3)
     assert three["run"]["parameters"].pop("jobs") == 3
     one["run"]["parameters"].pop("jobs")
