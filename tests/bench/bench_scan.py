@@ -19,7 +19,10 @@ its own:
   reported beside it;
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
-as JSON. A shared or virtual machine varies by 10% or more from run to run:
+as JSON. ``--before DIR`` names another source tree of the project (e.g. a
+``git worktree`` of an earlier commit): every scan is run with it too, in the same
+rounds, so a change is measured before and after on the same machine at the same time
+(the ``tree`` column). A shared or virtual machine varies by 10% or more from run to run:
 ``--repeat N`` runs N rounds of every measurement and reports the median run of each
 (every run's time is kept in the JSON).
 """
@@ -115,6 +118,8 @@ def main() -> None:
                         help="with --engine dask: files the dump is cut into (partitions)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each measurement; the median one is reported")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="another source tree of the project, scanned with too")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -123,27 +128,31 @@ def main() -> None:
         target = split_for(dump, args.split) if args.engine == "dask" else dump
         # Rounds of every measurement in turn, so a slow spell of the machine falls on
         # parsing and scanning alike.
+        trees = {"this": ROOT, **({"before": args.before.resolve()} if args.before else {})}
         parse_runs: list[list[float]] = []
-        scan_runs: dict[int, list[list[float]]] = {w: [] for w in args.workers}
+        scan_runs: dict[tuple[str, int], list[list[float]]] = {
+            (tree, w): [] for tree in trees for w in args.workers}
         for _ in range(args.repeat):
             parse_runs.append(run(PARSE, str(dump)))
-            for workers in args.workers:
-                scan_runs[workers].append(run(
-                    SCAN, str(target), str(args.work / "ledger.csv"),
-                    str(args.work / "directory.csv"), args.engine, str(ROOT), str(workers)))
+            for tree, source in trees.items():
+                for workers in args.workers:
+                    scan_runs[tree, workers].append(run(
+                        SCAN, str(target), str(args.work / "ledger.csv"),
+                        str(args.work / "directory.csv"), args.engine, str(source),
+                        str(workers)))
         parse_s, parsed, parse_rss = median(parse_runs)
-        for workers in args.workers:
-            scan_s, read, scan_rss, findings, child_rss = median(scan_runs[workers])
+        for (tree, workers), runs in scan_runs.items():
+            scan_s, read, scan_rss, findings, child_rss = median(runs)
             assert int(parsed) == int(read) == size, (parsed, read, size)
             rows.append({
-                "events": size, "engine": args.engine, "workers": workers,
+                "events": size, "tree": tree, "engine": args.engine, "workers": workers,
                 "parse_s": round(parse_s, 2), "scan_s": round(scan_s, 2),
                 "ratio": round(scan_s / parse_s, 2), "events_per_s": round(size / scan_s),
                 "parse_peak_rss_mb": round(parse_rss / 1024), "scan_peak_rss_mb":
                 round(scan_rss / 1024), "largest_child_rss_mb": round(child_rss / 1024),
                 "findings": int(findings),
                 "runs": {"parse_s": [round(r[0], 2) for r in parse_runs],
-                         "scan_s": [round(r[0], 2) for r in scan_runs[workers]]},
+                         "scan_s": [round(r[0], 2) for r in runs]},
             })
             print(rows[-1], flush=True)
     print(tabulate([{k: v for k, v in row.items() if k != "runs"} for row in rows],
