@@ -239,6 +239,18 @@ def test_empty_list_and_long_values() -> None:
     assert [m.value for m in found] == [token]
 
 
+def test_entries_with_one_pattern_share_it_and_keep_catalogue_order() -> None:
+    """Entries that differ only by their checks are one pattern of the database (Hyperscan
+    compiles a copy per id); each entry's validator still decides, and matches come in
+    catalogue order."""
+    entries = (Entry(id="b", title="second", pattern=r"k=(?P<secret>[a-z]{4})"),
+               Entry(id="a", title="other", pattern=r"v=(?P<secret>[0-9]{4})"),
+               Entry(id="c", title="third", pattern=r"k=(?P<secret>[a-z]{4})"))
+    assert multipattern._patterns(entries) == ((0, 2), (1,))
+    [found] = multipattern.scan(entries, ["v=1234 k=abcd"])
+    assert [m.detector for m in found] == ["b", "a", "c"]
+
+
 def test_find_many_equals_find_per_value() -> None:
     texts = [t for row in SAMPLES.values() for t in (row[0], row[2])]
     assert SECRET.find_many(texts) == [SECRET.find(t) for t in texts]
