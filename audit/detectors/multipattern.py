@@ -76,7 +76,7 @@ def _extract(entry: Entry, value: str, end: int) -> list[Match]:
     out: list[Match] = []
     lo = max(0, end - MAX_VALUE_LEN)
     for m in entry.regex.finditer(value, lo, min(len(value), lo + 2 * MAX_VALUE_LEN)):
-        secret = m.group("secret") if "secret" in entry.regex.groupindex else m.group(0)
+        secret = entry.value_of(m)
         if secret and entry.accepts(secret):
             out.append(Match("SECRET", secret, entry.explanation, detector=entry.id))
     return out
