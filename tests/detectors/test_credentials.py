@@ -35,6 +35,16 @@ JWT = _jwt({"alg": "HS256", "typ": "JWT"})
          "azure-storage-key", "q8Hd2LmZ7xWc4RtV+/pKe9Bn3JsYf6Ua=="),
         ("https://a.blob.core.windows.net/c?sv=2020-08-04&sig=Xk3%2Bm9QwLr7Tz2VbH5pNc%3D",
          "azure-sas-signature", "Xk3%2Bm9QwLr7Tz2VbH5pNc%3D"),
+        ("dbPassword: 'Tr0ub4dor&3'", "password-assignment", "Tr0ub4dor&3"),
+        ('"oktaApiToken": "00ebR4zSNkyc6dimLvUwq4KpTEop-PCEnnfSTpD3"', "key-variable-assignment",
+         "00ebR4zSNkyc6dimLvUwq4KpTEop-PCEnnfSTpD3"),
+        ("SNYK_TOKEN ?= 'f3c9a1e7-52bd-4e08-9a6c-d1b7e4f02c95'", "key-variable-assignment",
+         "f3c9a1e7-52bd-4e08-9a6c-d1b7e4f02c95"),
+        ("--softlayer-api-key 9f2c41d8e7b3a5609c1d4e8f2a7b3c5d", "cli-secret-option",
+         "9f2c41d8e7b3a5609c1d4e8f2a7b3c5d"),
+        ("curl --user 'ops:h0pk1ns~21s' https://api.contoso.com", "curl-user", "ops:h0pk1ns~21s"),
+        ("xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1", "slack-token",
+         "xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private-key-block",
          "-----BEGIN RSA PRIVATE KEY-----"),
         ("-----BEGIN PRIVATE KEY-----", "private-key-block", "-----BEGIN PRIVATE KEY-----"),
@@ -67,6 +77,7 @@ def test_secret_found(text: str, detector: str, expected: str) -> None:
         # typed sequences, held keys, masks inside tokens and references are stand-ins
         "api_key = 'abcdefghijklmnopqrstuvwxyz123'",
         "SNYK_TOKEN = '12345678-ABCD-ABCD-ABCD-1234567890AB'",
+        "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "key AKIAZZZZZZZZZZZZZZZZ used",
         "administrator_login_password = var.db_password",
         "JFROG_SECRET = $(cat /run/secrets/jfrog_secret)",
@@ -77,8 +88,14 @@ def test_secret_found(text: str, detector: str, expected: str) -> None:
         "export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...",
         "password: ENC[AES256_GCM,data:W3PiZ6l,iv:Mk2,tag:q1,type:str]",
         "password = ,.:-@*?!",
+        "bucket_key: SalesResults-1.2",
+        "csrf-token=Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15==",
         "curl http://127.0.0.1:5000/file --user user:pass --digest",
         "curl -u <user:password> https://test.com/endpoint",
+        "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d",  # ids too short for Slack's
+        "https://indieweb.org/images/3/35/2018-250-xoxo-indieweb-1.jpg",
+        "sk-proj-Xi8tdMjHV6pmbBbwilTeT4BlbkFJ3UDnpdEwNNm6wVBpYM0o",  # no T3BlbkFJ
+        "s3 key: 4~q8Q~3wIHjX9DT0yCNfQmr9oxmYrDZoQVLOdNg~yk0,AQACAAE",  # part of a longer run
     ],
 )
 def test_secret_not_found(text: str) -> None:
@@ -94,7 +111,10 @@ def test_explanation_never_holds_the_secret() -> None:
     "crafted",
     ["password=" * 12_000, "Bearer " * 15_000, "eyJ" + "a" * 100_000, "eyJa." * 20_000,
      "a://" + "b" * 100_000, "a://b:" * 20_000, "-----BEGIN " + "A " * 50_000, "sig=" * 25_000,
-     "AccountKey=" + "A" * 100_000],
+     "AccountKey=" + "A" * 100_000, "a_password" * 10_000, '"x" == ' * 15_000,
+     "-u a:" * 20_000, " --token " * 12_000, "Authorization: Token " * 5_000,
+     '<add key="password" value="' * 4_000, ";password=" * 10_000, "//a/:_authToken=" * 7_000,
+     "xoxb-123456-" * 9_000, "api_key=`" + "a " * 50_000, "1" * 15 + "|" + "a" * 100_000],
 )
 def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
     assert_fast(SECRET.find, crafted)

@@ -141,11 +141,11 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "digest-auth": (
         f'Authorization: Digest username="ana", realm="files", nonce="{rand(16)}", uri="/", '
         f'response="{_HEX32}"', _HEX32, 'WWW-Authenticate: Digest realm="files", nonce="abc"'),
-    "secret-variable-assignment": ("SMTP_PASSWORD=Gr33n-Lantern", "Gr33n-Lantern",
-                                   "SMTP_PASSWORD=changeme"),
     "key-variable-assignment": (f"export STORAGE_KEY='{(k := rand(32))}'", k,
                                 "SORT_KEY: name_asc"),
     "password-assignment": ("passwd => 'Tr0ub4dor3'", "Tr0ub4dor3", "password: ********"),
+    "password-comparison": ('if ("Gr33n-Lantern" === dbPassword) {', "Gr33n-Lantern",
+                            'if ("changeme" == password) {'),
     "npmrc-auth": (f"//npm.contoso.com/repo/:_authToken={(k := uuid4())}", k,
                    "//registry.npmjs.org/:_authToken=${NPM_TOKEN}"),
     "huggingface-token": (f"login --token {(k := 'hf_' + rand(34, string.ascii_letters))}", k,
@@ -195,6 +195,17 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
         b64(json.dumps({"credHelpers": {"registry.contoso.com": "acr"}}).encode())),
     "bundler-credentials": (f"BUNDLE_GEMS__CONTOSO__COM={(k := 'ci-bot:' + rand(16))}", k,
                             "BUNDLE_GEMS__CONTOSO__COM=user:pass"),
+    "authorization-header": (f"Authorization: Token {(k := rand(40))}", k,
+                             "Authorization: required"),
+    "curl-user": (f"curl -u {(k := 'deploy:' + rand(14))} https://api.contoso.com/", k,
+                  "docker run -u 1000:1000 contoso/app"),
+    "config-key-value": (f'<add key="ClearTextPassword" value="{(k := rand(14))}" />', k,
+                         '<add key="Username" value="svc-build" />'),
+    "connection-string-password": (
+        "Server=tcp:db.contoso.com;User ID=app;Password=winter is coming 7;",
+        "winter is coming 7", "Server=db.contoso.com;Integrated Security=true;"),
+    "cli-secret-option": (f"app --api-key {(k := rand(32))} --verbose", k,
+                          "app --api-key-file /etc/app/key.txt"),
 }
 ENTRIES = {e.id: e for e in load()}
 
