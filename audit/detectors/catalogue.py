@@ -70,12 +70,15 @@ def _sequence_run(value: str) -> int:
     return best
 
 
-def not_placeholder(value: str) -> bool:
+def not_placeholder(value: str, chosen: bool = False) -> bool:
     """False for a value that stands in for a secret: documentation examples
     (``AKIA...EXAMPLE``), masks (``***``, ``XXXX``, ``ghp_xxxx...``), variables and
     references (``$API_KEY``, ``${VAR}``, ``%PWD%``, ``var.db_password``), templates
     (``<token>``, ``{password}``), typed sequences (``abcdefgh12345678``) and words
-    such as ``changeme``, ``insert_key_here`` or ``null``."""
+    such as ``changeme``, ``insert_key_here`` or ``null``.
+
+    A ``chosen`` value (a password a person picked, not a generated key) may be a typed
+    sequence: ``12345678`` is a stand-in for a token and a real, weak password."""
     v = value.strip().strip("\"'`").strip()
     low = v.lower()
     if len(v) < 3 or low in _PLACEHOLDERS or not any(c.isalnum() for c in v):
@@ -90,7 +93,7 @@ def not_placeholder(value: str) -> bool:
         return False
     if any(len(m.group(0)) * 4 >= len(v) for m in _HELD_RUN.finditer(v)):
         return False
-    if _sequence_run(v) >= _SEQUENCE_RUN:
+    if not chosen and _sequence_run(v) >= _SEQUENCE_RUN:
         return False
     if v.startswith(("<", "{", "$", "%")) and v.endswith((">", "}", "%")):
         return False  # <redacted>, {password}, ${PWD}, %PASSWORD%
@@ -156,7 +159,8 @@ def _basic_auth(value: str) -> bool:
     except UnicodeDecodeError:
         return False
     _user, sep, password = text.partition(":")
-    return bool(sep and password) and text.isprintable() and not_placeholder(password)
+    return (bool(sep and password) and text.isprintable()
+            and not_placeholder(password, chosen=True))
 
 
 def _discord_bot(value: str) -> bool:
@@ -183,7 +187,7 @@ def _user_password(value: str) -> bool:
         return len(user) >= 12 and entropy(user) >= 3.0 and not_placeholder(user)
     if password == user or (password.isdigit() and user.isdigit()):
         return False
-    return not_placeholder(password)
+    return not_placeholder(password, chosen=True)
 
 
 def _aws_secret(value: str) -> bool:
@@ -216,6 +220,7 @@ class Entry:
     entropy: float | None = None
     placeholder: bool = False
     ignore_names: tuple[str, ...] = ()
+    chosen: bool = False
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -230,7 +235,7 @@ class Entry:
     def accepts(self, value: str) -> bool:
         """Whether a matched value passes the entry's validator, placeholder filter and
         entropy floor."""
-        if self.placeholder and not not_placeholder(value):
+        if self.placeholder and not not_placeholder(value, chosen=self.chosen):
             return False
         if self.entropy is not None and entropy(value) < self.entropy:
             return False
@@ -276,7 +281,8 @@ def parse(text: str, path: str) -> tuple[Entry, ...]:
                 id=item["id"], title=item["title"], pattern=item["pattern"],
                 keywords=tuple(item.get("keywords", ())), validator=item.get("validator"),
                 entropy=item.get("entropy"), placeholder=item.get("placeholder", False),
-                ignore_names=tuple(n.lower() for n in item.get("ignore_names", ()))))
+                ignore_names=tuple(n.lower() for n in item.get("ignore_names", ())),
+                chosen=item.get("chosen", False)))
         except re.error as exc:
             raise RuleFileError(f"invalid pattern: {exc}", path=path,
                                 line=marked.line_of(lines, f"{at}/pattern"),

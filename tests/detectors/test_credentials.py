@@ -27,6 +27,9 @@ JWT = _jwt({"alg": "HS256", "typ": "JWT"})
         ("Authorization: Bearer q7RfK2mWx9ZtLp4VbN8cHj", "bearer-token", "q7RfK2mWx9ZtLp4VbN8cHj"),
         (f"token {JWT} expired", "jwt", JWT),
         ("password=hunter22", "password-assignment", "hunter22"),
+        # a typed sequence stands in for a generated key, but a chosen password may be one
+        ("password=12345678", "password-assignment", "12345678"),
+        ("curl -u ops:12345678 https://contoso.com", "curl-user", "ops:12345678"),
         ("pwd: s3cret!", "password-assignment", "s3cret!"),
         ('{"passwd": "Tr0ub4dor"}', "password-assignment", "Tr0ub4dor"),
         ("Server=db;User ID=sa;Password=x1y2z3;", "password-assignment", "x1y2z3"),
