@@ -41,6 +41,16 @@ _PLACEHOLDER_PARTS = ("example", "fake", "dummy", "placeholder", "changeme", "ch
                       "your_", "your-", "insert_", "insert-", "_here", "-here", "redacted")
 #: a variable named like this holds a stand-in (fake_api_key, example_token)
 _NAME_PLACEHOLDERS = ("fake", "dummy", "example", "sample", "placeholder")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[-.]")
+
+
+def _words(name: str) -> str:
+    """A variable name as lower-case words joined by _: csrfToken, csrf-token, csrf.token
+    and CSRF_TOKEN are all ``csrf_token``."""
+    return _SEPARATORS.sub("_", _CAMEL.sub("_", name)).lower()
+
+
 _VARIABLE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%")
 _MASKED = re.compile(r"[xX*.#•_-]{3,}")
 #: a mask inside a token (ghp_xxxxxxxx..., sk-****)
@@ -228,6 +238,12 @@ class Entry:
         object.__setattr__(self, "regex", re.compile(self.pattern, re.ASCII))
 
     @property
+    def _ignore_tails(self) -> tuple[str, ...]:
+        """``_public_key`` for ``public_key``: an ignored name ends a longer one at a word
+        boundary (api_public_key), not inside a word (escrow_key is no row_key)."""
+        return tuple("_" + n for n in self.ignore_names)
+
+    @property
     def explanation(self) -> str:
         """The finding's one-line reason: the entry, never the value."""
         return f"SECRET via catalogue {self.id} ({self.title})"
@@ -248,9 +264,11 @@ class Entry:
         ``ignore_names`` (``public_key``, ``csrf_token``: named like a secret, not one)."""
         groups = m.groupdict()
         name = groups.get("name")
-        if name is not None and (name.lower().endswith(self.ignore_names)
-                                 or any(p in name.lower() for p in _NAME_PLACEHOLDERS)):
-            return None
+        if name is not None:
+            words = _words(name)
+            if words in self.ignore_names or words.endswith(self._ignore_tails) or any(
+                    p in words for p in _NAME_PLACEHOLDERS):
+                return None
         for key, value in groups.items():
             if key.startswith("secret") and value is not None:
                 if key == "secret_bt" and any(c.isspace() for c in value):
@@ -281,7 +299,7 @@ def parse(text: str, path: str) -> tuple[Entry, ...]:
                 id=item["id"], title=item["title"], pattern=item["pattern"],
                 keywords=tuple(item.get("keywords", ())), validator=item.get("validator"),
                 entropy=item.get("entropy"), placeholder=item.get("placeholder", False),
-                ignore_names=tuple(n.lower() for n in item.get("ignore_names", ())),
+                ignore_names=tuple(_words(n) for n in item.get("ignore_names", ())),
                 chosen=item.get("chosen", False)))
         except re.error as exc:
             raise RuleFileError(f"invalid pattern: {exc}", path=path,

@@ -30,6 +30,8 @@ JWT = _jwt({"alg": "HS256", "typ": "JWT"})
         # a typed sequence stands in for a generated key, but a chosen password may be one
         ("password=12345678", "password-assignment", "12345678"),
         ("curl -u ops:12345678 https://contoso.com", "curl-user", "ops:12345678"),
+        # row_key is ignored as a name, not as the end of escrow_key
+        ("escrow_key: 9f8e7d6c5b4aQ1w2e3r4", "key-variable-assignment", "9f8e7d6c5b4aQ1w2e3r4"),
         ("pwd: s3cret!", "password-assignment", "s3cret!"),
         ('{"passwd": "Tr0ub4dor"}', "password-assignment", "Tr0ub4dor"),
         ("Server=db;User ID=sa;Password=x1y2z3;", "password-assignment", "x1y2z3"),
@@ -92,6 +94,8 @@ def test_secret_found(text: str, detector: str, expected: str) -> None:
         "password: ENC[AES256_GCM,data:W3PiZ6l,iv:Mk2,tag:q1,type:str]",
         "password = ,.:-@*?!",
         "bucket_key: SalesResults-1.2",
+        "cache-key: v1-deps-9f8e7d6c5b4a",  # ignore_names hold whatever the separators
+        "csrfToken=Mj2qykJO5rELyHgezQ69nzUX0i3OH67V",
         "csrf-token=Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15==",
         "curl http://127.0.0.1:5000/file --user user:pass --digest",
         "curl -u <user:password> https://test.com/endpoint",
