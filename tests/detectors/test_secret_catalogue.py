@@ -169,6 +169,7 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
                         "PMAK-" + rand(24, HEX)),
     "grafana-token": (f"{(k := 'glsa_' + rand(32) + '_' + rand(8, HEX))}", k,
                       "glc_" + "1" * 40 + "="),
+    "datadog-key": (f"DD-API-KEY: {(k := rand(32, HEX))}", k, "DD_API_KEY=${DD_API_KEY}"),
     "new-relic-key": (f"{(k := 'NRAK-' + rand(27, string.ascii_uppercase + string.digits))}",
                       k, "NRAK-SHORT"),
     "doppler-token": (f"{(k := 'dp.pt.' + rand(43))}", k, "dp.pt.tooShort"),
@@ -195,6 +196,14 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
         b64(json.dumps({"credHelpers": {"registry.contoso.com": "acr"}}).encode())),
     "bundler-credentials": (f"BUNDLE_GEMS__CONTOSO__COM={(k := 'ci-bot:' + rand(16))}", k,
                             "BUNDLE_GEMS__CONTOSO__COM=user:pass"),
+    "estsauth-cookie": (
+        f"Cookie: ESTSAUTHPERSISTENT={(k := rand(400, URLSAFE + '.'))}; buid=1", k,
+        f"Cookie: ESTSAUTHLIGHT=+{uuid4()}"),
+    "oauth-refresh-token": (f'{{"refresh_token": "{(k := "0.AR" + rand(300, URLSAFE + "."))}"}}',
+                            k, '{"refresh_token": "<refresh token>"}'),
+    "oauth-authorization-code": (
+        f"https://app.contoso.com/signin?code={(k := '0.A' + rand(600, URLSAFE))}&state=8f2", k,
+        "https://contoso.com/promo?code=SPRING24"),
     "authorization-header": (f"Authorization: Token {(k := rand(40))}", k,
                              "Authorization: required"),
     "curl-user": (f"curl -u {(k := 'deploy:' + rand(14))} https://api.contoso.com/", k,
