@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +32,78 @@ _PLACEHOLDERS = frozenset(
     {"null", "none", "nil", "undefined", "empty", "redacted", "hidden", "masked", "removed",
      "true", "false", "yes", "no", "xxx", "xxxx", "****", "password", "changeme",
      "changeme_not_set", "change_me", "placeholder", "example", "dummy", "secret", "token",
-     "your_token_here", "your_api_key", "your_api_key_here", "%s", "{0}", "{}", "?", "..."}
+     "your_token_here", "your_api_key", "your_api_key_here", "%s", "{0}", "{}", "?", "...",
+     "pass", "user", "username", "passwd", "pwd", "required", "optional", "string", "str",
+     "new"}
 )
+#: words that mark a documentation or test stand-in wherever they are in the value
+_PLACEHOLDER_PARTS = ("example", "fake", "dummy", "placeholder", "changeme", "change_me",
+                      "your_", "your-", "insert_", "insert-", "_here", "-here", "redacted")
+#: a variable named like this holds a stand-in (fake_api_key, example_token)
+_NAME_PLACEHOLDERS = ("fake", "dummy", "example", "sample", "placeholder")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SEPARATORS = re.compile(r"[-.]")
+
+
+def _words(name: str) -> str:
+    """A variable name as lower-case words joined by _: csrfToken, csrf-token, csrf.token
+    and CSRF_TOKEN are all ``csrf_token``."""
+    return _SEPARATORS.sub("_", _CAMEL.sub("_", name)).lower()
+
+
 _VARIABLE = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%")
 _MASKED = re.compile(r"[xX*.#•_-]{3,}")
+#: a mask inside a token (ghp_xxxxxxxx..., sk-****)
+_MASK_RUN = re.compile(r"[xX*#•]{6}")
+#: one character held down (AKIAZZZZZZZZZZZZZZZZ, glc_1111...): a run of six or more
+#: that is a quarter of the value; random base64 of binary data has shorter runs of A
+_HELD_RUN = re.compile(r"(.)\1{5,}")
+#: a reference to where the secret is, not the secret: var.db_password,
+#: settings.SECRET_KEY, os.getenv("X"), $(cat file), ENC[AES256_GCM,...] (SOPS
+#: ciphertext); a dotted run with mixed-case parts (s.ZC9Ecf4M5g...) is a token
+_REFERENCE = re.compile(
+    r"(?:(?:[a-z_][a-z0-9_]*|[A-Z_][A-Z0-9_]*)\.)+(?:[a-z_][a-z0-9_]*|[A-Z_][A-Z0-9_]*)"
+    r"|[A-Za-z_][A-Za-z0-9_.]*\(.*|\$[({].*|ENC\[.*")
+#: an upper-case constant's name (API_KEY = MY_API_KEY) stands for its value
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+#: typed sequences (abcdefgh, 12345678) are what people write in place of a key
+_SEQUENCE_RUN = 8
 
 
-def not_placeholder(value: str) -> bool:
+def _sequence_run(value: str) -> int:
+    """Length of the longest run of successive characters (``abcd``, ``1234``)."""
+    best = run = 1
+    low = value.lower()
+    for a, b in pairwise(low):
+        run = run + 1 if ord(b) - ord(a) == 1 else 1
+        best = max(best, run)
+    return best
+
+
+def not_placeholder(value: str, chosen: bool = False) -> bool:
     """False for a value that stands in for a secret: documentation examples
-    (``AKIA...EXAMPLE``), masks (``***``, ``XXXX``), variables (``$API_KEY``,
-    ``${VAR}``, ``%PWD%``), templates (``<token>``, ``{password}``) and words such
-    as ``changeme`` or ``null``."""
-    v = value.strip().strip("\"'").strip()
-    if len(v) < 3 or v.lower() in _PLACEHOLDERS:
+    (``AKIA...EXAMPLE``), masks (``***``, ``XXXX``, ``ghp_xxxx...``), variables and
+    references (``$API_KEY``, ``${VAR}``, ``%PWD%``, ``var.db_password``), templates
+    (``<token>``, ``{password}``), typed sequences (``abcdefgh12345678``) and words
+    such as ``changeme``, ``insert_key_here`` or ``null``.
+
+    A ``chosen`` value (a password a person picked, not a generated key) may be a typed
+    sequence: ``12345678`` is a stand-in for a token and a real, weak password."""
+    v = value.strip().strip("\"'`").strip()
+    low = v.lower()
+    if len(v) < 3 or low in _PLACEHOLDERS or not any(c.isalnum() for c in v):
         return False
     if len(set(v)) == 1 or _MASKED.fullmatch(v) or _VARIABLE.fullmatch(v):
         return False
-    if v.upper().endswith("EXAMPLE") or v.upper().startswith("XXXX"):
+    if v.upper().endswith("EXAMPLE") or v.upper().startswith("XXXX") or "EXAMPLE" in v:
+        return False
+    if any(part in low for part in _PLACEHOLDER_PARTS) or v.endswith(("...", "…")):
+        return False
+    if _MASK_RUN.search(v) or _REFERENCE.fullmatch(v) or _CONSTANT.fullmatch(v):
+        return False
+    if any(len(m.group(0)) * 4 >= len(v) for m in _HELD_RUN.finditer(v)):
+        return False
+    if not chosen and _sequence_run(v) >= _SEQUENCE_RUN:
         return False
     if v.startswith(("<", "{", "$", "%")) and v.endswith((">", "}", "%")):
         return False  # <redacted>, {password}, ${PWD}, %PASSWORD%
@@ -66,15 +122,25 @@ def _token(value: str) -> bool:
     return len(value) >= 16 and len(set(value)) >= 6
 
 
-def _jwt_alg(value: str) -> str | None:
-    data = b64decode_loose(value.split(".", 1)[0])
+def _b64_json(part: str) -> dict[str, Any] | None:
+    data = b64decode_loose(part)
     if data is None:
         return None
     try:
         obj = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
-    alg = obj.get("alg") if isinstance(obj, dict) else None
+    return obj if isinstance(obj, dict) else None
+
+
+def _jwt_alg(value: str) -> str | None:
+    """The header's ``alg``; "?" for a token whose header is damaged but whose payload
+    decodes to a JSON object (a truncated or hand-edited JWT still carries its claims)."""
+    parts = value.split(".")
+    header = _b64_json(parts[0])
+    if header is None:
+        return "?" if len(parts) > 1 and _b64_json(parts[1]) is not None else None
+    alg = header.get("alg")
     return alg if isinstance(alg, str) else None
 
 
@@ -103,13 +169,35 @@ def _basic_auth(value: str) -> bool:
     except UnicodeDecodeError:
         return False
     _user, sep, password = text.partition(":")
-    return bool(sep and password) and text.isprintable() and not_placeholder(password)
+    return (bool(sep and password) and text.isprintable()
+            and not_placeholder(password, chosen=True))
 
 
 def _discord_bot(value: str) -> bool:
-    """A bot token's first part is the bot's user id (a snowflake) in base64."""
-    data = b64decode_loose(value.split(".", 1)[0])
-    return data is not None and data.isdigit() and 17 <= len(data) <= 20
+    """A bot token's first part is the bot's user id (a snowflake) in base64. A first
+    part that decodes to other text is not one; one that decodes to no text at all
+    must at least look random (mixed case and digits)."""
+    first = value.split(".", 1)[0]
+    data = b64decode_loose(first)
+    if data is not None and data.isdigit():
+        return 17 <= len(data) <= 20
+    if data is not None and data.isascii() and data.decode("ascii").isprintable():
+        return False
+    return (any(c.isupper() for c in first) and any(c.islower() for c in first)
+            and any(c.isdigit() for c in first) and entropy(value) >= 4.0)
+
+
+def _user_password(value: str) -> bool:
+    """``user:password`` of ``curl -u``: a real password (not ``user:pass``, not
+    ``uid:gid``, not the user name again), or an API key passed as the user name with an
+    empty password (``-u sk_...:``)."""
+    user, _sep, password = value.partition(":")
+    password = password.strip("\"'")
+    if not password:
+        return len(user) >= 12 and entropy(user) >= 3.0 and not_placeholder(user)
+    if password == user or (password.isdigit() and user.isdigit()):
+        return False
+    return not_placeholder(password, chosen=True)
 
 
 def _aws_secret(value: str) -> bool:
@@ -126,6 +214,7 @@ VALIDATORS: Mapping[str, Callable[[str], bool]] = {
     "basic-auth": _basic_auth,
     "discord-bot": _discord_bot,
     "aws-secret": _aws_secret,
+    "user-password": _user_password,
 }
 
 
@@ -140,11 +229,19 @@ class Entry:
     validator: str | None = None
     entropy: float | None = None
     placeholder: bool = False
+    ignore_names: tuple[str, ...] = ()
+    chosen: bool = False
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # ASCII classes and word boundaries, as Hyperscan matches bytes.
         object.__setattr__(self, "regex", re.compile(self.pattern, re.ASCII))
+
+    @property
+    def _ignore_tails(self) -> tuple[str, ...]:
+        """``_public_key`` for ``public_key``: an ignored name ends a longer one at a word
+        boundary (api_public_key), not inside a word (escrow_key is no row_key)."""
+        return tuple("_" + n for n in self.ignore_names)
 
     @property
     def explanation(self) -> str:
@@ -154,11 +251,30 @@ class Entry:
     def accepts(self, value: str) -> bool:
         """Whether a matched value passes the entry's validator, placeholder filter and
         entropy floor."""
-        if self.placeholder and not not_placeholder(value):
+        if self.placeholder and not not_placeholder(value, chosen=self.chosen):
             return False
         if self.entropy is not None and entropy(value) < self.entropy:
             return False
         return self.validator is None or VALIDATORS[self.validator](value)
+
+    def value_of(self, m: re.Match[str]) -> str | None:
+        """The reported value of a match: its first ``secret*`` group that took part (a
+        pattern may quote a value several ways, and Python wants each group named
+        once), else the whole match; None when the variable's name is one of
+        ``ignore_names`` (``public_key``, ``csrf_token``: named like a secret, not one)."""
+        groups = m.groupdict()
+        name = groups.get("name")
+        if name is not None:
+            words = _words(name)
+            if words in self.ignore_names or words.endswith(self._ignore_tails) or any(
+                    p in words for p in _NAME_PLACEHOLDERS):
+                return None
+        for key, value in groups.items():
+            if key.startswith("secret") and value is not None:
+                if key == "secret_bt" and any(c.isspace() for c in value):
+                    return None  # `etcdctl get /x`: a shell command's output, not a literal
+                return value.rstrip(",)") if key == "secret_bare" else value
+        return m.group(0)
 
 
 def _schema() -> dict[str, Any]:
@@ -182,7 +298,9 @@ def parse(text: str, path: str) -> tuple[Entry, ...]:
             entries.append(Entry(
                 id=item["id"], title=item["title"], pattern=item["pattern"],
                 keywords=tuple(item.get("keywords", ())), validator=item.get("validator"),
-                entropy=item.get("entropy"), placeholder=item.get("placeholder", False)))
+                entropy=item.get("entropy"), placeholder=item.get("placeholder", False),
+                ignore_names=tuple(_words(n) for n in item.get("ignore_names", ())),
+                chosen=item.get("chosen", False)))
         except re.error as exc:
             raise RuleFileError(f"invalid pattern: {exc}", path=path,
                                 line=marked.line_of(lines, f"{at}/pattern"),

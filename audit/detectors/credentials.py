@@ -4,9 +4,11 @@ Examples flagged (see ``secrets.yaml`` for every format)::
 
     "Authorization: Bearer eyJ0eXAiOiJKV1Qi..."          bearer token
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig"           JWT (header decodes to JSON with "alg")
-    "password=hunter22", "pwd: s3cret", "DB_PASSWORD := x1y2" password assignment
+    "password=hunter22", "pwd: s3cret", "dbPassword := 'x1y2'" password assignment
+    "API_KEY=...", "accessToken: ...", "--api-key ..."   key or token assignment
+    "curl -u svc:p4ss", "Authorization: Token ..."      command lines, headers
     "AKIA" + 16 upper-case letters or digits             AWS access key id
-    "ghp_...", "glpat-...", "xoxb-...", "sk_live_..."    vendor tokens
+    "ghp_...", "glpat-...", "xoxb-...", "sk_live_..."    vendor tokens (and hf_, dop_v1_, ...)
     "AccountKey=abcd...==", "...&sig=abc%2Bdef..."       Azure storage key / SAS signature
     "-----BEGIN RSA PRIVATE KEY-----"                    private key block
     "https://svc:p4ss@db.contoso.com"                    credentials in a URL
@@ -14,7 +16,9 @@ Examples flagged (see ``secrets.yaml`` for every format)::
 Not flagged: an opaque base64 id such as the ConversationThreadID
 ``AdDO8hsJqilU93hQHC3OZaPR2saEA==`` (no key word, no token structure), and
 placeholder values (``password=***``, ``pwd=<redacted>``, ``password=null``,
-``${API_KEY}``, ``AKIA...EXAMPLE``, ``changeme``).
+``${API_KEY}``, ``AKIA...EXAMPLE``, ``changeme``, ``ghp_xxxx...``, ``abcdefgh12345678``,
+``var.db_password``) and names that only read like a secret's (``public_key``,
+``csrf_token``).
 Why: error logs and exceptions can carry what the client had in memory; the
 practices allow IPs and SIP URIs in error data, never credentials, and census and
 usage data carry no personal data at all.

@@ -24,17 +24,32 @@ JWT = _jwt({"alg": "HS256", "typ": "JWT"})
 @pytest.mark.parametrize(
     ("text", "detector", "expected"),
     [
-        ("Authorization: Bearer abcDEF0123456789ghiJKL", "bearer-token", "abcDEF0123456789ghiJKL"),
+        ("Authorization: Bearer q7RfK2mWx9ZtLp4VbN8cHj", "bearer-token", "q7RfK2mWx9ZtLp4VbN8cHj"),
         (f"token {JWT} expired", "jwt", JWT),
         ("password=hunter22", "password-assignment", "hunter22"),
+        # a typed sequence stands in for a generated key, but a chosen password may be one
+        ("password=12345678", "password-assignment", "12345678"),
+        ("curl -u ops:12345678 https://contoso.com", "curl-user", "ops:12345678"),
+        # row_key is ignored as a name, not as the end of escrow_key
+        ("escrow_key: 9f8e7d6c5b4aQ1w2e3r4", "key-variable-assignment", "9f8e7d6c5b4aQ1w2e3r4"),
         ("pwd: s3cret!", "password-assignment", "s3cret!"),
         ('{"passwd": "Tr0ub4dor"}', "password-assignment", "Tr0ub4dor"),
         ("Server=db;User ID=sa;Password=x1y2z3;", "password-assignment", "x1y2z3"),
         ("key AKIAQ3EGTW2NBTKR7DUM used", "aws-access-key", "AKIAQ3EGTW2NBTKR7DUM"),
-        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=abcdEFGH0123456789+/abcdEFGH0123==",
-         "azure-storage-key", "abcdEFGH0123456789+/abcdEFGH0123=="),
-        ("https://a.blob.core.windows.net/c?sv=2020-08-04&sig=abc%2Bdef1234567890XYZ%3D",
-         "azure-sas-signature", "abc%2Bdef1234567890XYZ%3D"),
+        ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=q8Hd2LmZ7xWc4RtV+/pKe9Bn3JsYf6Ua==",
+         "azure-storage-key", "q8Hd2LmZ7xWc4RtV+/pKe9Bn3JsYf6Ua=="),
+        ("https://a.blob.core.windows.net/c?sv=2020-08-04&sig=Xk3%2Bm9QwLr7Tz2VbH5pNc%3D",
+         "azure-sas-signature", "Xk3%2Bm9QwLr7Tz2VbH5pNc%3D"),
+        ("dbPassword: 'Tr0ub4dor&3'", "password-assignment", "Tr0ub4dor&3"),
+        ('"oktaApiToken": "00ebR4zSNkyc6dimLvUwq4KpTEop-PCEnnfSTpD3"', "key-variable-assignment",
+         "00ebR4zSNkyc6dimLvUwq4KpTEop-PCEnnfSTpD3"),
+        ("SNYK_TOKEN ?= 'f3c9a1e7-52bd-4e08-9a6c-d1b7e4f02c95'", "key-variable-assignment",
+         "f3c9a1e7-52bd-4e08-9a6c-d1b7e4f02c95"),
+        ("--softlayer-api-key 9f2c41d8e7b3a5609c1d4e8f2a7b3c5d", "cli-secret-option",
+         "9f2c41d8e7b3a5609c1d4e8f2a7b3c5d"),
+        ("curl --user 'ops:h0pk1ns~21s' https://api.contoso.com", "curl-user", "ops:h0pk1ns~21s"),
+        ("xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1", "slack-token",
+         "xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1"),
         ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private-key-block",
          "-----BEGIN RSA PRIVATE KEY-----"),
         ("-----BEGIN PRIVATE KEY-----", "private-key-block", "-----BEGIN PRIVATE KEY-----"),
@@ -64,6 +79,30 @@ def test_secret_found(text: str, detector: str, expected: str) -> None:
         "Incoming",
         "Idle",
         "key AKIAIOSFODNN7EXAMPLE used",  # AWS's documentation example is a placeholder
+        # typed sequences, held keys, masks inside tokens and references are stand-ins
+        "api_key = 'abcdefghijklmnopqrstuvwxyz123'",
+        "SNYK_TOKEN = '12345678-ABCD-ABCD-ABCD-1234567890AB'",
+        "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "key AKIAZZZZZZZZZZZZZZZZ used",
+        "administrator_login_password = var.db_password",
+        "JFROG_SECRET = $(cat /run/secrets/jfrog_secret)",
+        "SUMO_ACCESS_KEY=`etcdctl get /sumologic_secret`",
+        "access_token=ACCESS_TOKEN",
+        "CLOUD_APIKEY: 'insert_key_here'",
+        "fake-cloud-iam-key= 'not_long_enough'",
+        "export OP_SERVICE_ACCOUNT_TOKEN=ops_eyJzaWduSW5BZGRyZXNzIjoiaHR0cHM6...",
+        "password: ENC[AES256_GCM,data:W3PiZ6l,iv:Mk2,tag:q1,type:str]",
+        "password = ,.:-@*?!",
+        "bucket_key: SalesResults-1.2",
+        "cache-key: v1-deps-9f8e7d6c5b4a",  # ignore_names hold whatever the separators
+        "csrfToken=Mj2qykJO5rELyHgezQ69nzUX0i3OH67V",
+        "csrf-token=Mj2qykJO5rELyHgezQ69nzUX0i3OH67V7+V4eUrLfpuyOuxmiW9rhROG/Whikle15==",
+        "curl http://127.0.0.1:5000/file --user user:pass --digest",
+        "curl -u <user:password> https://test.com/endpoint",
+        "xoxp-1234-1234-1234-4ddbc191d40ee098cbaae6f3523ada2d",  # ids too short for Slack's
+        "https://indieweb.org/images/3/35/2018-250-xoxo-indieweb-1.jpg",
+        "sk-proj-Xi8tdMjHV6pmbBbwilTeT4BlbkFJ3UDnpdEwNNm6wVBpYM0o",  # no T3BlbkFJ
+        "s3 key: 4~q8Q~3wIHjX9DT0yCNfQmr9oxmYrDZoQVLOdNg~yk0,AQACAAE",  # part of a longer run
     ],
 )
 def test_secret_not_found(text: str) -> None:
@@ -79,7 +118,10 @@ def test_explanation_never_holds_the_secret() -> None:
     "crafted",
     ["password=" * 12_000, "Bearer " * 15_000, "eyJ" + "a" * 100_000, "eyJa." * 20_000,
      "a://" + "b" * 100_000, "a://b:" * 20_000, "-----BEGIN " + "A " * 50_000, "sig=" * 25_000,
-     "AccountKey=" + "A" * 100_000],
+     "AccountKey=" + "A" * 100_000, "a_password" * 10_000, '"x" == ' * 15_000,
+     "-u a:" * 20_000, " --token " * 12_000, "Authorization: Token " * 5_000,
+     '<add key="password" value="' * 4_000, ";password=" * 10_000, "//a/:_authToken=" * 7_000,
+     "xoxb-123456-" * 9_000, "api_key=`" + "a " * 50_000, "1" * 15 + "|" + "a" * 100_000],
 )
 def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
     assert_fast(SECRET.find, crafted)

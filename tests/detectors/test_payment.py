@@ -17,6 +17,9 @@ from audit.detectors.payment import CARD_NUMBER, card_scheme
         ("5555555555554444", "5555555555554444"),
         ("378282246310005", "378282246310005"),
         ("6011111111111117", "6011111111111117"),
+        ("paid with 6759318044729610", "6759318044729610"),  # Maestro UK
+        ("6762-1099-4830-2157", "6762-1099-4830-2157"),  # Maestro
+        ("UATP 104827365901835", "104827365901835"),  # airline card: 1 and 14 digits
     ],
 )
 def test_card_found(text: str, expected: str) -> None:
@@ -34,6 +37,8 @@ def test_card_found(text: str, expected: str) -> None:
         "-2147467259",
         "16.0.4483.1000",
         "1712345678901",
+        "1048273659018351",  # a UATP number has 15 digits
+        "104827365901836",  # fails Luhn
     ],
 )
 def test_card_not_found(text: str) -> None:
@@ -44,6 +49,8 @@ def test_card_scheme() -> None:
     assert card_scheme("4111111111111111") == "Visa"
     assert card_scheme("378282246310005") == "American Express"
     assert card_scheme("9111111111111111") is None
+    assert card_scheme("6759318044729610") == "Maestro"
+    assert card_scheme("104827365901835") == "UATP"
 
 
 @pytest.mark.parametrize("crafted", ["1" * 100_000, "1 " * 50_000, "1-" * 50_000])

@@ -64,7 +64,10 @@ _SNOWFLAKE = "".join(_RNG.choice(string.digits[1:]) for _ in range(18))
 _AWS_ID = "AKIA" + rand(16, string.ascii_uppercase + string.digits)
 _STRIPE = "sk_live_" + rand(24)
 _SLACK = f"xoxb-{rand(11, string.digits)}-{rand(12, string.digits)}-{rand(24)}"
-_HEX32 = rand(32, "0123456789abcdef")
+HEX = "0123456789abcdef"
+B64 = ALNUM + "+/"
+_HEX32 = rand(32, HEX)
+_BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 #: id → (text with a secret, the value reported, text without one). Every catalogue
 #: entry needs a row: `test_every_entry_has_samples` fails for one that has none.
@@ -114,17 +117,19 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "teams-incoming-webhook": (
         (k := f"https://contoso.webhook.office.com/webhookb2/{uuid4()}@{uuid4()}"
               f"/IncomingWebhook/{_HEX32}/{uuid4()}"), k, "https://contoso.webhook.office.com/"),
-    "stripe-secret-key": (f"charge with {_STRIPE}", _STRIPE, "charge with sk_test_" + rand(24)),
+    "stripe-secret-key": (f"charge with {_STRIPE}", _STRIPE,
+                          "publishable key pk_live_" + rand(24)),
     "anthropic-api-key": (f"x-api-key: {(k := 'sk-ant-api03-' + rand(95, URLSAFE))}", k,
                           "sk-ant-api03-short"),
-    "openai-api-key": (f"OPENAI key {(k := 'sk-proj-' + rand(120, URLSAFE))}", k,
-                       "sk-" + "a" * 48),
+    "openai-api-key": (
+        f"OPENAI key {(k := 'sk-proj-' + rand(74, URLSAFE) + 'T3BlbkFJ' + rand(74, URLSAFE))}",
+        k, "sk-" + rand(48)),
     "sendgrid-api-key": (f"{(k := 'SG.' + rand(22, URLSAFE) + '.' + rand(43, URLSAFE))}", k,
                          "SG.abc.def"),
     "npm-token": (f"//registry.npmjs.org/:_authToken {(k := 'npm_' + rand(36))}", k,
                   "npm_" + "a" * 36),
-    "pypi-token": (f"{(k := 'pypi-AgEIcHlwaS5vcmc' + rand(70, URLSAFE))}", k,
-                   "pypi-AgEIcHlwaS5vcmc"),
+    "pypi-token": (f"{(k := 'pypi-AgEIcHlwaS5vcmc' + rand(150, URLSAFE))}", k,
+                   "pypi-AgEIcHlwaS5vcmc" + rand(40, URLSAFE)),
     "jwt": ((k := jwt({"alg": "HS256", "typ": "JWT"}, rand(43, URLSAFE))), k,
             jwt({"typ": "JWT"}, rand(43, URLSAFE))),
     "jwt-unsigned": ((k := jwt({"alg": "none"}, "")), k, jwt({"typ": "JWT"}, "")),
@@ -136,11 +141,80 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "digest-auth": (
         f'Authorization: Digest username="ana", realm="files", nonce="{rand(16)}", uri="/", '
         f'response="{_HEX32}"', _HEX32, 'WWW-Authenticate: Digest realm="files", nonce="abc"'),
-    "secret-variable-assignment": ("SMTP_PASSWORD=Gr33n-Lantern", "Gr33n-Lantern",
-                                   "SMTP_PASSWORD=changeme"),
     "key-variable-assignment": (f"export STORAGE_KEY='{(k := rand(32))}'", k,
                                 "SORT_KEY: name_asc"),
     "password-assignment": ("passwd => 'Tr0ub4dor3'", "Tr0ub4dor3", "password: ********"),
+    "password-comparison": ('if ("Gr33n-Lantern" === dbPassword) {', "Gr33n-Lantern",
+                            'if ("changeme" == password) {'),
+    "npmrc-auth": (f"//npm.contoso.com/repo/:_authToken={(k := uuid4())}", k,
+                   "//registry.npmjs.org/:_authToken=${NPM_TOKEN}"),
+    "huggingface-token": (f"login --token {(k := 'hf_' + rand(34, string.ascii_letters))}", k,
+                          "hf_" + "x" * 34),
+    "hashicorp-vault-token": (f"X-Vault-Token: {(k := 'hvs.' + rand(91, URLSAFE))}", k,
+                              "hvs." + "x" * 91),
+    "terraform-cloud-token": (f"{(k := rand(14) + '.atlasv1.' + rand(67, URLSAFE))}", k,
+                              "x" * 14 + ".atlasv1." + "x" * 67),
+    "databricks-token": (f"{(k := 'dapi' + rand(32, HEX))}", k, "dapi-cluster-01"),
+    "digitalocean-token": (f"{(k := 'dop_v1_' + rand(64, HEX))}", k, "dop_v1_" + "0" * 64),
+    "twilio-api-key": (f"api key {(k := 'SK' + rand(32, HEX))}", k, "SK" + "x" * 32),
+    "mailgun-api-key": (f"api:{(k := 'key-' + rand(32, HEX))}", k, "key-value pairs"),
+    "mailchimp-api-key": (f"{(k := rand(32, HEX) + '-us14')}", k, rand(32, HEX) + "-usa"),
+    "shopify-token": (f"X-Shopify-Access-Token: {(k := 'shpat_' + rand(32, HEX))}", k,
+                      "shpat_tooShort"),
+    "heroku-api-key": (f"{(k := 'HRKU-AA' + rand(58, URLSAFE))}", k, "HRKU-" + "x" * 60),
+    "linear-api-key": (f"{(k := 'lin_api_' + rand(40))}", k, "lin_api_tooShort"),
+    "atlassian-api-token": (f"{(k := 'ATATT3xFfGF0' + rand(180, URLSAFE))}", k,
+                            "ATATT3xFfGF0" + rand(20, URLSAFE)),
+    "postman-api-key": (f"{(k := 'PMAK-' + rand(24, HEX) + '-' + rand(34, HEX))}", k,
+                        "PMAK-" + rand(24, HEX)),
+    "grafana-token": (f"{(k := 'glsa_' + rand(32) + '_' + rand(8, HEX))}", k,
+                      "glc_" + "1" * 40 + "="),
+    "datadog-key": (f"DD-API-KEY: {(k := rand(32, HEX))}", k, "DD_API_KEY=${DD_API_KEY}"),
+    "new-relic-key": (f"{(k := 'NRAK-' + rand(27, string.ascii_uppercase + string.digits))}",
+                      k, "NRAK-SHORT"),
+    "doppler-token": (f"{(k := 'dp.pt.' + rand(43))}", k, "dp.pt.tooShort"),
+    "planetscale-token": (f"{(k := 'pscale_tkn_' + rand(43, URLSAFE))}", k, "pscale_tkn_x"),
+    "age-secret-key": (f"{(k := 'AGE-SECRET-KEY-1' + rand(58, _BECH32.upper()))}", k,
+                       "recipient age1" + rand(58, _BECH32)),
+    "sourcegraph-token": (f"{(k := 'sgp_' + rand(16, HEX) + '_' + rand(40, HEX))}", k,
+                          "sgp_tooShort"),
+    "flyio-token": (f"FLY_API_TOKEN: {(k := 'FlyV1 fm2_' + rand(200, B64))}", k,
+                    "fo1_" + "x" * 43),
+    "onepassword-token": (f"{(k := 'ops_eyJ' + rand(150, URLSAFE))}", k,
+                          "A3-XXXXXX-XXXXXXXXXXX-XXXXX-XXXXX-XXXXX"),
+    "sentry-token": (f"{(k := 'sntryu_' + rand(64, HEX))}", k, "sntryu_tooShort"),
+    "notion-token": (f"{(k := 'ntn_' + rand(11, string.digits) + rand(35))}", k, "ntn_123"),
+    "intra42-secret": (f"{(k := 's-s4t2ud-' + rand(64, HEX))}", k, "s-s4t2ud-tooShort"),
+    "infracost-api-key": (f"INFRACOST_API_KEY {(k := 'ico-' + rand(32))}", k,
+                          f"https://cdn.contoso.com/favicon.ico-{rand(32, HEX)}.png"),
+    "square-token": (f"{(k := 'sq0csp-' + rand(43, URLSAFE))}", k, "sq0csp-tooShort"),
+    "facebook-access-token": (f"access_token {(k := 'EAA' + rand(150))}", k, "EAABtooShort"),
+    "sonarqube-token": (f"{(k := 'squ_' + rand(40, HEX))}", k, "squ_tooShort"),
+    "docker-config-auth": (
+        (k := b64(json.dumps({"auths": {"registry.contoso.com": {
+            "auth": b64(("ci:" + rand(16)).encode())}}}).encode())), k,
+        b64(json.dumps({"credHelpers": {"registry.contoso.com": "acr"}}).encode())),
+    "bundler-credentials": (f"BUNDLE_GEMS__CONTOSO__COM={(k := 'ci-bot:' + rand(16))}", k,
+                            "BUNDLE_GEMS__CONTOSO__COM=user:pass"),
+    "estsauth-cookie": (
+        f"Cookie: ESTSAUTHPERSISTENT={(k := rand(400, URLSAFE + '.'))}; buid=1", k,
+        f"Cookie: ESTSAUTHLIGHT=+{uuid4()}"),
+    "oauth-refresh-token": (f'{{"refresh_token": "{(k := "0.AR" + rand(300, URLSAFE + "."))}"}}',
+                            k, '{"refresh_token": "<refresh token>"}'),
+    "oauth-authorization-code": (
+        f"https://app.contoso.com/signin?code={(k := '0.A' + rand(600, URLSAFE))}&state=8f2", k,
+        "https://contoso.com/promo?code=SPRING24"),
+    "authorization-header": (f"Authorization: Token {(k := rand(40))}", k,
+                             "Authorization: required"),
+    "curl-user": (f"curl -u {(k := 'deploy:' + rand(14))} https://api.contoso.com/", k,
+                  "docker run -u 1000:1000 contoso/app"),
+    "config-key-value": (f'<add key="ClearTextPassword" value="{(k := rand(14))}" />', k,
+                         '<add key="Username" value="svc-build" />'),
+    "connection-string-password": (
+        "Server=tcp:db.contoso.com;User ID=app;Password=winter is coming 7;",
+        "winter is coming 7", "Server=db.contoso.com;Integrated Security=true;"),
+    "cli-secret-option": (f"app --api-key {(k := rand(32))} --verbose", k,
+                          "app --api-key-file /etc/app/key.txt"),
 }
 ENTRIES = {e.id: e for e in load()}
 
@@ -237,6 +311,21 @@ def test_empty_list_and_long_values() -> None:
     long_value = "y " * 200_000 + token  # far past the 64 KiB every detector used to read
     [found] = multipattern.scan(load(), [long_value])
     assert [m.value for m in found] == [token]
+
+
+def test_entries_with_one_pattern_share_it_and_keep_catalogue_order() -> None:
+    """A signed and an unsigned JWT are one pattern of the database (Hyperscan compiles a
+    copy per id); each entry's validator still decides, and matches come in catalogue
+    order."""
+    entries = (Entry(id="b", title="second", pattern=r"k=(?P<secret>[a-z]{4})"),
+               Entry(id="a", title="other", pattern=r"v=(?P<secret>[0-9]{4})"),
+               Entry(id="c", title="third", pattern=r"k=(?P<secret>[a-z]{4})"))
+    assert multipattern._patterns(entries) == ((0, 2), (1,))
+    [found] = multipattern.scan(entries, ["v=1234 k=abcd"])
+    assert [m.detector for m in found] == ["b", "a", "c"]
+    ids = [e.id for e in load()]
+    assert any(ids.index("jwt") in g and ids.index("jwt-unsigned") in g
+               for g in multipattern._patterns(load()))
 
 
 def test_find_many_equals_find_per_value() -> None:
