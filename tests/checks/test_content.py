@@ -274,3 +274,23 @@ def test_hinted_fields_are_stacked_by_kind(monkeypatch: pytest.MonkeyPatch) -> N
     found = _run([row], CENSUS_USER)
     assert len(calls) == 3 and set(calls) == {"device-serial", "machine-id", None}
     assert len(found) == 7
+
+
+def test_the_event_locale_is_the_region_of_national_phone_numbers() -> None:
+    rows = [
+        {"UserLanguage": "de-DE", "Note": "Tel. 0221 9876543", "Extra": "0221 9876543"},
+        {"UserLanguage": "en-US", "Note": "Tel. 0221 9876543", "Extra": "0221 9876543"},
+        {"UserLanguage": "tr-TR", "Note": "cep 532 123 45 67", "Extra": "x"},
+        {"UserLanguage": "de-DE", "Note": "-2147467259", "Extra": "build 10.0.19045.4046"},
+        {"Note": "cep 532 123 45 67"},
+    ]
+    found = _run(rows, _rule(fields=["Note", "Extra", "UserLanguage"]))
+    assert _pairs(found) == {(10, "Note"), (10, "Extra"), (12, "Note")}
+    assert all("the event's locale" in e for e in found["explanation"])
+
+
+def test_usage_locale_comes_from_a_hinted_field() -> None:
+    rows = [{"ext.user.locale": "de-DE", "Detail": "Tel. 0221 9876543"},
+            {"ext.user.locale": "fr-FR", "Detail": "Tel. 0221 9876543"}]
+    found = _run(rows, _rule("usage"))
+    assert _pairs(found) == {(10, "Detail")}

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from audit.detectors.contact import EMAIL, PHONE, SIP_URI
+from audit.detectors.contact import EMAIL, PHONE, SIP_URI, region_of_locale
 
 
 @pytest.mark.parametrize(
@@ -60,6 +60,9 @@ def test_sip_not_found(text: str) -> None:
         ("tel. 030 1234567 (Berlin)", "030 1234567"),  # national format, no country code
         ("office 020 7946 0958.", "020 7946 0958"),
         ("my number is 090-1234-5678", "090-1234-5678"),
+        ("mobile 06 55 44 33 22", "06 55 44 33 22"),
+        ("Mobil: 07911 123456", "07911 123456"),  # GB mobile
+        ("sms 0612345678", "0612345678"),  # bare, trunk 0: a mobile number (FR)
     ],
 )
 def test_phone_found(text: str, expected: str) -> None:
@@ -87,10 +90,45 @@ def test_phone_found(text: str, expected: str) -> None:
         "NL91 ABNA 0417 1643 01",  # digit groups of an IBAN (one with a bad check)
         "046 123 987",  # nine digits in threes, as a Canadian SIN is written
         "030 12345678901234",  # a national number inside a longer digit run
+        "0221 9876543",  # a Cologne number: only with the event's region (below)
+        "0123456789",  # bare and not a mobile number anywhere tried: a zero-padded id
+        "0000012345",
+        "build 0612345678901",  # a longer bare run
+        "10.0.19045.4046",
     ],
 )
 def test_phone_not_found(text: str) -> None:
     assert PHONE.find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "expected"),
+    [
+        ("Tel. 0221 9876543", "DE", "0221 9876543"),
+        ("cep 532 123 45 67", "TR", "532 123 45 67"),  # no trunk 0: only with the hint
+        ("0761 123456", "DE", "0761 123456"),
+    ],
+)
+def test_phone_with_region_hint(text: str, region: str, expected: str) -> None:
+    (m,) = PHONE.find(text, region)
+    assert m.value == expected
+    assert f"region {region}, the event's locale" in m.explanation
+
+
+@pytest.mark.parametrize("text", ["-2147467259", "10.0.2.15", "4255550123", "2024-01-15",
+                                  "0x80004005", "1712345678901", "532 123 45 67 89 01"])
+def test_region_hint_keeps_the_filters(text: str) -> None:
+    for region in ("DE", "TR", "GB", "IN", "BR"):
+        assert PHONE.find(text, region) == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "region"),
+    [("de-DE", "DE"), ("EN-GB", "GB"), ("en_US", "US"), ("zh-Hans-CN", "CN"), ("de", None),
+     ("es-419", None), ("", None), ("xx-ZZ", None)],
+)
+def test_region_of_locale(locale: str, region: str | None) -> None:
+    assert region_of_locale(locale) == region
 
 
 def test_explanations_never_hold_the_value() -> None:
