@@ -16,6 +16,7 @@ from audit.detectors.contact import EMAIL, PHONE, SIP_URI, region_of_locale
         ("from: Priya.K+tag@mail.fabrikam.co.uk;", "Priya.K+tag@mail.fabrikam.co.uk"),
         ('{"upn":"amos@contoso.onmicrosoft.com"}', "amos@contoso.onmicrosoft.com"),
         ("AMOS@CONTOSO.COM", "AMOS@CONTOSO.COM"),
+        ("amos@xn--80ak6aa92e.xn--p1ai", "amos@xn--80ak6aa92e.xn--p1ai"),  # IDN in punycode
     ],
 )
 def test_email_found(text: str, expected: str) -> None:

@@ -17,6 +17,8 @@ from audit.detectors.payment import CARD_NUMBER, card_scheme
         ("5555555555554444", "5555555555554444"),
         ("378282246310005", "378282246310005"),
         ("6011111111111117", "6011111111111117"),
+        ("uatp 135790246813574", "135790246813574"),
+        ("6759 0000 0000 0000", "6759 0000 0000 0000"),  # UK Maestro
     ],
 )
 def test_card_found(text: str, expected: str) -> None:
