@@ -158,7 +158,7 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         if regions is not None and "PHONE" in wanted:
             present = np.flatnonzero(events[column].notna().to_numpy())
             rows, matches = _and_regional(rows, matches, regional_phones(
-                distinct, present, regions, found, context.exclude))
+                distinct, present, regions, _settled(found, wanted), context.exclude))
         if len(rows):
             parts.append(
                 hits(
@@ -181,7 +181,7 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         if regions is not None and "PHONE" in wanted:
             event_rows = stacked.rows[stacked.distinct.index.to_numpy()]
             cells, matches = _and_regional(cells, matches, regional_phones(
-                stacked.distinct, event_rows, regions, found, context.exclude))
+                stacked.distinct, event_rows, regions, _settled(found, wanted), context.exclude))
         if len(cells):
             at = stacked.distinct.index.to_numpy()[cells]
             parts.append(
@@ -214,12 +214,22 @@ def _regions(events: pd.DataFrame, declared: Mapping[str, FieldSpec],
     return shared(events, ("event-regions", name), lambda: event_regions(events[name]))
 
 
+def _settled(found: Mapping[int, Any], wanted: Sequence[str]) -> dict[int, Any]:
+    """The search's matches that a PHONE would not replace: PHONE or an entity before
+    it in the rule's order (a Polish number read as a CA SIN is still a phone)."""
+    before = set(wanted[:wanted.index("PHONE") + 1])
+    return {i: m for i, m in found.items() if m.entity in before}
+
+
 def _and_regional(rows: np.ndarray, matches: list[Any],
                   regional: tuple[np.ndarray, list[Any]]) -> tuple[np.ndarray, list[Any]]:
-    """Rows and matches of a search with those of the regional PHONE pass added."""
+    """Rows and matches of a search with those of the regional PHONE pass, which replace
+    the search's where both speak (see :func:`_settled`)."""
     if not len(regional[0]):
         return rows, matches
-    return np.concatenate([rows, regional[0]]), [*matches, *regional[1]]
+    keep = ~np.isin(rows, regional[0])
+    kept = [m for m, k in zip(matches, keep.tolist(), strict=True) if k]
+    return np.concatenate([rows[keep], regional[0]]), [*kept, *regional[1]]
 
 
 @dataclass(frozen=True, slots=True)

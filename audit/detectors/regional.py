@@ -61,7 +61,8 @@ def regional_phones(
     matched_rows` gives them (positions in ``distinct.index``, with the match).
 
     ``event_rows[k]`` is the event (a position in the frame ``regions`` describes) of
-    ``distinct.index[k]``; values in ``found`` (already matched) are not looked at.
+    ``distinct.index[k]``; values in ``found`` (settled by the column's search: positions
+    in ``distinct.uniques``) are not looked at.
     """
     codes_of_event, names = regions
     empty: tuple[np.ndarray, list[Match]] = (np.empty(0, dtype=np.int64), [])

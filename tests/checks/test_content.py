@@ -294,3 +294,12 @@ def test_usage_locale_comes_from_a_hinted_field() -> None:
             {"ext.user.locale": "fr-FR", "Detail": "Tel. 0221 9876543"}]
     found = _run(rows, _rule("usage"))
     assert _pairs(found) == {(10, "Detail")}
+
+
+def test_the_regional_phone_wins_over_a_later_entity() -> None:
+    # nine digits in threes: a valid CA SIN by its check digit, and a Polish mobile number
+    rows = [{"UserLanguage": "pl-PL", "Note": "tel 512 340 001"},
+            {"UserLanguage": "en-US", "Note": "tel 512 340 001"}]
+    found = _run(rows, _rule(entities=["PHONE", "NATIONAL_ID"], fields=["Note"]))
+    assert dict(zip(found.index, found["detector"], strict=True)) == {10: "PHONE",
+                                                                     11: "NATIONAL_ID"}
