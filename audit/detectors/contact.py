@@ -116,8 +116,11 @@ class PhoneDetector:
         r"\+\d|\(\d{1,4}\)|\d[ \t\r\n\f\v.-]{1,2}\d{2,4}[ \t\r\n\f\v.-]\d{2,4}"
         r"|0\d{1,4}[ -]\d{5,8}|\b0[1-9]\d{8,9}\b"
     )
-    # not glued to a word, nor to "-<word>" after it (a GUID's first groups)
-    _regex = re.compile(r"(?<![\w.+/-])(?:\+|\b00)?\(?\d[\d\s().-]{5,24}\d(?![\w:]|-\w)")
+    # not glued to a word, nor to "-<word>" after it (a GUID's first groups); after a "/"
+    # only with a "+" (a URL path segment: /users/+14255550123/photo)
+    _regex = re.compile(
+        r"(?:(?<![\w.+/-])|(?<=/)(?=\+))(?:\+|\b00)?\(?\d[\d\s().-]{5,24}\d(?![\w:]|-\w)"
+    )
     _date = re.compile(r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}")
     _dotted = re.compile(r"\d{3}\.\d{3}\.\d{4}")
     _bare = re.compile(r"0[1-9]\d{8,9}")

@@ -92,6 +92,7 @@ def test_phone_found(text: str, expected: str) -> None:
         "046 123 987",  # nine digits in threes, as a Canadian SIN is written
         "030 12345678901234",  # a national number inside a longer digit run
         "session 11830487-7203-4C4F-9564-506B174FE26E ended",  # a GUID in free text
+        "https://x.example/v1/2024/01/15/425-555-0123",  # digits after a "/" without a "+"
         "0221 9876543",  # a Cologne number: only with the event's region (below)
         "0123456789",  # bare and not a mobile number anywhere tried: a zero-padded id
         "0000012345",

@@ -64,6 +64,8 @@ def test_not_found(text: str) -> None:
         ("https://teams.example/conversations/8:live:amos.marble_7/messages", "ACCOUNT_ID"),
         ("https://x.example/call?to=sip%3Aamos%40contoso.com", "EMAIL"),
         ("https://x.example/call?phone=%2B14255550123", "PHONE"),
+        ("https://x.example/users/%2B14255550123/photo", "PHONE"),
+        ("https://x.example/p/+4930123456", "PHONE"),
         ("https://x.example/login?upn=amos%40contoso.com", "EMAIL"),
     ],
 )
