@@ -124,6 +124,30 @@ def _gb_nino(value: str) -> bool:
     return compact[-1].upper() in "ABCD"
 
 
+def _digit_sum(n: int) -> int:
+    return n // 10 + n % 10
+
+
+def _de_kvnr(value: str) -> bool:
+    """German health insurance number (KVNR): a letter and nine digits; the letter as
+    two digits and the next eight, weighted 1, 2, 1..., digit sums added, mod 10."""
+    digits = f"{ord(value[0]) - 64:02d}{value[1:9]}"
+    total = sum(_digit_sum(int(d) * (1 + k % 2)) for k, d in enumerate(digits))
+    return total % 10 == int(value[9]) and len(set(value[1:])) > 1
+
+
+def _de_rvnr(value: str) -> bool:
+    """German pension insurance number (RVNR): area, birth date, initial, serial, check
+    digit over the first twelve digits (the initial as two) weighted 2,1,2,5,7,1,2,1,2,1,2,1."""
+    day, month = int(value[2:4]), int(value[4:6])
+    if not (1 <= day % 50 <= 31 and 1 <= month <= 12):
+        return False
+    digits = f"{value[:8]}{ord(value[8]) - 64:02d}{value[9:11]}"
+    weights = (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1)
+    total = sum(_digit_sum(int(d) * w) for d, w in zip(digits, weights, strict=True))
+    return total % 10 == int(value[11])
+
+
 def _no_time(ok: Callable[[str], bool]) -> Callable[[str], bool]:
     """``ok``, but not for ``<date>-<hhmm>``: a compact timestamp, not a personnummer."""
     def check(value: str) -> bool:
@@ -141,6 +165,9 @@ def _letter_upper(ok: Callable[[str], bool]) -> Callable[[str], bool]:
         return ok(value.upper())
     return check
 
+
+_MBI_L = "[AC-HJKMNP-RT-Y]"  # the MBI's letters
+_MBI_A = "[0-9AC-HJKMNP-RT-Y]"
 
 #: (label, pattern, validator): the label goes into the explanation, never the value.
 _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
@@ -168,7 +195,22 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("CH AHV", rf"{_B}756\.\d{{4}}\.\d{{4}}\.\d{{2}}{_E}", _ahv.is_valid),
     ("BE national number", rf"{_B}\d{{2}}\.\d{{2}}\.\d{{2}}-\d{{3}}\.\d{{2}}{_E}", _be_nn.is_valid),
     ("MX CURP", rf"{_B}[A-Z]{{4}}\d{{6}}[HMX][A-Z]{{5}}[0-9A-Z]\d{_E}", _curp.is_valid),
+    ("DE health insurance number", rf"{_B}[A-Z]\d{{9}}{_E}", _de_kvnr),
+    ("DE pension insurance number", rf"{_B}\d{{8}}[A-Z]\d{{3}}{_E}", _de_rvnr),
+    # no check digit, but letters and digits in fixed places from an alphabet without
+    # S, L, O, I, B and Z: 1EG4-TE5-MK73
+    ("US Medicare MBI",
+     rf"{_B}[1-9]{_MBI_L}{_MBI_A}\d(-?){_MBI_L}{_MBI_A}\d\1{_MBI_L}{{2}}\d{{2}}{_E}",
+     lambda v: True),
 )
+
+#: Formats checked here rather than by python-stdnum, and what is checked.
+_OWN_CHECKS = {
+    "UK NINO": "(issued prefix and suffix)", "SG NRIC/FIN": "(check letter)",
+    "DE health insurance number": "(check digit)",
+    "DE pension insurance number": "(birth date and check digit)",
+    "US Medicare MBI": "(its fixed letter and digit places; it has no check digit)",
+}
 
 #: Numbers written as a bare digit run are taken only after a label that names them
 #: (a count, an id or a timestamp passes a one-digit check too often): the label, up to
@@ -205,6 +247,7 @@ class NationalIdDetector:
         r"|[A-Z]{5}\d{4}[A-Z]|[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]"
         r"|\d{3}[ -]\d{3}[ -]\d{3}|\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]|\d{6}-\d{7}|[STFGM]\d{7}[A-Z]"
         r"|\d{3}\.\d{3}\.\d{3}-\d{2}|756\.\d{4}\.|\d{2}\.\d{2}\.\d{2}-\d{3}|[A-Z]{4}\d{6}[HMX]"
+        r"|[A-Z]\d{9}|\d{8}[A-Z]\d{3}|[1-9][A-Z][0-9A-Z]\d-?[A-Z][0-9A-Z]\d-?[A-Z]{2}\d{2}"
         rf"|(?i:{_LABELS})[^0-9]{{0,24}}[0-9]{{9}}"
     )
     _regexes = tuple((label, re.compile(p), ok) for label, p, ok in _FORMATS)
@@ -241,8 +284,9 @@ class NationalIdDetector:
 
     def _match(self, cand: str, label: str, labelled: bool = False) -> Match:
         how = " after a label naming it" if labelled else ""
-        return Match(self.entity, cand, f"NATIONAL_ID via pattern{how}; a valid {label} per "
-                     "python-stdnum", detector=self.name)
+        by = _OWN_CHECKS.get(label, "per python-stdnum")
+        return Match(self.entity, cand, f"NATIONAL_ID via pattern{how}; a valid {label} {by}",
+                     detector=self.name)
 
 
 def _in_longer_run(text: str, start: int, end: int) -> bool:

@@ -55,6 +55,9 @@ def test_iban_not_found(text: str) -> None:
         ("PESEL: 44051401359", "44051401359", "PL PESEL"),
         ("TC Kimlik No 10000000146", "10000000146", "TR T.C. kimlik no"),
         ("Steuer-ID 86095742719", "86095742719", "DE Steuer-ID"),
+        ("KVNR K310529873", "K310529873", "DE health insurance number"),
+        ("rvnr 12150385M014", "12150385M014", "DE pension insurance number"),
+        ("mbi 7KQ2-HN4-PW61", "7KQ2-HN4-PW61", "US Medicare MBI"),
     ],
 )
 def test_national_id_found(text: str, expected: str, label: str) -> None:
@@ -88,6 +91,10 @@ def test_national_id_found(text: str, expected: str, label: str) -> None:
         "BG 12 34 56 A",  # never-issued NINO prefix
         "S1234567A",  # wrong NRIC check letter
         "12345678a",  # a hex check letter
+        "K310529874",  # wrong KVNR check digit
+        "12150385M015",  # wrong RVNR check digit
+        "12153385M014",  # no month 33
+        "7KS2-HN4-PW61",  # S is not an MBI letter
         "EN-US", "Surface Pro 9", "10.0.19045.4046", "1712345678901", "2147942405",
     ],
 )

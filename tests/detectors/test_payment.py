@@ -36,6 +36,7 @@ def test_card_found(text: str, expected: str) -> None:
         "-2147467259",
         "16.0.4483.1000",
         "1712345678901",
+        "session 39077129-4391-4638-A55A-DB9C24B337E6",  # a GUID's first groups
     ],
 )
 def test_card_not_found(text: str) -> None:
