@@ -104,8 +104,10 @@ class PhoneDetector:
 
     A candidate must start with ``+`` / ``00`` or carry phone formatting
     (parentheses, spaces, dashes or dots between digit groups); bare digit
-    runs are too often counts, ids or timestamps, so the only bare run taken is a
-    trunk 0 and nine or ten digits that is a valid mobile number of a region tried.
+    runs are too often counts, ids or timestamps, so the only bare runs taken are a
+    trunk 0 and nine or ten digits that is a valid mobile number of a region tried, and
+    a run given as the value of a key that names a phone (``"mobile": "5321234567"``,
+    ``phone=14255550123``).
     `find` takes the event's region (from its locale) as a hint when the caller has one.
     """
 
@@ -115,6 +117,7 @@ class PhoneDetector:
     prefilter = (
         r"\+\d|\(\d{1,4}\)|\d[ \t\r\n\f\v.-]{1,2}\d{2,4}[ \t\r\n\f\v.-]\d{2,4}"
         r"|0\d{1,4}[ -]\d{5,8}|\b0[1-9]\d{8,9}\b"
+        r"|(?i:phone|tel|mobile|cell|msisdn|handy|cep)[^0-9]{0,6}[0-9]{7}"
     )
     # not glued to a word, nor to "-<word>" after it (a GUID's first groups); after a "/"
     # only with a "+" (a URL path segment: /users/+14255550123/photo)
@@ -124,6 +127,11 @@ class PhoneDetector:
     _date = re.compile(r"\d{4}[./-]\d{1,2}[./-]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}")
     _dotted = re.compile(r"\d{3}\.\d{3}\.\d{4}")
     _bare = re.compile(r"0[1-9]\d{8,9}")
+    _keyed = re.compile(
+        r"(?i:\b(?:phone|phone_?number|tel|telephone|mobile|mobile_?number|cell|cellphone"
+        r"|msisdn|handy|telefon|tel[eé]fono|t[eé]l[eé]phone|cep|cep_?no))"
+        r"[\"']?[ \t]{0,2}[:=][ \t]{0,2}[\"']?(\d{7,15})(?![\w.-])"
+    )
 
     def find(self, text: str, region: str | None = None) -> list[Match]:
         """Candidates by regex, kept when `phonenumbers` says the number is valid (for
@@ -149,6 +157,18 @@ class PhoneDetector:
                     Match(self.entity, cand, f"PHONE via pattern; valid number for region "
                           f"{found}{hint} (phonenumbers)", detector=self.name)
                 )
+        taken = {m.value for m in out}
+        for m in self._keyed.finditer(text):
+            cand = m.group(1)
+            # no HRESULT test: under a phone key 2147942405 is a Dallas number
+            if cand in taken or budget[0] <= 0:
+                continue
+            budget[0] -= 1
+            found = _keyed_number(cand, region)
+            if found:
+                out.append(Match(self.entity, cand, "PHONE via pattern (the value of a key "
+                                 f"naming a phone); valid number for region {found} "
+                                 "(phonenumbers)", detector=self.name))
         return out
 
     @staticmethod
@@ -207,6 +227,27 @@ def _national(cand: str, hint: str | None = None) -> str | None:
         for m in phonenumbers.PhoneNumberMatcher(cand, region, leniency=_VALID, max_tries=2):
             if m.start == 0 and m.end == len(cand):
                 return phonenumbers.region_code_for_number(m.number) or region
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _keyed_number(digits: str, hint: str | None = None) -> str | None:
+    """The region where a bare run given as a phone is a valid number: with its country
+    code (11 digits or more), else national in the hint's region or one of `REGIONS`."""
+    if len(digits) >= 11 and not digits.startswith("0"):
+        try:
+            num = phonenumbers.parse("+" + digits, None)
+        except phonenumbers.NumberParseException:
+            num = None
+        if num is not None and phonenumbers.is_valid_number(num):
+            return phonenumbers.region_code_for_number(num) or "unknown"
+    for region in (hint, *REGIONS) if hint else REGIONS:
+        try:
+            num = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number_for_region(num, region):
+            return region
     return None
 
 

@@ -64,6 +64,9 @@ def test_sip_not_found(text: str) -> None:
         ("mobile 06 55 44 33 22", "06 55 44 33 22"),
         ("Mobil: 07911 123456", "07911 123456"),  # GB mobile
         ("sms 0612345678", "0612345678"),  # bare, trunk 0: a mobile number (FR)
+        ('{"mobile": "4255550123"}', "4255550123"),  # bare, but the value of a phone key
+        ("https://x.example/sms?msisdn=14255550123", "14255550123"),
+        ("Telefon: 5321234567", "5321234567"),  # TR, a region tried
     ],
 )
 def test_phone_found(text: str, expected: str) -> None:
@@ -93,6 +96,9 @@ def test_phone_found(text: str, expected: str) -> None:
         "030 12345678901234",  # a national number inside a longer digit run
         "session 11830487-7203-4C4F-9564-506B174FE26E ended",  # a GUID in free text
         "https://x.example/v1/2024/01/15/425-555-0123",  # digits after a "/" without a "+"
+        '{"phoneCount": 1712345678}',  # a key that only starts like a phone's
+        "cellId=1234567",  # not a valid number anywhere tried
+        "hr=2147942405",  # an HRESULT read as unsigned, under no phone key
         "0221 9876543",  # a Cologne number: only with the event's region (below)
         "0123456789",  # bare and not a mobile number anywhere tried: a zero-padded id
         "0000012345",
