@@ -164,7 +164,7 @@ class PhoneDetector:
             if cand in taken or budget[0] <= 0:
                 continue
             budget[0] -= 1
-            found = _keyed_number(cand, region)
+            found = phone_region(cand, region)
             if found:
                 out.append(Match(self.entity, cand, "PHONE via pattern (the value of a key "
                                  f"naming a phone); valid number for region {found} "
@@ -231,9 +231,10 @@ def _national(cand: str, hint: str | None = None) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _keyed_number(digits: str, hint: str | None = None) -> str | None:
-    """The region where a bare run given as a phone is a valid number: with its country
-    code (11 digits or more), else national in the hint's region or one of `REGIONS`."""
+def phone_region(digits: str, hint: str | None = None) -> str | None:
+    """The region where a bare run given as a phone (by its key or its field's name) is a
+    valid number: with its country code (11 digits or more), else national in the hint's
+    region or one of `REGIONS`."""
     if len(digits) >= 11 and not digits.startswith("0"):
         try:
             num = phonenumbers.parse("+" + digits, None)

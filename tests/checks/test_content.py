@@ -303,3 +303,12 @@ def test_the_regional_phone_wins_over_a_later_entity() -> None:
     found = _run(rows, _rule(entities=["PHONE", "NATIONAL_ID"], fields=["Note"]))
     assert dict(zip(found.index, found["detector"], strict=True)) == {10: "PHONE",
                                                                      11: "NATIONAL_ID"}
+
+
+def test_a_field_named_like_a_phone_number_takes_bare_digits() -> None:
+    rows = [{"PhoneNumber": "4255550123", "Note": "4255550123"},
+            {"PhoneNumber": "1712345678901", "Note": "x"},  # a time in milliseconds
+            {"PhoneNumber": "3", "iPhoneModel": "iPhone14,2"}]
+    found = _run(rows, _rule())
+    assert _pairs(found) == {(10, "PhoneNumber")}
+    assert "named like a phone number" in found["explanation"].iloc[0]
