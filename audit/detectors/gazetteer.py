@@ -64,6 +64,10 @@ COMMON_WORDS = _words(
 ) | PRODUCTS
 
 
+#: Languages whose Faker names are in another script: their modules are not even read.
+_OTHER_SCRIPTS = _words("ar bg bn el fa gu he hi hy ja ka ko mk mr ne or ru si ta th uk zh")
+
+
 def _latin(names: object) -> set[str]:
     if not isinstance(names, (list, tuple, dict, set, frozenset)):
         return set()
@@ -80,6 +84,8 @@ def names() -> tuple[frozenset[str], frozenset[str]]:
     first: set[str] = set()
     last: set[str] = set()
     for module in pkgutil.iter_modules(person.__path__):
+        if module.name.split("_")[0] in _OTHER_SCRIPTS:
+            continue
         provider = importlib.import_module(f"{person.__name__}.{module.name}").Provider
         for attr in ("first_names", "first_names_male", "first_names_female",
                      "first_names_nonbinary"):

@@ -33,6 +33,14 @@ else:
 
 #: The region every national number is tried in anyway: its hint adds nothing.
 DEFAULT_REGION = "US"
+#: What a value needs for the region to matter: a national-format candidate (two or three
+#: digit groups without a "+", not dotted but as 425.555.0123), a bare trunk-0 run, or a run
+#: given as a phone. Versions and IP addresses, which PHONE's own prefilter lets
+#: through, are left out.
+PREFILTER = (
+    r"\(\d{1,4}\)|\d[ \t-]{1,2}\d{2,4}[ \t-]\d{2,4}|\d{2,5}[ \t-]\d{4,8}|\d{3}\.\d{3}\.\d{4}"
+    r"|\b0[1-9]\d{8,9}\b|(?i:phone|tel|mobile|cell|msisdn|handy|cep)[^0-9]{0,6}[0-9]{7}"
+)
 
 
 def event_regions(locales: pd.Series) -> tuple[np.ndarray, list[str]]:
@@ -71,13 +79,13 @@ def regional_phones(
     row_region = codes_of_event[event_rows]
     values = distinct.codes
     keep = (values >= 0) & (row_region >= 0)
-    # values of events with a region that nothing matched yet and PHONE's prefilter passes
+    # values of events with a region that nothing matched yet and PREFILTER passes
     asked = np.zeros(len(distinct.uniques), dtype=bool)
     asked[values[keep]] = True
     if found:
         asked[np.fromiter(found, dtype=np.int64, count=len(found))] = False
     at = np.flatnonzero(asked)
-    asked[at] = _prefilter(distinct.uniques[at], PHONE.prefilter)
+    asked[at] = _prefilter(distinct.uniques[at], PREFILTER)
     keep[keep] = asked[values[keep]]
     rows = np.flatnonzero(keep)
     if not len(rows):
