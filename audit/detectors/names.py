@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 
 from audit.detectors.base import MAX_VALUE_LEN, Match
-from audit.detectors.gazetteer import PRODUCTS, names
+from audit.detectors.gazetteer import COMMON_WORDS, PRODUCTS, names
 
 
 def _lower_words(text: str) -> frozenset[str]:
@@ -143,27 +143,39 @@ class PersonNameDetector:
 def _in_free_text(text: str) -> list[Match]:
     """Known first name + known surname (an initial or a middle name between), a
     capitalised name after a title, a known name after an introduction."""
-    first, last = names()
     # after a title any capitalised word is a surname ("Mr. May"), but for a product
     out = [Match("PERSON_NAME", m.group(0), "PERSON_NAME via pattern (a title and a name: "
                  "Mr. <Name>)", detector="person-name")
            for m in _TITLE.finditer(text)
            if m.group(1) not in PRODUCTS and m.group(1).lower() not in DEVICE_WORDS]
+    intros = list(_INTRO.finditer(text))
+    tokens = [(t.start(), t.end(), t.group(0)) for t in _TOKEN.finditer(text)]
+    # a pair's first word that may be a first name ("Surface Pro" has none): without one
+    # the name lists are not even loaded
+    starts = [k for k in range(len(tokens) - 1)
+              if _maybe_name(tokens[k][2]) and _blank(text, tokens[k][1], tokens[k + 1][0])]
+    if not starts and not intros:
+        return out
+    first, last = names()
     out.extend(Match("PERSON_NAME", m.group(1), "PERSON_NAME via gazetteer (a known name "
                      "after \"my name is\")", detector="person-name")
-               for m in _INTRO.finditer(text) if m.group(1) in first or m.group(1) in last)
-    tokens = [(t.start(), t.end(), t.group(0)) for t in _TOKEN.finditer(text)]
-    k = 0
-    while k < len(tokens) - 1:
-        start, _, word = tokens[k]
-        end = _full_name(text, tokens, k, first, last) if word in first else None
-        if end is None:
-            k += 1
+               for m in intros if m.group(1) in first or m.group(1) in last)
+    after = -1  # the last token of the name found last
+    for k in starts:
+        if k <= after or tokens[k][2] not in first:
             continue
-        out.append(Match("PERSON_NAME", text[start:tokens[end][1]], "PERSON_NAME via gazetteer "
-                         "(a known first name and surname)", detector="person-name"))
-        k = end + 1
+        end = _full_name(text, tokens, k, first, last)
+        if end is not None:
+            out.append(Match("PERSON_NAME", text[tokens[k][0]:tokens[end][1]], "PERSON_NAME "
+                             "via gazetteer (a known first name and surname)",
+                             detector="person-name"))
+            after = end
     return out
+
+
+def _maybe_name(word: str) -> bool:
+    return not word.endswith(".") and word not in COMMON_WORDS \
+        and word.lower() not in DEVICE_WORDS
 
 
 def _full_name(text: str, tokens: list[tuple[int, int, str]], k: int,

@@ -84,6 +84,7 @@ def regional_phones(
     asked[values[keep]] = True
     if found:
         asked[np.fromiter(found, dtype=np.int64, count=len(found))] = False
+    asked &= ~distinct.opaque  # a whole GUID or digest holds no phone number
     at = np.flatnonzero(asked)
     asked[at] = _prefilter(distinct.uniques[at], PREFILTER)
     keep[keep] = asked[values[keep]]
