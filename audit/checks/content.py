@@ -39,6 +39,7 @@ from audit.checks import check_kind, hits, no_hits
 from audit.context import shared
 from audit.detectors import ENTITIES, FILTERS, KNOWN_IDENTITY, NAMED
 from audit.detectors.prefixed_ids import ID_PREFIX
+from audit.detectors.regional import event_regions, regional_phones
 from audit.detectors.scan import Distinct, is_text, matched_rows, search
 from audit.lazy import lazy
 
@@ -136,6 +137,7 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
     # and the kind their name tells (None for most).
     undeclared: dict[tuple[tuple[str, ...], str | None], list[str]] = {}
     hinted_kind = category.hint_matcher()
+    regions = _regions(events, declared, hinted_kind) if "PHONE" in entities else None
     for column in _columns(rule, events, declared):
         spec = declared.get(column)
         kind = spec.kind if spec else hinted_kind(column)
@@ -153,6 +155,10 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         found = search(distinct, wanted, identities=ctx.identities, exclude=context.exclude,
                        memo=memo, kind=kind)
         rows, matches = matched_rows(distinct, found)
+        if regions is not None and "PHONE" in wanted:
+            present = np.flatnonzero(events[column].notna().to_numpy())
+            rows, matches = _and_regional(rows, matches, regional_phones(
+                distinct, present, regions, _settled(found, wanted), context.exclude))
         if len(rows):
             parts.append(
                 hits(
@@ -172,6 +178,10 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
         found = search(stacked.distinct, wanted, identities=ctx.identities,
                        exclude=context.exclude, memo=memo, kind=kind)
         cells, matches = matched_rows(stacked.distinct, found)
+        if regions is not None and "PHONE" in wanted:
+            event_rows = stacked.rows[stacked.distinct.index.to_numpy()]
+            cells, matches = _and_regional(cells, matches, regional_phones(
+                stacked.distinct, event_rows, regions, _settled(found, wanted), context.exclude))
         if len(cells):
             at = stacked.distinct.index.to_numpy()[cells]
             parts.append(
@@ -184,6 +194,42 @@ def forbidden_content(rule: Rule, events: pd.DataFrame, ctx: ScanContext) -> pd.
                 )
             )
     return pd.concat(parts) if parts else no_hits()
+
+
+#: Field kind of an event's locale tag (``UserLanguage``): its region hints PHONE.
+LOCALE_KIND = "language-tag"
+
+
+def _regions(events: pd.DataFrame, declared: Mapping[str, FieldSpec],
+             hinted_kind: Any) -> tuple[np.ndarray, list[str]] | None:
+    """Each event's region from its locale field (declared of kind ``language-tag``,
+    else so named by a field hint), for national phone numbers; None without one."""
+    name = next((c for c, spec in declared.items() if spec.kind == LOCALE_KIND and c in events),
+                None)
+    if name is None:
+        name = next((c for c in events.columns
+                     if c not in declared and hinted_kind(c) == LOCALE_KIND), None)
+    if name is None:
+        return None
+    return shared(events, ("event-regions", name), lambda: event_regions(events[name]))
+
+
+def _settled(found: Mapping[int, Any], wanted: Sequence[str]) -> dict[int, Any]:
+    """The search's matches that a PHONE would not replace: PHONE or an entity before
+    it in the rule's order (a Polish number read as a CA SIN is still a phone)."""
+    before = set(wanted[:wanted.index("PHONE") + 1])
+    return {i: m for i, m in found.items() if m.entity in before}
+
+
+def _and_regional(rows: np.ndarray, matches: list[Any],
+                  regional: tuple[np.ndarray, list[Any]]) -> tuple[np.ndarray, list[Any]]:
+    """Rows and matches of a search with those of the regional PHONE pass, which replace
+    the search's where both speak (see :func:`_settled`)."""
+    if not len(regional[0]):
+        return rows, matches
+    keep = ~np.isin(rows, regional[0])
+    kept = [m for m, k in zip(matches, keep.tolist(), strict=True) if k]
+    return np.concatenate([rows[keep], regional[0]]), [*kept, *regional[1]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Why: `app.exe`, `crash.dmp` and `System.IO` are dotted words, not domains. A
 name counts as a domain when its last label is a known top-level domain:
 the country codes (taken from `phonenumbers`' region list, so no data file is
-needed) plus the common generic TLDs.
+needed) plus the common generic TLDs, or an internationalised TLD in its ``xn--``
+(punycode) form.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ def is_domain(name: str, *, allow_file_like: bool = False) -> bool:
     if any(not lab or len(lab) > 63 or lab[0] == "-" or lab[-1] == "-" for lab in labels):
         return False
     tld = labels[-1]
+    if tld.lower().startswith("xn--") and len(tld) > 4:  # an internationalised TLD
+        return tld[4:].replace("-", "").isalnum() and not all(lab.isdigit() for lab in labels[:-1])
     if not tld.isalpha() or tld.lower() not in TLDS:
         return False
     # "System.IO" is a .NET namespace: an upper-case TLD only counts in an all-upper name.

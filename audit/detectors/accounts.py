@@ -8,6 +8,7 @@ Examples flagged by shape alone::
                 "C:\\Users\\amosm\\AppData\\Local", "/home/amosm/.config"  (a profile path)
                 "https://contoso-my.sharepoint.com/personal/amos_marble_contoso_com/…"
                 "https://login.example/authorize?login_hint=amosm"
+                "https://x.example/api?userId=amosm", "https://x.example/people/amos.marble"
 
 Not flagged: other 16-digit numbers (a Unix time in microseconds, a counter), a decimal
 number glued to a dot (``0.2533274801234567``), the shared profiles (``Public``,
@@ -21,6 +22,7 @@ SIP URI or a person's name; census data may carry none, usage data none either.
 from __future__ import annotations
 
 from audit.detectors.base import GUID_TEXT, CompositeDetector, PatternDetector
+from audit.detectors.urls import URL_USER_PATH, URL_USER_QUERY
 
 #: Xbox Live user ids: 0x0009000000000000 to 0x0009FFFFFFFFFFFF, written in decimal.
 XUID_MIN = 0x0009_0000_0000_0000
@@ -126,5 +128,5 @@ _QUERY = PatternDetector(
 ACCOUNT_ID = CompositeDetector(
     name="account-id",
     entity="ACCOUNT_ID",
-    parts=(_MRI, _WINDOWS_USER, _PROFILE, _PERSONAL_SITE, _QUERY),
+    parts=(_MRI, _WINDOWS_USER, _PROFILE, _PERSONAL_SITE, _QUERY, URL_USER_QUERY, URL_USER_PATH),
 )

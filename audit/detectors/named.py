@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 from audit.detectors.accounts import ACCOUNT_ID, XUID
 from audit.detectors.base import Detector, Match
+from audit.detectors.contact import PHONE, phone_region
 from audit.detectors.filters import is_hresult, is_locale, is_opaque_base64, is_version
 from audit.detectors.hardware import (
     DEVICE_SERIAL,
@@ -181,6 +182,36 @@ class NamedIdDetector:
 
 
 _GUID_HEX = (guid_shape, _hex_shape(16), base64_shape, prefixed_shape)
+_BARE_PHONE = re.compile(r"\+?(\d{7,15})")
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneFieldDetector:
+    """PHONE in a field named like a phone number: PHONE's matches, else the whole value
+    when it is a bare run of digits that is a valid number (``"PhoneNumber": "4255550123"``),
+    but not a time written as a number."""
+
+    name: str = "named-phone"
+    entity: str = "PHONE"
+    prefilter: str = rf"{PHONE.prefilter}|\d{{7}}"
+
+    def find(self, text: str, region: str | None = None) -> list[Match]:
+        """The strict matches, else one match of the whole (trimmed) value."""
+        found = PHONE.find(text, region)
+        if found:
+            return found
+        value = text.strip()
+        m = _BARE_PHONE.fullmatch(value)
+        digits = m.group(1) if m else ""
+        if not digits or not _varied(digits) or digits in "0123456789" * 4 \
+                or is_time_number(digits):
+            return []
+        where = phone_region(digits, region)
+        if where is None:
+            return []
+        why = f"PHONE: a valid number for region {where} in a field named like a phone number"
+        return [Match(self.entity, value, why, detector=self.name)]
+
 
 #: Field kind → entity → the detector that judges that entity in fields of that kind.
 NAMED: Mapping[str, Mapping[str, Detector]] = MappingProxyType({
@@ -200,4 +231,5 @@ NAMED: Mapping[str, Mapping[str, Detector]] = MappingProxyType({
     "product-key": {"PRODUCT_KEY": NamedIdDetector(
         "named-product-key", "PRODUCT_KEY", "a product key",
         (product_key_shape, guid_shape, _hex_shape(16), base64_shape), PRODUCT_KEY)},
+    "phone-number": {"PHONE": PhoneFieldDetector()},
 })

@@ -7,11 +7,16 @@ Examples flagged::
                  IT codice fiscale "RCCMNL83S18D969H", IN Aadhaar "2345 6789 0124",
                  FR NIR "2 95 10 99 126 111 93"
 
-Why these: each format carries check digits (or, for the SSN, excluded
+                 also US ITIN, IN PAN, UK NINO and NHS number, CA SIN, FI HETU,
+                 SE personnummer, KR RRN, SG NRIC/FIN, BR CPF, CH AHV, BE national
+                 number, MX CURP; "PESEL: 44051401458" (a bare run after its label)
+
+Why these: each format carries check digits (or, for the SSN and NINO, excluded
 ranges) that `python-stdnum` validates, so a random count, timestamp or HRESULT
 of the same length is rarely accepted. Formats that are a bare digit run with a
-weak check (Aadhaar's 12 digits, a Steuer-ID, a BSN) are only taken when written
-in their usual groups; SSNs only with their dashes.
+weak check (Aadhaar's 12 digits, a Steuer-ID, a BSN, a PESEL) are only taken when
+written in their usual groups, or right after a label that names them ("SSN",
+"PESEL", "TCKN", "personnummer"...): a bare ``44051401458`` may be any count or id.
 """
 
 from __future__ import annotations
@@ -20,12 +25,31 @@ import re
 from collections.abc import Callable
 
 from stdnum import iban as _iban
+from stdnum.au import tfn as _tfn
+from stdnum.be import nn as _be_nn
+from stdnum.br import cpf as _cpf
+from stdnum.ca import sin as _sin
+from stdnum.ch import ssn as _ahv
+from stdnum.de import idnr as _idnr
 from stdnum.es import dni as _dni
 from stdnum.es import nie as _nie
+from stdnum.fi import hetu as _hetu
 from stdnum.fr import nir as _nir
+from stdnum.gb import nhs as _nhs
 from stdnum.in_ import aadhaar as _aadhaar
+from stdnum.in_ import pan as _pan
 from stdnum.it import codicefiscale as _cf
+from stdnum.kr import rrn as _rrn
+from stdnum.mx import curp as _curp
+from stdnum.nl import bsn as _bsn
+from stdnum.no import fodselsnummer as _fnr
+from stdnum.pl import pesel as _pesel
+from stdnum.se import personnummer as _pnr
+from stdnum.th import pin as _th_pin
+from stdnum.tr import tckimlik as _tckimlik
+from stdnum.us import itin as _itin
 from stdnum.us import ssn as _ssn
+from stdnum.za import idnr as _za_id
 
 from audit.detectors.base import MAX_VALUE_LEN, Match
 
@@ -71,17 +95,143 @@ IBAN = IbanDetector()
 
 _B = r"(?<![\w-])"  # no letter, digit or dash right before
 _E = r"(?![\w-])"  # nor right after
+
+
+def _sg_nric(value: str) -> bool:
+    """Singapore NRIC/FIN: weighted digit sum, series offset, check letter."""
+    first, digits, last = value[0], value[1:8], value[8]
+    total = sum(int(d) * w for d, w in zip(digits, (2, 7, 6, 5, 4, 3, 2), strict=True))
+    total += {"T": 4, "G": 4, "M": 3}.get(first, 0)
+    letters = {"S": "JZIHGFEDCBA", "T": "JZIHGFEDCBA", "F": "XWUTRQPNMLK",
+               "G": "XWUTRQPNMLK", "M": "XWUTRQPNJLK"}[first]
+    return letters[total % 11] == last
+
+
+#: NINO prefixes never issued (HMRC): first letter, second letter, pairs.
+_NINO_FIRST, _NINO_SECOND = set("DFIQUV"), set("DFIOQUV")
+_NINO_PAIRS = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+
+
+def _gb_nino(value: str) -> bool:
+    """UK National Insurance number: issued prefixes and an A-D suffix; written in
+    lower case only in spaced groups or with a letter that is not hex (a short hash)."""
+    compact = re.sub(r"\s", "", value)
+    pre = compact[:2].upper()
+    if pre[0] in _NINO_FIRST or pre[1] in _NINO_SECOND or pre in _NINO_PAIRS:
+        return False
+    if compact.islower() and " " not in value and set(pre.lower()) <= set("abcdef"):
+        return False
+    return compact[-1].upper() in "ABCD"
+
+
+def _digit_sum(n: int) -> int:
+    return n // 10 + n % 10
+
+
+def _de_kvnr(value: str) -> bool:
+    """German health insurance number (KVNR): a letter and nine digits; the letter as
+    two digits and the next eight, weighted 1, 2, 1..., digit sums added, mod 10."""
+    digits = f"{ord(value[0]) - 64:02d}{value[1:9]}"
+    total = sum(_digit_sum(int(d) * (1 + k % 2)) for k, d in enumerate(digits))
+    return total % 10 == int(value[9]) and len(set(value[1:])) > 1
+
+
+def _de_rvnr(value: str) -> bool:
+    """German pension insurance number (RVNR): area, birth date, initial, serial, check
+    digit over the first twelve digits (the initial as two) weighted 2,1,2,5,7,1,2,1,2,1,2,1."""
+    day, month = int(value[2:4]), int(value[4:6])
+    if not (1 <= day % 50 <= 31 and 1 <= month <= 12):
+        return False
+    digits = f"{value[:8]}{ord(value[8]) - 64:02d}{value[9:11]}"
+    weights = (2, 1, 2, 5, 7, 1, 2, 1, 2, 1, 2, 1)
+    total = sum(_digit_sum(int(d) * w) for d, w in zip(digits, weights, strict=True))
+    return total % 10 == int(value[11])
+
+
+def _no_time(ok: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``ok``, but not for ``<date>-<hhmm>``: a compact timestamp, not a personnummer."""
+    def check(value: str) -> bool:
+        last = value[-4:]
+        return not (int(last[:2]) < 24 and int(last[2:]) < 60) and ok(value)
+    return check
+
+
+def _letter_upper(ok: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``ok`` on the upper-cased value; a lower-case check letter only when it is not a
+    hex digit (``12345678a`` is as likely a hex token)."""
+    def check(value: str) -> bool:
+        if value[-1].islower() and value[-1] in "abcdef":
+            return False
+        return ok(value.upper())
+    return check
+
+
+_MBI_L = "[AC-HJKMNP-RT-Y]"  # the MBI's letters
+_MBI_A = "[0-9AC-HJKMNP-RT-Y]"
+
 #: (label, pattern, validator): the label goes into the explanation, never the value.
 _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
-    ("US SSN", rf"{_B}\d{{3}}-\d{{2}}-\d{{4}}{_E}", _ssn.is_valid),
-    ("ES DNI", rf"{_B}\d{{8}}-?[A-Z]{_E}", _dni.is_valid),
-    ("ES NIE", rf"{_B}[XYZ]-?\d{{7}}-?[A-Z]{_E}", _nie.is_valid),
+    ("US SSN", rf"{_B}\d{{3}}([-. ])\d{{2}}\1\d{{4}}{_E}",
+     lambda v: _ssn.is_valid(re.sub(r"\D", "", v))),
+    ("US ITIN", rf"{_B}9\d{{2}}-\d{{2}}-\d{{4}}{_E}", _itin.is_valid),
+    ("ES DNI", rf"{_B}\d{{8}}-?[A-Za-z]{_E}", _letter_upper(_dni.is_valid)),
+    ("ES NIE", rf"{_B}[XYZxyz]-?\d{{7}}-?[A-Za-z]{_E}", _letter_upper(_nie.is_valid)),
     ("IT codice fiscale", rf"{_B}[A-Z]{{6}}\d{{2}}[A-EHLMPR-T][0-7]\d[A-Z]\d{{3}}[A-Z]{_E}",
      _cf.is_valid),
     ("IN Aadhaar", rf"{_B}[2-9]\d{{3}}[ -]\d{{4}}[ -]\d{{4}}{_E}", _aadhaar.is_valid),
+    ("IN PAN", rf"{_B}[A-Z]{{3}}[ABCFGHJLPT][A-Z]\d{{4}}[A-Z]{_E}", _pan.is_valid),
     ("FR NIR", rf"{_B}[12] ?\d{{2}} ?[01]\d ?(?:\d{{2}}|2[AB]) ?\d{{3}} ?\d{{3}} ?\d{{2}}{_E}",
      _nir.is_valid),
+    ("UK NINO", rf"{_B}(?:[A-Z]{{2}}(?: ?\d{{2}}){{3}} ?[A-D]|[a-z]{{2}}(?: ?\d{{2}}){{3}} ?[a-d])"
+     rf"{_E}", _gb_nino),
+    ("UK NHS number", rf"{_B}\d{{3}}([ -])\d{{3}}\1\d{{4}}{_E}", _nhs.is_valid),
+    ("CA SIN", rf"{_B}[1-79]\d{{2}}([ -])\d{{3}}\1\d{{3}}{_E}", _sin.is_valid),
+    ("FI HETU", rf"{_B}\d{{6}}[-+A-FU-Y]\d{{3}}[0-9A-Y]{_E}",
+     lambda v: _hetu.is_valid(v, allow_temporary=True)),
+    ("SE personnummer", rf"{_B}(?:19|20)?\d{{6}}[-+]\d{{4}}{_E}", _no_time(_pnr.is_valid)),
+    ("KR RRN", rf"{_B}\d{{6}}-\d{{7}}{_E}", _rrn.is_valid),
+    ("SG NRIC/FIN", rf"{_B}[STFGM]\d{{7}}[A-Z]{_E}", _sg_nric),
+    ("BR CPF", rf"{_B}\d{{3}}\.\d{{3}}\.\d{{3}}-\d{{2}}{_E}", _cpf.is_valid),
+    ("CH AHV", rf"{_B}756\.\d{{4}}\.\d{{4}}\.\d{{2}}{_E}", _ahv.is_valid),
+    ("BE national number", rf"{_B}\d{{2}}\.\d{{2}}\.\d{{2}}-\d{{3}}\.\d{{2}}{_E}", _be_nn.is_valid),
+    ("MX CURP", rf"{_B}[A-Z]{{4}}\d{{6}}[HMX][A-Z]{{5}}[0-9A-Z]\d{_E}", _curp.is_valid),
+    ("DE health insurance number", rf"{_B}[A-Z]\d{{9}}{_E}", _de_kvnr),
+    ("DE pension insurance number", rf"{_B}\d{{8}}[A-Z]\d{{3}}{_E}", _de_rvnr),
+    # no check digit, but letters and digits in fixed places from an alphabet without
+    # S, L, O, I, B and Z: 1EG4-TE5-MK73
+    ("US Medicare MBI",
+     rf"{_B}[1-9]{_MBI_L}{_MBI_A}\d(-?){_MBI_L}{_MBI_A}\d\1{_MBI_L}{{2}}\d{{2}}{_E}",
+     lambda v: True),
 )
+
+#: Formats checked here rather than by python-stdnum, and what is checked.
+_OWN_CHECKS = {
+    "UK NINO": "(issued prefix and suffix)", "SG NRIC/FIN": "(check letter)",
+    "DE health insurance number": "(check digit)",
+    "DE pension insurance number": "(birth date and check digit)",
+    "US Medicare MBI": "(its fixed letter and digit places; it has no check digit)",
+}
+
+#: Numbers written as a bare digit run are taken only after a label that names them
+#: (a count, an id or a timestamp passes a one-digit check too often): the label, up to
+#: 24 other characters, then the run; each (label, validator) whose length fits is tried.
+_LABELS = (
+    r"ssn|social security|sin|nas|tfn|tax file|medicare|pesel|tckn|t\.?c\.? kimlik|kimlik"
+    r"|steuer-?id|idnr|identifikationsnummer|personnummer|pnr|hetu|henkil[oö]tunnus"
+    r"|aadhaa?r|bsn|burgerservicenummer|f[oø]dselsnummer|national (?:id|insurance)"
+    r"|(?:id|identity|identification) (?:number|no|code)|citizen id|tnin|thai id|rsa id"
+    r"|south african id|resident (?:registration )?number|rrn|nric|nhs"
+)
+_BARE: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
+    ("US SSN", 9, _ssn.is_valid), ("CA SIN", 9, _sin.is_valid), ("AU TFN", 9, _tfn.is_valid),
+    ("NL BSN", 9, _bsn.is_valid), ("UK NHS number", 10, _nhs.is_valid),
+    ("SE personnummer", 10, _pnr.is_valid), ("PL PESEL", 11, _pesel.is_valid),
+    ("TR T.C. kimlik no", 11, _tckimlik.is_valid), ("DE Steuer-ID", 11, _idnr.is_valid),
+    ("NO fødselsnummer", 11, _fnr.is_valid), ("IN Aadhaar", 12, _aadhaar.is_valid),
+    ("SE personnummer", 12, _pnr.is_valid), ("ZA ID number", 13, _za_id.is_valid),
+    ("TH national id", 13, _th_pin.is_valid), ("KR RRN", 13, _rrn.is_valid),
+)
+_LABELLED = re.compile(rf"(?i:\b(?:{_LABELS}))\b[^\d\n]{{0,24}}?(?<![\w-])(\d{{9,13}}){_E}")
 #: Well-known placeholders that pass the checks but identify no one.
 _PLACEHOLDERS = frozenset({"123456789", "12345678Z"})
 
@@ -92,28 +242,59 @@ class NationalIdDetector:
     name = "national-id"
     entity = "NATIONAL_ID"
     prefilter = (
-        r"\d{3}-\d{2}-\d{4}|\d{8}-?[A-Z]|[XYZ]-?\d{7}|[A-Z]{6}\d{2}[A-Z]\d{2}"
+        r"\d{3}[. -]\d{2}[. -]\d{4}|\d{8}-?[A-Za-z]|[XYZxyz]-?\d{7}|[A-Z]{6}\d{2}[A-Z]\d{2}"
         r"|\d{4}[ -]\d{4}[ -]\d{4}|[12] ?\d{2} ?[01]\d ?[0-9AB]{2} ?\d{3} ?\d{3} ?\d{2}"
+        r"|[A-Z]{5}\d{4}[A-Z]|[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]"
+        r"|\d{3}[ -]\d{3}[ -]\d{3}|\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]|\d{6}-\d{7}|[STFGM]\d{7}[A-Z]"
+        r"|\d{3}\.\d{3}\.\d{3}-\d{2}|756\.\d{4}\.|\d{2}\.\d{2}\.\d{2}-\d{3}|[A-Z]{4}\d{6}[HMX]"
+        r"|[A-Z]\d{9}|\d{8}[A-Z]\d{3}|[1-9][A-Z][0-9A-Z]\d-?[A-Z][0-9A-Z]\d-?[A-Z]{2}\d{2}"
+        rf"|(?i:{_LABELS})[^0-9]{{0,24}}[0-9]{{9}}"
     )
     _regexes = tuple((label, re.compile(p), ok) for label, p, ok in _FORMATS)
 
     def find(self, text: str) -> list[Match]:
-        """Every format's candidates, kept when its validator accepts them."""
+        """Every format's candidates, kept when its validator accepts them; then labelled
+        bare digit runs."""
         text = text[:MAX_VALUE_LEN]
         out: list[Match] = []
         spans: list[tuple[int, int]] | None = None
+        taken: list[tuple[int, int]] = []
         for label, regex, ok in self._regexes:
             for m in regex.finditer(text):
                 cand = m.group(0)
-                if re.sub(r"[ -]", "", cand) in _PLACEHOLDERS or not _valid(ok, cand):
+                if inside(taken, *m.span()) or re.sub(r"[ -]", "", cand) in _PLACEHOLDERS \
+                        or (" " in cand and _in_longer_run(text, *m.span())) \
+                        or not _valid(ok, cand):
                     continue
                 if spans is None:
                     spans = iban_spans(text)
                 if inside(spans, *m.span()):
                     continue
-                out.append(Match(self.entity, cand, f"NATIONAL_ID via pattern; a valid {label} "
-                                 "per python-stdnum", detector=self.name))
+                taken.append(m.span())
+                out.append(self._match(cand, label))
+        for m in _LABELLED.finditer(text):
+            cand = m.group(1)
+            if inside(taken, *m.span(1)) or cand in _PLACEHOLDERS:
+                continue
+            label = next((lb for lb, n, ok in _BARE if n == len(cand) and _valid(ok, cand)), None)
+            if label is not None:
+                taken.append(m.span(1))
+                out.append(self._match(cand, label, labelled=True))
         return out
+
+    def _match(self, cand: str, label: str, labelled: bool = False) -> Match:
+        how = " after a label naming it" if labelled else ""
+        by = _OWN_CHECKS.get(label, "per python-stdnum")
+        return Match(self.entity, cand, f"NATIONAL_ID via pattern{how}; a valid {label} {by}",
+                     detector=self.name)
+
+
+def _in_longer_run(text: str, start: int, end: int) -> bool:
+    """Whether digit groups go on across one space: "51 824 753 5564" holds no NHS number
+    in its last three groups."""
+    before = text[max(0, start - 2):start]
+    after = text[end:end + 2]
+    return bool(re.fullmatch(r".?\d ", before) or re.fullmatch(r" \d.?", after))
 
 
 def _valid(ok: Callable[[str], bool], cand: str) -> bool:

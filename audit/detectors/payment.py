@@ -61,7 +61,7 @@ def _valid_card(value: str) -> bool:
 CARD_NUMBER = PatternDetector(
     name="card-number",
     entity="CARD_NUMBER",
-    pattern=r"(?<![\w.+-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\d)",
+    pattern=r"(?<![\w.+-])\d(?:[ -]?\d){12,18}(?![\w]|[.-]\w)",  # not a GUID's first groups
     prefilter=r"\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d[ -]?\d",
     explanation="CARD_NUMBER via pattern; Luhn checksum valid and known issuer prefix",
     validate=_valid_card,

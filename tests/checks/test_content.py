@@ -274,3 +274,41 @@ def test_hinted_fields_are_stacked_by_kind(monkeypatch: pytest.MonkeyPatch) -> N
     found = _run([row], CENSUS_USER)
     assert len(calls) == 3 and set(calls) == {"device-serial", "machine-id", None}
     assert len(found) == 7
+
+
+def test_the_event_locale_is_the_region_of_national_phone_numbers() -> None:
+    rows = [
+        {"UserLanguage": "de-DE", "Note": "Tel. 0221 9876543", "Extra": "0221 9876543"},
+        {"UserLanguage": "en-US", "Note": "Tel. 0221 9876543", "Extra": "0221 9876543"},
+        {"UserLanguage": "tr-TR", "Note": "cep 532 123 45 67", "Extra": "x"},
+        {"UserLanguage": "de-DE", "Note": "-2147467259", "Extra": "build 10.0.19045.4046"},
+        {"Note": "cep 532 123 45 67"},
+    ]
+    found = _run(rows, _rule(fields=["Note", "Extra", "UserLanguage"]))
+    assert _pairs(found) == {(10, "Note"), (10, "Extra"), (12, "Note")}
+    assert all("the event's locale" in e for e in found["explanation"])
+
+
+def test_usage_locale_comes_from_a_hinted_field() -> None:
+    rows = [{"ext.user.locale": "de-DE", "Detail": "Tel. 0221 9876543"},
+            {"ext.user.locale": "fr-FR", "Detail": "Tel. 0221 9876543"}]
+    found = _run(rows, _rule("usage"))
+    assert _pairs(found) == {(10, "Detail")}
+
+
+def test_the_regional_phone_wins_over_a_later_entity() -> None:
+    # nine digits in threes: a valid CA SIN by its check digit, and a Polish mobile number
+    rows = [{"UserLanguage": "pl-PL", "Note": "tel 512 340 001"},
+            {"UserLanguage": "en-US", "Note": "tel 512 340 001"}]
+    found = _run(rows, _rule(entities=["PHONE", "NATIONAL_ID"], fields=["Note"]))
+    assert dict(zip(found.index, found["detector"], strict=True)) == {10: "PHONE",
+                                                                     11: "NATIONAL_ID"}
+
+
+def test_a_field_named_like_a_phone_number_takes_bare_digits() -> None:
+    rows = [{"PhoneNumber": "4255550123", "Note": "4255550123"},
+            {"PhoneNumber": "1712345678901", "Note": "x"},  # a time in milliseconds
+            {"PhoneNumber": "3", "iPhoneModel": "iPhone14,2"}]
+    found = _run(rows, _rule())
+    assert _pairs(found) == {(10, "PhoneNumber")}
+    assert "named like a phone number" in found["explanation"].iloc[0]

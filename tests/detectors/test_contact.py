@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from audit.detectors.contact import EMAIL, PHONE, SIP_URI
+from audit.detectors.contact import EMAIL, PHONE, SIP_URI, region_of_locale
 
 
 @pytest.mark.parametrize(
@@ -16,6 +16,7 @@ from audit.detectors.contact import EMAIL, PHONE, SIP_URI
         ("from: Priya.K+tag@mail.fabrikam.co.uk;", "Priya.K+tag@mail.fabrikam.co.uk"),
         ('{"upn":"amos@contoso.onmicrosoft.com"}', "amos@contoso.onmicrosoft.com"),
         ("AMOS@CONTOSO.COM", "AMOS@CONTOSO.COM"),
+        ("amos@xn--80ak6aa92e.xn--p1ai", "amos@xn--80ak6aa92e.xn--p1ai"),  # IDN in punycode
     ],
 )
 def test_email_found(text: str, expected: str) -> None:
@@ -60,6 +61,12 @@ def test_sip_not_found(text: str) -> None:
         ("tel. 030 1234567 (Berlin)", "030 1234567"),  # national format, no country code
         ("office 020 7946 0958.", "020 7946 0958"),
         ("my number is 090-1234-5678", "090-1234-5678"),
+        ("mobile 06 55 44 33 22", "06 55 44 33 22"),
+        ("Mobil: 07911 123456", "07911 123456"),  # GB mobile
+        ("sms 0612345678", "0612345678"),  # bare, trunk 0: a mobile number (FR)
+        ('{"mobile": "4255550123"}', "4255550123"),  # bare, but the value of a phone key
+        ("https://x.example/sms?msisdn=14255550123", "14255550123"),
+        ("Telefon: 5321234567", "5321234567"),  # TR, a region tried
     ],
 )
 def test_phone_found(text: str, expected: str) -> None:
@@ -87,10 +94,50 @@ def test_phone_found(text: str, expected: str) -> None:
         "NL91 ABNA 0417 1643 01",  # digit groups of an IBAN (one with a bad check)
         "046 123 987",  # nine digits in threes, as a Canadian SIN is written
         "030 12345678901234",  # a national number inside a longer digit run
+        "session 11830487-7203-4C4F-9564-506B174FE26E ended",  # a GUID in free text
+        "https://x.example/v1/2024/01/15/425-555-0123",  # digits after a "/" without a "+"
+        '{"phoneCount": 1712345678}',  # a key that only starts like a phone's
+        "cellId=1234567",  # not a valid number anywhere tried
+        "hr=2147942405",  # an HRESULT read as unsigned, under no phone key
+        "0221 9876543",  # a Cologne number: only with the event's region (below)
+        "0123456789",  # bare and not a mobile number anywhere tried: a zero-padded id
+        "0000012345",
+        "build 0612345678901",  # a longer bare run
+        "10.0.19045.4046",
     ],
 )
 def test_phone_not_found(text: str) -> None:
     assert PHONE.find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "expected"),
+    [
+        ("Tel. 0221 9876543", "DE", "0221 9876543"),
+        ("cep 532 123 45 67", "TR", "532 123 45 67"),  # no trunk 0: only with the hint
+        ("0761 123456", "DE", "0761 123456"),
+    ],
+)
+def test_phone_with_region_hint(text: str, region: str, expected: str) -> None:
+    (m,) = PHONE.find(text, region)
+    assert m.value == expected
+    assert f"region {region}, the event's locale" in m.explanation
+
+
+@pytest.mark.parametrize("text", ["-2147467259", "10.0.2.15", "4255550123", "2024-01-15",
+                                  "0x80004005", "1712345678901", "532 123 45 67 89 01"])
+def test_region_hint_keeps_the_filters(text: str) -> None:
+    for region in ("DE", "TR", "GB", "IN", "BR"):
+        assert PHONE.find(text, region) == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "region"),
+    [("de-DE", "DE"), ("EN-GB", "GB"), ("en_US", "US"), ("zh-Hans-CN", "CN"), ("de", None),
+     ("es-419", None), ("", None), ("xx-ZZ", None)],
+)
+def test_region_of_locale(locale: str, region: str | None) -> None:
+    assert region_of_locale(locale) == region
 
 
 def test_explanations_never_hold_the_value() -> None:

@@ -39,6 +39,25 @@ def test_iban_not_found(text: str) -> None:
         ("cf RCCMNL83S18D969H", "RCCMNL83S18D969H", "IT codice fiscale"),
         ("aadhaar 2345 6789 0124", "2345 6789 0124", "IN Aadhaar"),
         ("2 95 10 99 126 111 93", "2 95 10 99 126 111 93", "FR NIR"),
+        ("ssn 536 90 4399", "536 90 4399", "US SSN"),
+        ("itin 912-78-1234", "912-78-1234", "US ITIN"),
+        ("dni 54362315k", "54362315k", "ES DNI"),
+        ("pan BNZPM2501F", "BNZPM2501F", "IN PAN"),
+        ("NINO JG 10 37 59 A", "JG 10 37 59 A", "UK NINO"),
+        ("nino jg103759a", "jg103759a", "UK NINO"),
+        ("NHS 943 476 5919", "943 476 5919", "UK NHS number"),
+        ("SIN 271-828-188", "271-828-188", "CA SIN"),
+        ("hetu 131052-308T", "131052-308T", "FI HETU"),
+        ("pnr 811218-9876", "811218-9876", "SE personnummer"),
+        ("S1234567D", "S1234567D", "SG NRIC/FIN"),
+        ("CPF 390.533.447-05", "390.533.447-05", "BR CPF"),
+        ("AHV 756.1234.5678.97", "756.1234.5678.97", "CH AHV"),
+        ("PESEL: 44051401359", "44051401359", "PL PESEL"),
+        ("TC Kimlik No 10000000146", "10000000146", "TR T.C. kimlik no"),
+        ("Steuer-ID 86095742719", "86095742719", "DE Steuer-ID"),
+        ("KVNR K310529873", "K310529873", "DE health insurance number"),
+        ("rvnr 12150385M014", "12150385M014", "DE pension insurance number"),
+        ("mbi 7KQ2-HN4-PW61", "7KQ2-HN4-PW61", "US Medicare MBI"),
     ],
 )
 def test_national_id_found(text: str, expected: str, label: str) -> None:
@@ -62,6 +81,21 @@ def test_national_id_found(text: str, expected: str, label: str) -> None:
         "234567890124",  # an Aadhaar-valid digit run, but bare: could be any count
         "2345 6789 0125",  # wrong Verhoeff digit
         "IE29 AIBK 9311 5212 3456 79",  # Verhoeff-valid digit groups inside an IBAN
+        "44051401359",  # a PESEL-valid bare run without its label: could be any id
+        "86095742719",
+        "build 20231201-1530",  # yyyymmdd-hhmm, not a personnummer
+        "231201-1530",
+        "51 943 476 5919",  # NHS-valid groups inside a longer run of groups
+        "ab123456c",  # lower-case, hex prefix: a short hash as likely as a NINO
+        "JG 10 37 59 E",  # NINO suffix is A to D
+        "BG 12 34 56 A",  # never-issued NINO prefix
+        "S1234567A",  # wrong NRIC check letter
+        "12345678a",  # a hex check letter
+        "K310529874",  # wrong KVNR check digit
+        "12150385M015",  # wrong RVNR check digit
+        "12153385M014",  # no month 33
+        "7KS2-HN4-PW61",  # S is not an MBI letter
+        "EN-US", "Surface Pro 9", "10.0.19045.4046", "1712345678901", "2147942405",
     ],
 )
 def test_national_id_not_found(text: str) -> None:

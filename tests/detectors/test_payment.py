@@ -20,6 +20,8 @@ from audit.detectors.payment import CARD_NUMBER, card_scheme
         ("paid with 6759318044729610", "6759318044729610"),  # Maestro UK
         ("6762-1099-4830-2157", "6762-1099-4830-2157"),  # Maestro
         ("UATP 104827365901835", "104827365901835"),  # airline card: 1 and 14 digits
+        ("uatp 135790246813574", "135790246813574"),
+        ("6759 0000 0000 0000", "6759 0000 0000 0000"),  # UK Maestro
     ],
 )
 def test_card_found(text: str, expected: str) -> None:
@@ -39,6 +41,7 @@ def test_card_found(text: str, expected: str) -> None:
         "1712345678901",
         "1048273659018351",  # a UATP number has 15 digits
         "104827365901836",  # fails Luhn
+        "session 39077129-4391-4638-A55A-DB9C24B337E6",  # a GUID's first groups
     ],
 )
 def test_card_not_found(text: str) -> None:
