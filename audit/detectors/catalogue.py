@@ -200,6 +200,25 @@ def _user_password(value: str) -> bool:
     return not_placeholder(password, chosen=True)
 
 
+_STRICT_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _kubernetes_secret(value: str) -> bool:
+    """A value under a Secret's ``data:`` is base64 of the secret, under ``stringData:``
+    the secret itself: judged as text a person chose, after decoding. Too short to be
+    a secret (``admin``, ``bar``) or a placeholder is none; bytes that are no text
+    (a key, a keystore) are one."""
+    text = value
+    if _STRICT_BASE64.fullmatch(value):
+        data = b64decode_loose(value)
+        if data is not None:
+            try:
+                text = data.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                return len(data) >= 8
+    return len(text) >= 6 and not_placeholder(text, chosen=True)
+
+
 def _aws_secret(value: str) -> bool:
     """40 base64 characters of a random key: mixed case and digits, not a word."""
     return (any(c.isupper() for c in value) and any(c.islower() for c in value)
@@ -215,6 +234,7 @@ VALIDATORS: Mapping[str, Callable[[str], bool]] = {
     "discord-bot": _discord_bot,
     "aws-secret": _aws_secret,
     "user-password": _user_password,
+    "kubernetes-secret": _kubernetes_secret,
 }
 
 
@@ -261,7 +281,9 @@ class Entry:
         """The reported value of a match: its first ``secret*`` group that took part (a
         pattern may quote a value several ways, and Python wants each group named
         once), else the whole match; None when the variable's name is one of
-        ``ignore_names`` (``public_key``, ``csrf_token``: named like a secret, not one)."""
+        ``ignore_names`` (``public_key``, ``csrf_token``: named like a secret, not one),
+        or when a ``doc*`` group (the text between a manifest's kind and its data) holds
+        a YAML document separator."""
         groups = m.groupdict()
         name = groups.get("name")
         if name is not None:
@@ -269,6 +291,9 @@ class Entry:
             if words in self.ignore_names or words.endswith(self._ignore_tails) or any(
                     p in words for p in _NAME_PLACEHOLDERS):
                 return None
+        if any(key.startswith("doc") and value is not None and "\n---" in value
+               for key, value in groups.items()):
+            return None  # the pattern's two halves are in two YAML documents
         for key, value in groups.items():
             if key.startswith("secret") and value is not None:
                 if key == "secret_bt" and any(c.isspace() for c in value):

@@ -215,6 +215,15 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
         "winter is coming 7", "Server=db.contoso.com;Integrated Security=true;"),
     "cli-secret-option": (f"app --api-key {(k := rand(32))} --verbose", k,
                           "app --api-key-file /etc/app/key.txt"),
+    "sumologic-access-key": (f'export SUMOLOGIC_ACCESSID="{(k := "su" + rand(12))}"', k,
+                             'SUMO_ACCESS_ID = "su12345"'),
+    "softlayer-api-key": (f"POST https://api.softlayer.com/rest/v3.1/{(k := rand(64, HEX))}/x", k,
+                          "GET https://api.softlayer.com/rest/v3.1/SoftLayer_Account.json"),
+    "kubernetes-secret": (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: billing-db\ntype: Opaque\ndata:\n"
+        f"  db-conn: {(k := b64(('svc-billing:' + rand(16)).encode()))}\n", k,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: billing-db\ndata:\n"
+        "  username: YWRtaW4=\n"),
 }
 ENTRIES = {e.id: e for e in load()}
 
@@ -366,3 +375,33 @@ def test_injected_sample_is_found_in_every_category(category: str, entry_id: str
     assert found.iloc[0]["field"] == "Note"
 
 
+_K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
+
+
+@pytest.mark.parametrize(
+    ("text", "detector"),
+    [
+        # Kubernetes Secret manifests held as text: either order, quoted, JSON, stringData
+        (f"apiVersion: v1\ndata:\n  db-conn: '{_K8S_VALUE}'\nkind: 'Secret'\n",
+         "kubernetes-secret"),
+        (f'{{"apiVersion": "v1", "kind": "Secret", "data": {{"db-conn": "{_K8S_VALUE}"}}}}',
+         "kubernetes-secret"),
+        (f'{{"data": {{"db-conn": "{_K8S_VALUE}"}}, "kind": "Secret"}}', "kubernetes-secret"),
+        ("kind: Secret\nstringData:\n  # rotated monthly\n  smtp: Gr33n-Lantern-42\n",
+         "kubernetes-secret"),
+        ("kind: Secret\ndata:\n  extra: YmFyCg==\n", None),  # "bar"
+        ("kind: Secret\nmetadata:\n  name: x\n---\nkind: ConfigMap\ndata:\n"
+         "  strategy: Default\n", None),  # two documents
+        ("kind: SecretStore\ndata:\n  region: eu-west-1b\n", None),
+        ("kind: Secret\ndata:\n  tls.crt: {{ .Values.cert }}\n", None),
+        ("https://api.softlayer.com/soap/v3/" + rand(64, HEX), "softlayer-api-key"),
+    ],
+)
+def test_round_two_formats(text: str, detector: str | None) -> None:
+    """Formats and name variants added after measuring the public suites, each with a
+    near miss that must stay quiet."""
+    found = [m.detector for m in SECRET.find(text)]
+    if detector is None:
+        assert found == [], text
+    else:
+        assert detector in found, (text, found)
