@@ -224,6 +224,8 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
         f"  db-conn: {(k := b64(('svc-billing:' + rand(16)).encode()))}\n", k,
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: billing-db\ndata:\n"
         "  username: YWRtaW4=\n"),
+    "password-statement": ('char secrete[25] = "Gr33n-Lantern";', "Gr33n-Lantern",
+                           'log("wrong password "); retry("later");'),
 }
 ENTRIES = {e.id: e for e in load()}
 
@@ -394,6 +396,18 @@ _K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
          "  strategy: Default\n", None),  # two documents
         ("kind: SecretStore\ndata:\n  region: eu-west-1b\n", None),
         ("kind: Secret\ndata:\n  tls.crt: {{ .Values.cert }}\n", None),
+        # a qualifying word after the key word, the "secrete" spelling, a C array
+        ('password_super_secure = "Gr33n-Lantern"', "password-assignment"),
+        ("db_pass_plain := Gr33n-Lantern", "password-assignment"),
+        ("secrete = Gr33n-Lantern", "password-assignment"),
+        ('password "Gr33n-Lantern";', "password-statement"),
+        ('if ("Gr33n-Lantern" !== my_password_sec) {', "password-comparison"),
+        ("secret[] = Gr33n-Lantern;", None),  # a C array wants a string literal
+        ('password_length = "sixteen"', None),
+        # an API key named for its service; what describes a key is no key
+        (f'apikey_billing: "{rand(32)}"', "key-variable-assignment"),
+        ('api_key_header = "X-Billing-Api-Key"', None),
+        ('notes = "Maven - io.jsonwebtoken:jjwt-jackson-0.11.2"', None),
         ("https://api.softlayer.com/soap/v3/" + rand(64, HEX), "softlayer-api-key"),
     ],
 )
