@@ -164,9 +164,9 @@ def _basic_auth(value: str) -> bool:
     data = b64decode_loose(value)
     if data is None:
         return False
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    # a byte or two that is no UTF-8 (a mistyped character) leaves user:password readable
+    text = data.decode("utf-8", "replace")
+    if text.count("\ufffd") > 2:
         return False
     _user, sep, password = text.partition(":")
     return (bool(sep and password) and text.isprintable()
@@ -187,12 +187,23 @@ def _discord_bot(value: str) -> bool:
             and any(c.isdigit() for c in first) and entropy(value) >= 4.0)
 
 
+def _unbrace(value: str) -> str:
+    """``{ZqL5kVrX1n8t}`` is a random password someone wrapped in braces (``"{u}":"{p}"``),
+    ``{password}`` a template: the braces come off only a mixed-case value with a digit."""
+    inner = value[1:-1]
+    if value.startswith("{") and value.endswith("}") and "{" not in inner and "}" not in inner \
+            and any(c.isupper() for c in inner) and any(c.islower() for c in inner) \
+            and any(c.isdigit() for c in inner):
+        return inner
+    return value
+
+
 def _user_password(value: str) -> bool:
     """``user:password`` of ``curl -u``: a real password (not ``user:pass``, not
     ``uid:gid``, not the user name again), or an API key passed as the user name with an
-    empty password (``-u sk_...:``)."""
+    empty password (``-u sk_...:``). Either may be quoted on its own (``"u":"p"``)."""
     user, _sep, password = value.partition(":")
-    password = password.strip("\"'")
+    user, password = user.strip("\"'"), _unbrace(password.strip("\"'"))
     if not password:
         return len(user) >= 12 and entropy(user) >= 3.0 and not_placeholder(user)
     if password == user or (password.isdigit() and user.isdigit()):

@@ -408,6 +408,12 @@ _K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
         (f'apikey_billing: "{rand(32)}"', "key-variable-assignment"),
         ('api_key_header = "X-Billing-Api-Key"', None),
         ('notes = "Maven - io.jsonwebtoken:jjwt-jackson-0.11.2"', None),
+        # curl: user and password quoted apart, a password in braces; a mistyped byte
+        (f'curl --user "{uuid4()}":"{{{rand(14)}}}" https://api.contoso.com',
+         "curl-user"),
+        ('curl -u "{user}":"{password}" https://api.contoso.com', None),
+        ("Authorization: Basic " + b64(b"svc-report:" + rand(10).encode() + b"\x95x"),
+         "basic-auth"),
         ("https://api.softlayer.com/soap/v3/" + rand(64, HEX), "softlayer-api-key"),
     ],
 )
