@@ -88,10 +88,11 @@ def not_placeholder(value: str, chosen: bool = False) -> bool:
     such as ``changeme``, ``insert_key_here`` or ``null``.
 
     A ``chosen`` value (a password a person picked, not a generated key) may be a typed
-    sequence: ``12345678`` is a stand-in for a token and a real, weak password."""
+    sequence: ``12345678`` is a stand-in for a token and a real, weak password. Three
+    characters or fewer (``abc``, ``foo``) stand in for a value in any case."""
     v = value.strip().strip("\"'`").strip()
     low = v.lower()
-    if len(v) < 3 or low in _PLACEHOLDERS or not any(c.isalnum() for c in v):
+    if len(v) < 4 or low in _PLACEHOLDERS or not any(c.isalnum() for c in v):
         return False
     if len(set(v)) == 1 or _MASKED.fullmatch(v) or _VARIABLE.fullmatch(v):
         return False

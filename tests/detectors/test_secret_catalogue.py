@@ -377,6 +377,8 @@ def test_injected_sample_is_found_in_every_category(category: str, entry_id: str
     assert found.iloc[0]["field"] == "Note"
 
 
+
+
 _K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
 
 
@@ -408,12 +410,16 @@ _K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
         (f'apikey_billing: "{rand(32)}"', "key-variable-assignment"),
         ('api_key_header = "X-Billing-Api-Key"', None),
         ('notes = "Maven - io.jsonwebtoken:jjwt-jackson-0.11.2"', None),
+        ("SUMO_ACCESS_KEY: AbCeFG123", None),  # nine characters: no generated key
         # curl: user and password quoted apart, a password in braces; a mistyped byte
         (f'curl --user "{uuid4()}":"{{{rand(14)}}}" https://api.contoso.com',
          "curl-user"),
         ('curl -u "{user}":"{password}" https://api.contoso.com', None),
         ("Authorization: Basic " + b64(b"svc-report:" + rand(10).encode() + b"\x95x"),
          "basic-auth"),
+        # wrong-length GitLab runner registration token; a three-character password
+        ("GR1348941" + rand(51, URLSAFE), None),
+        ('<add key="ClearTextPassword" value="abc" />', None),
         ("https://api.softlayer.com/soap/v3/" + rand(64, HEX), "softlayer-api-key"),
     ],
 )
