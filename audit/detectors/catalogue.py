@@ -167,8 +167,8 @@ def _basic_auth(value: str) -> bool:
         return False
     # a byte or two that is no UTF-8 (a mistyped character) leaves user:password readable
     text = data.decode("utf-8", "replace")
-    if text.count("\ufffd") > 2:
-        return False
+    if text.count("\ufffd") > 2 or text.startswith("{"):
+        return False  # not text, or JSON: a JWT's header ({"alg":...}) put after Basic
     _user, sep, password = text.partition(":")
     return (bool(sep and password) and text.isprintable()
             and not_placeholder(password, chosen=True))

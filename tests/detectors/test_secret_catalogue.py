@@ -415,6 +415,9 @@ _K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
         (f'curl --user "{uuid4()}":"{{{rand(14)}}}" https://api.contoso.com',
          "curl-user"),
         ('curl -u "{user}":"{password}" https://api.contoso.com', None),
+        # a JWT after Basic is reported as the JWT it is, not as user:password
+        ("Authorization: Basic " + jwt({"alg": "HS256", "typ": "JWT"}, rand(43, URLSAFE)),
+         "jwt"),
         ("Authorization: Basic " + b64(b"svc-report:" + rand(10).encode() + b"\x95x"),
          "basic-auth"),
         # wrong-length GitLab runner registration token; a three-character password
@@ -431,3 +434,4 @@ def test_round_two_formats(text: str, detector: str | None) -> None:
         assert found == [], text
     else:
         assert detector in found, (text, found)
+        assert detector != "jwt" or "basic-auth" not in found
