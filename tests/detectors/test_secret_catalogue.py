@@ -226,6 +226,8 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
         "  username: YWRtaW4=\n"),
     "password-statement": ('char secrete[25] = "Gr33n-Lantern";', "Gr33n-Lantern",
                            'log("wrong password "); retry("later");'),
+    "lookup-default": (f'token = os.getenv("BILLING_API_TOKEN", "{(k := uuid4())}")', k,
+                       'label = gettext("password", "Passwort")'),
 }
 ENTRIES = {e.id: e for e in load()}
 
@@ -409,6 +411,7 @@ _K8S_VALUE = b64(("svc-billing:" + rand(16)).encode())
         # an API key named for its service; what describes a key is no key
         (f'apikey_billing: "{rand(32)}"', "key-variable-assignment"),
         ('api_key_header = "X-Billing-Api-Key"', None),
+        ('api_key_status: "active_enabled"', None),
         ('notes = "Maven - io.jsonwebtoken:jjwt-jackson-0.11.2"', None),
         ("SUMO_ACCESS_KEY: AbCeFG123", None),  # nine characters: no generated key
         # curl: user and password quoted apart, a password in braces; a mistyped byte
