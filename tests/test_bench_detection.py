@@ -236,3 +236,20 @@ def test_scan_counts_findings_on_the_samples_field(bench: ModuleType, tmp_path: 
     expected = {"positives": 1, "detected": 1, "negatives": 1, "flagged": 0, "skipped": 2,
                 "recall": 1.0, "fp_rate": 0.0, "target": True}
     assert {k: census_email[k] for k in expected} == expected
+
+
+def test_own_kind_columns_ignore_other_kinds_findings(bench: ModuleType,
+                                                     tmp_path: Path) -> None:
+    """A secret negative flagged only for the domain in it is no secret false positive."""
+    samples = [bench.Sample("s", "secret", False, "see https://host.contoso.com/docs", "x"),
+               bench.Sample("s", "card", True, "card 4111 1111 1111 1111 declined", "x")]
+    placements = (("census", "Detail"),)
+    detectors: dict = {}
+    outcome = bench.scan_samples(samples, tmp_path, placements, detectors=detectors)
+    assert outcome[(0, "census", "Detail")] == "flagged"
+    rows = bench.tabulate(samples, {}, outcome, {"census": {"secret", "card"}}, placements,
+                          detectors=detectors)
+    secret = next(r for r in rows if r["kind"] == "secret")
+    card = next(r for r in rows if r["kind"] == "card")
+    assert (secret["flagged"], secret["own_flagged"], secret["own_fp_rate"]) == (1, 0, 0.0)
+    assert (card["detected"], card["own_detected"]) == (1, 1)

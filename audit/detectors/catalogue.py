@@ -88,10 +88,11 @@ def not_placeholder(value: str, chosen: bool = False) -> bool:
     such as ``changeme``, ``insert_key_here`` or ``null``.
 
     A ``chosen`` value (a password a person picked, not a generated key) may be a typed
-    sequence: ``12345678`` is a stand-in for a token and a real, weak password."""
+    sequence: ``12345678`` is a stand-in for a token and a real, weak password. Three
+    characters or fewer (``abc``, ``foo``) stand in for a value in any case."""
     v = value.strip().strip("\"'`").strip()
     low = v.lower()
-    if len(v) < 3 or low in _PLACEHOLDERS or not any(c.isalnum() for c in v):
+    if len(v) < 4 or low in _PLACEHOLDERS or not any(c.isalnum() for c in v):
         return False
     if len(set(v)) == 1 or _MASKED.fullmatch(v) or _VARIABLE.fullmatch(v):
         return False
@@ -164,10 +165,10 @@ def _basic_auth(value: str) -> bool:
     data = b64decode_loose(value)
     if data is None:
         return False
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
+    # a byte or two that is no UTF-8 (a mistyped character) leaves user:password readable
+    text = data.decode("utf-8", "replace")
+    if text.count("\ufffd") > 2 or text.startswith("{"):
+        return False  # not text, or JSON: a JWT's header ({"alg":...}) put after Basic
     _user, sep, password = text.partition(":")
     return (bool(sep and password) and text.isprintable()
             and not_placeholder(password, chosen=True))
@@ -187,17 +188,47 @@ def _discord_bot(value: str) -> bool:
             and any(c.isdigit() for c in first) and entropy(value) >= 4.0)
 
 
+def _unbrace(value: str) -> str:
+    """``{ZqL5kVrX1n8t}`` is a random password someone wrapped in braces (``"{u}":"{p}"``),
+    ``{password}`` a template: the braces come off only a mixed-case value with a digit."""
+    inner = value[1:-1]
+    if value.startswith("{") and value.endswith("}") and "{" not in inner and "}" not in inner \
+            and any(c.isupper() for c in inner) and any(c.islower() for c in inner) \
+            and any(c.isdigit() for c in inner):
+        return inner
+    return value
+
+
 def _user_password(value: str) -> bool:
     """``user:password`` of ``curl -u``: a real password (not ``user:pass``, not
     ``uid:gid``, not the user name again), or an API key passed as the user name with an
-    empty password (``-u sk_...:``)."""
+    empty password (``-u sk_...:``). Either may be quoted on its own (``"u":"p"``)."""
     user, _sep, password = value.partition(":")
-    password = password.strip("\"'")
+    user, password = user.strip("\"'"), _unbrace(password.strip("\"'"))
     if not password:
         return len(user) >= 12 and entropy(user) >= 3.0 and not_placeholder(user)
     if password == user or (password.isdigit() and user.isdigit()):
         return False
     return not_placeholder(password, chosen=True)
+
+
+_STRICT_BASE64 = re.compile(r"(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _kubernetes_secret(value: str) -> bool:
+    """A value under a Secret's ``data:`` is base64 of the secret, under ``stringData:``
+    the secret itself: judged as text a person chose, after decoding. Too short to be
+    a secret (``admin``, ``bar``) or a placeholder is none; bytes that are no text
+    (a key, a keystore) are one."""
+    text = value
+    if _STRICT_BASE64.fullmatch(value):
+        data = b64decode_loose(value)
+        if data is not None:
+            try:
+                text = data.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                return len(data) >= 8
+    return len(text) >= 6 and not_placeholder(text, chosen=True)
 
 
 def _aws_secret(value: str) -> bool:
@@ -215,6 +246,7 @@ VALIDATORS: Mapping[str, Callable[[str], bool]] = {
     "discord-bot": _discord_bot,
     "aws-secret": _aws_secret,
     "user-password": _user_password,
+    "kubernetes-secret": _kubernetes_secret,
 }
 
 
@@ -261,7 +293,9 @@ class Entry:
         """The reported value of a match: its first ``secret*`` group that took part (a
         pattern may quote a value several ways, and Python wants each group named
         once), else the whole match; None when the variable's name is one of
-        ``ignore_names`` (``public_key``, ``csrf_token``: named like a secret, not one)."""
+        ``ignore_names`` (``public_key``, ``csrf_token``: named like a secret, not one),
+        or when a ``doc*`` group (the text between a manifest's kind and its data) holds
+        a YAML document separator."""
         groups = m.groupdict()
         name = groups.get("name")
         if name is not None:
@@ -269,6 +303,9 @@ class Entry:
             if words in self.ignore_names or words.endswith(self._ignore_tails) or any(
                     p in words for p in _NAME_PLACEHOLDERS):
                 return None
+        if any(key.startswith("doc") and value is not None and "\n---" in value
+               for key, value in groups.items()):
+            return None  # the pattern's two halves are in two YAML documents
         for key, value in groups.items():
             if key.startswith("secret") and value is not None:
                 if key == "secret_bt" and any(c.isspace() for c in value):
