@@ -40,7 +40,8 @@ benign = st.one_of(
     st.sampled_from(["EN-US", "de-DE", "Surface Pro 9", "iPhone14,2", "Galaxy S21 Ultra",
                      "Windows 11 Pro", "Microsoft Teams Rooms", "SM-G991B", "Pixel 7a"]),
 )
-regions = st.sampled_from([None, "US", "DE", "FR", "GB", "TR", "IN", "JP", "BR", "PL"])
+regions = st.sampled_from([None, "US", "DE", "FR", "GB", "TR", "IN", "JP", "BR", "PL", "IL",
+                          "CN"])
 
 
 @settings(max_examples=300, deadline=None)  # the first call loads the name lists
