@@ -9,7 +9,8 @@ Examples flagged::
 
                  also US ITIN, IN PAN, UK NINO and NHS number, CA SIN, FI HETU,
                  SE personnummer, KR RRN, SG NRIC/FIN, BR CPF, CH AHV, BE national
-                 number, MX CURP; "PESEL: 44051401458" (a bare run after its label)
+                 number, MX CURP, AU Medicare "2123 45670 1"; "PESEL: 44051401458"
+                 and "NPI: 1234567893" (a bare run after its label)
 
 Why these: each format carries check digits (or, for the SSN and NINO, excluded
 ranges) that `python-stdnum` validates, so a random count, timestamp or HRESULT
@@ -28,6 +29,7 @@ import re
 from collections.abc import Callable
 
 from stdnum import iban as _iban
+from stdnum import luhn as _luhn
 from stdnum.au import tfn as _tfn
 from stdnum.be import nn as _be_nn
 from stdnum.br import cpf as _cpf
@@ -169,6 +171,19 @@ def _letter_upper(ok: Callable[[str], bool]) -> Callable[[str], bool]:
     return check
 
 
+def _au_medicare(value: str) -> bool:
+    """Australian Medicare card number: eight digits weighted 1, 3, 7, 9 repeated, mod
+    10, give the ninth (the tenth is the card's issue number)."""
+    digits = re.sub(r"\D", "", value)
+    total = sum(int(d) * w for d, w in zip(digits[:8], (1, 3, 7, 9) * 2, strict=True))
+    return total % 10 == int(digits[8])
+
+
+def _us_npi(value: str) -> bool:
+    """US National Provider Identifier: Luhn over the ten digits behind prefix 80840."""
+    return _luhn.is_valid("80840" + value)
+
+
 _MBI_L = "[AC-HJKMNP-RT-Y]"  # the MBI's letters
 _MBI_A = "[0-9AC-HJKMNP-RT-Y]"
 
@@ -202,6 +217,8 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("MX CURP", rf"{_B}[A-Z]{{4}}\d{{6}}[HMX][A-Z]{{5}}[0-9A-Z]\d{_E}", _curp.is_valid),
     ("DE health insurance number", rf"{_B}[A-Z]\d{{9}}{_E}", _de_kvnr),
     ("DE pension insurance number", rf"{_B}\d{{8}}[A-Z]\d{{3}}{_E}", _de_rvnr),
+    # only in its card grouping, 4-5-1: ten bare digits are any count
+    ("AU Medicare number", rf"{_B}[2-6]\d{{3}} \d{{5}} \d{_E}", _au_medicare),
     # no check digit, but letters and digits in fixed places from an alphabet without
     # S, L, O, I, B and Z: 1EG4-TE5-MK73
     ("US Medicare MBI",
@@ -214,6 +231,7 @@ _OWN_CHECKS = {
     "UK NINO": "(issued prefix and suffix)", "SG NRIC/FIN": "(check letter)",
     "DE health insurance number": "(check digit)",
     "DE pension insurance number": "(birth date and check digit)",
+    "AU Medicare number": "(check digit)", "US NPI": "(Luhn check digit)",
     "US Medicare MBI": "(its fixed letter and digit places; it has no check digit)",
 }
 
@@ -248,6 +266,10 @@ _DATED: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
 #: A run of 11 to 13 digits on its own (not in a version, path, URL or IP address); a
 #: 13-digit one starting with 1 or 20 is left out: epoch milliseconds (2001 to 2036).
 _DATED_RUN = re.compile(r"(?<![\w.:/+-])(\d{11,12}|(?!1|20)\d{13})(?![\w:/-]|[.,]\d)")
+#: A US NPI names a doctor, not a country's citizen, and has a plain Luhn digit: only
+#: right after its own name.
+_NPI = re.compile(r"(?i:\b(?:npi|provider (?:identifier|number)))\b[^\d\n]{0,8}?(?<![\w-])"
+                  rf"([12]\d{{9}}){_E}")
 #: Well-known placeholders that pass the checks but identify no one.
 _PLACEHOLDERS = frozenset({"123456789", "12345678Z"})
 
@@ -265,7 +287,7 @@ class NationalIdDetector:
         r"|\d{3}[ -]\d{3}[ -]\d{3}|\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]|\d{6}-\d{7}|[STFGM]\d{7}[A-Z]"
         r"|\d{3}\.\d{3}\.\d{3}-\d{2}|756\.\d{4}\.|\d{2}\.\d{2}\.\d{2}-\d{3}|[A-Z]{4}\d{6}[HMX]"
         r"|[A-Z]\d{9}|\d{8}[A-Z]\d{3}|[1-9][A-Z][0-9A-Z]\d-?[A-Z][0-9A-Z]\d-?[A-Z]{2}\d{2}"
-        rf"|(?i:{_LABELS})[^0-9]{{0,24}}[0-9]{{9}}"
+        rf"|(?i:{_LABELS}|npi|provider)[^0-9]{{0,24}}[0-9]{{9}}|\d{{4}} \d{{5}} \d"
         r"|(?:^|[^\w.:/+-])(?:[0-9]{11,12}|[03-9][0-9]{12}|2[1-9][0-9]{11})(?:$|[^\w:/-])"
     )
     _regexes = tuple((label, re.compile(p), ok) for label, p, ok in _FORMATS)
@@ -298,6 +320,10 @@ class NationalIdDetector:
             if label is not None:
                 taken.append(m.span(1))
                 out.append(self._match(cand, label, labelled=True))
+        for m in _NPI.finditer(text):
+            if not inside(taken, *m.span(1)) and _us_npi(m.group(1)):
+                taken.append(m.span(1))
+                out.append(self._match(m.group(1), "US NPI", labelled=True))
         for m in _DATED_RUN.finditer(text):
             cand = m.group(1)
             if inside(taken, *m.span(1)):

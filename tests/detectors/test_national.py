@@ -67,6 +67,8 @@ def test_iban_not_found(text: str) -> None:
         ("Turkish ID 10000000146", "10000000146", "TR T.C. kimlik no"),
         ("เลขบัตรประชาชน 2345678901234", "2345678901234", "TH national id"),
         ("3123:4567:8909", "3123:4567:8909", "IN Aadhaar"),
+        ("NPI: 1234567893", "1234567893", "US NPI"),
+        ("medicare 2123 45670 1", "2123 45670 1", "AU Medicare number"),
     ],
 )
 def test_national_id_found(text: str, expected: str, label: str) -> None:
@@ -98,6 +100,9 @@ def test_national_id_found(text: str, expected: str, label: str) -> None:
         "v44051401359", "44051401359.7", "/users/44051401359/", "+44051401359",
         "202311201530",  # yyyymmddhhmm, not a 12-digit personnummer
         "2001:4567:8909::1", "fe80::3123:4567:8909",  # IPv6, not a colon-grouped Aadhaar
+        "1234567893", "ssn 1234567893", "provider id 1234567893",  # an NPI only by its name
+        "NPI: 1234567890",  # wrong Luhn digit
+        "2123456701", "2123 45671 1",  # Medicare: bare, or a wrong check digit
         "build 20231201-1530",  # yyyymmdd-hhmm, not a personnummer
         "231201-1530",
         "51 943 476 5919",  # NHS-valid groups inside a longer run of groups
