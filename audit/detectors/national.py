@@ -179,6 +179,12 @@ def _au_medicare(value: str) -> bool:
     return total % 10 == int(digits[8])
 
 
+def _kr_rrn(value: str) -> bool:
+    """Korean RRN per python-stdnum, but not with sex digit 9 or 0 (born in the 1800s):
+    no one living has one, and a random run passes the rest often enough."""
+    return value.replace("-", "")[6] not in "90" and _rrn.is_valid(value)
+
+
 def _us_npi(value: str) -> bool:
     """US National Provider Identifier: Luhn over the ten digits behind prefix 80840."""
     return _luhn.is_valid("80840" + value)
@@ -209,7 +215,7 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("FI HETU", rf"{_B}\d{{6}}[-+A-FU-Y]\d{{3}}[0-9A-Y]{_E}",
      lambda v: _hetu.is_valid(v, allow_temporary=True)),
     ("SE personnummer", rf"{_B}(?:19|20)?\d{{6}}[-+]\d{{4}}{_E}", _no_time(_pnr.is_valid)),
-    ("KR RRN", rf"{_B}\d{{6}}-\d{{7}}{_E}", _rrn.is_valid),
+    ("KR RRN", rf"{_B}\d{{6}}-\d{{7}}{_E}", _kr_rrn),
     ("SG NRIC/FIN", rf"{_B}[STFGM]\d{{7}}[A-Z]{_E}", _sg_nric),
     ("BR CPF", rf"{_B}\d{{3}}\.\d{{3}}\.\d{{3}}-\d{{2}}{_E}", _cpf.is_valid),
     ("CH AHV", rf"{_B}756\.\d{{4}}\.\d{{4}}\.\d{{2}}{_E}", _ahv.is_valid),
@@ -253,7 +259,7 @@ _BARE: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
     ("TR T.C. kimlik no", 11, _tckimlik.is_valid), ("DE Steuer-ID", 11, _idnr.is_valid),
     ("NO fødselsnummer", 11, _fnr.is_valid), ("IN Aadhaar", 12, _aadhaar.is_valid),
     ("SE personnummer", 12, _pnr.is_valid), ("ZA ID number", 13, _za_id.is_valid),
-    ("TH national id", 13, _th_pin.is_valid), ("KR RRN", 13, _rrn.is_valid),
+    ("TH national id", 13, _th_pin.is_valid), ("KR RRN", 13, _kr_rrn),
 )
 _LABELLED = re.compile(rf"(?i:\b(?:{_LABELS}))\b[^\d\n]{{0,24}}?(?<![\w-])(\d{{9,13}}){_E}")
 #: Bare runs taken without a label: formats holding a birth date and a check digit,
@@ -261,7 +267,7 @@ _LABELLED = re.compile(rf"(?i:\b(?:{_LABELS}))\b[^\d\n]{{0,24}}?(?<![\w-])(\d{{9
 #: ``yyyymmddhhmm``.
 _DATED: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
     ("PL PESEL", 11, _pesel.is_valid), ("SE personnummer", 12, _no_time(_pnr.is_valid)),
-    ("ZA ID number", 13, _za_id.is_valid), ("KR RRN", 13, _rrn.is_valid),
+    ("ZA ID number", 13, _za_id.is_valid), ("KR RRN", 13, _kr_rrn),
 )
 #: A run of 11 to 13 digits on its own (not in a version, path, URL or IP address); a
 #: 13-digit one starting with 1 or 20 is left out: epoch milliseconds (2001 to 2036).

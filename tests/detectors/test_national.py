@@ -102,6 +102,7 @@ def test_national_id_found(text: str, expected: str, label: str) -> None:
         "2001:4567:8909::1", "fe80::3123:4567:8909",  # IPv6, not a colon-grouped Aadhaar
         "1234567893", "ssn 1234567893", "provider id 1234567893",  # an NPI only by its name
         "NPI: 1234567890",  # wrong Luhn digit
+        "051102-9234110",  # a KR RRN of someone born in 1805
         "2123456701", "2123 45671 1",  # Medicare: bare, or a wrong check digit
         "build 20231201-1530",  # yyyymmdd-hhmm, not a personnummer
         "231201-1530",
