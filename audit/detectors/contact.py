@@ -81,6 +81,14 @@ SIP_URI = PatternDetector(
 #: digits in groups are not read as, say, an Indian mobile number. The event's locale,
 #: when the caller knows it (:func:`region_of_locale`), is tried first, for any number.
 REGIONS: tuple[str, ...] = ("US", "GB", "FR", "IN", "AU", "JP", "BR", "PH", "TR")
+#: Regions tried for a number written in their own grouping, whatever the locale:
+#: Turkey's 3-3-2-2 without the trunk 0, ``532 123 45 67`` (one separator, space or
+#: dash; dotted, ``532.123.45.67``, it reads as a version), Israel's ``0X-XXXXXXX``.
+_BY_SHAPE: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[2-5]\d{2}([ -])\d{3}\1\d{2}\1\d{2}"), "TR"),
+    # Israel's area code and a dash: 09-7625400, 052-123-4567 (not "046 123 987")
+    (re.compile(r"0[2-9]\d?-\d{3}-?\d{4}"), "IL"),
+)
 _VALID = phonenumbers.Leniency.VALID
 _MOBILE = frozenset({phonenumbers.PhoneNumberType.MOBILE,
                      phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
@@ -215,6 +223,7 @@ def _regions(cand: str, hint: str | None) -> tuple[str, ...]:
     """Regions to try for a national candidate: the hint first, then `REGIONS` (all of
     them only after a trunk 0)."""
     fixed = REGIONS if cand.lstrip("(").startswith("0") else REGIONS[:1]
+    fixed = (*fixed, *(r for shape, r in _BY_SHAPE if r not in fixed and shape.fullmatch(cand)))
     return fixed if hint is None else (hint, *(r for r in fixed if r != hint))
 
 

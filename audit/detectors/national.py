@@ -9,14 +9,18 @@ Examples flagged::
 
                  also US ITIN, IN PAN, UK NINO and NHS number, CA SIN, FI HETU,
                  SE personnummer, KR RRN, SG NRIC/FIN, BR CPF, CH AHV, BE national
-                 number, MX CURP; "PESEL: 44051401458" (a bare run after its label)
+                 number, MX CURP, AU Medicare "2123 45670 1"; "PESEL: 44051401458"
+                 and "NPI: 1234567893" (a bare run after its label)
 
 Why these: each format carries check digits (or, for the SSN and NINO, excluded
 ranges) that `python-stdnum` validates, so a random count, timestamp or HRESULT
 of the same length is rarely accepted. Formats that are a bare digit run with a
-weak check (Aadhaar's 12 digits, a Steuer-ID, a BSN, a PESEL) are only taken when
+weak check (Aadhaar's 12 digits, a Steuer-ID, a BSN, a TCKN) are only taken when
 written in their usual groups, or right after a label that names them ("SSN",
-"PESEL", "TCKN", "personnummer"...): a bare ``44051401458`` may be any count or id.
+"PESEL", "TCKN", "personnummer"...): a bare ``86095742719`` may be any count or id.
+A bare run is taken without a label only when it holds a birth date as well as a check
+digit (PL PESEL, SE 12-digit personnummer, ZA id, KR RRN): about one random run in
+50 to 1,500 passes both, and 13-digit runs that may be epoch milliseconds never do.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import re
 from collections.abc import Callable
 
 from stdnum import iban as _iban
+from stdnum import luhn as _luhn
 from stdnum.au import tfn as _tfn
 from stdnum.be import nn as _be_nn
 from stdnum.br import cpf as _cpf
@@ -166,6 +171,25 @@ def _letter_upper(ok: Callable[[str], bool]) -> Callable[[str], bool]:
     return check
 
 
+def _au_medicare(value: str) -> bool:
+    """Australian Medicare card number: eight digits weighted 1, 3, 7, 9 repeated, mod
+    10, give the ninth (the tenth is the card's issue number)."""
+    digits = re.sub(r"\D", "", value)
+    total = sum(int(d) * w for d, w in zip(digits[:8], (1, 3, 7, 9) * 2, strict=True))
+    return total % 10 == int(digits[8])
+
+
+def _kr_rrn(value: str) -> bool:
+    """Korean RRN per python-stdnum, but not with sex digit 9 or 0 (born in the 1800s):
+    no one living has one, and a random run passes the rest often enough."""
+    return value.replace("-", "")[6] not in "90" and _rrn.is_valid(value)
+
+
+def _us_npi(value: str) -> bool:
+    """US National Provider Identifier: Luhn over the ten digits behind prefix 80840."""
+    return _luhn.is_valid("80840" + value)
+
+
 _MBI_L = "[AC-HJKMNP-RT-Y]"  # the MBI's letters
 _MBI_A = "[0-9AC-HJKMNP-RT-Y]"
 
@@ -178,7 +202,9 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("ES NIE", rf"{_B}[XYZxyz]-?\d{{7}}-?[A-Za-z]{_E}", _letter_upper(_nie.is_valid)),
     ("IT codice fiscale", rf"{_B}[A-Z]{{6}}\d{{2}}[A-EHLMPR-T][0-7]\d[A-Z]\d{{3}}[A-Z]{_E}",
      _cf.is_valid),
-    ("IN Aadhaar", rf"{_B}[2-9]\d{{3}}[ -]\d{{4}}[ -]\d{{4}}{_E}", _aadhaar.is_valid),
+    # colon-grouped too, but not as part of an IPv6 address (no colon either side)
+    ("IN Aadhaar", r"(?<![\w:-])[2-9]\d{3}(?:[ -]\d{4}[ -]|:\d{4}:)\d{4}(?![\w:-])",
+     lambda v: _aadhaar.is_valid(v.replace(":", ""))),
     ("IN PAN", rf"{_B}[A-Z]{{3}}[ABCFGHJLPT][A-Z]\d{{4}}[A-Z]{_E}", _pan.is_valid),
     ("FR NIR", rf"{_B}[12] ?\d{{2}} ?[01]\d ?(?:\d{{2}}|2[AB]) ?\d{{3}} ?\d{{3}} ?\d{{2}}{_E}",
      _nir.is_valid),
@@ -189,7 +215,7 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("FI HETU", rf"{_B}\d{{6}}[-+A-FU-Y]\d{{3}}[0-9A-Y]{_E}",
      lambda v: _hetu.is_valid(v, allow_temporary=True)),
     ("SE personnummer", rf"{_B}(?:19|20)?\d{{6}}[-+]\d{{4}}{_E}", _no_time(_pnr.is_valid)),
-    ("KR RRN", rf"{_B}\d{{6}}-\d{{7}}{_E}", _rrn.is_valid),
+    ("KR RRN", rf"{_B}\d{{6}}-\d{{7}}{_E}", _kr_rrn),
     ("SG NRIC/FIN", rf"{_B}[STFGM]\d{{7}}[A-Z]{_E}", _sg_nric),
     ("BR CPF", rf"{_B}\d{{3}}\.\d{{3}}\.\d{{3}}-\d{{2}}{_E}", _cpf.is_valid),
     ("CH AHV", rf"{_B}756\.\d{{4}}\.\d{{4}}\.\d{{2}}{_E}", _ahv.is_valid),
@@ -197,6 +223,8 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("MX CURP", rf"{_B}[A-Z]{{4}}\d{{6}}[HMX][A-Z]{{5}}[0-9A-Z]\d{_E}", _curp.is_valid),
     ("DE health insurance number", rf"{_B}[A-Z]\d{{9}}{_E}", _de_kvnr),
     ("DE pension insurance number", rf"{_B}\d{{8}}[A-Z]\d{{3}}{_E}", _de_rvnr),
+    # only in its card grouping, 4-5-1: ten bare digits are any count
+    ("AU Medicare number", rf"{_B}[2-6]\d{{3}} \d{{5}} \d{_E}", _au_medicare),
     # no check digit, but letters and digits in fixed places from an alphabet without
     # S, L, O, I, B and Z: 1EG4-TE5-MK73
     ("US Medicare MBI",
@@ -209,6 +237,7 @@ _OWN_CHECKS = {
     "UK NINO": "(issued prefix and suffix)", "SG NRIC/FIN": "(check letter)",
     "DE health insurance number": "(check digit)",
     "DE pension insurance number": "(birth date and check digit)",
+    "AU Medicare number": "(check digit)", "US NPI": "(Luhn check digit)",
     "US Medicare MBI": "(its fixed letter and digit places; it has no check digit)",
 }
 
@@ -220,7 +249,8 @@ _LABELS = (
     r"|steuer-?id|idnr|identifikationsnummer|personnummer|pnr|hetu|henkil[oö]tunnus"
     r"|aadhaa?r|bsn|burgerservicenummer|f[oø]dselsnummer|national (?:id|insurance)"
     r"|(?:id|identity|identification) (?:number|no|code)|citizen id|tnin|thai id|rsa id"
-    r"|south african id|resident (?:registration )?number|rrn|nric|nhs"
+    r"|south african id|resident (?:registration )?number|rrn|nric|nhs|turkish id"
+    r"|เลขประจำตัวประชาชน|เลขบัตรประชาชน"  # Thai: "citizen id number", "id card number"
 )
 _BARE: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
     ("US SSN", 9, _ssn.is_valid), ("CA SIN", 9, _sin.is_valid), ("AU TFN", 9, _tfn.is_valid),
@@ -229,9 +259,23 @@ _BARE: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
     ("TR T.C. kimlik no", 11, _tckimlik.is_valid), ("DE Steuer-ID", 11, _idnr.is_valid),
     ("NO fødselsnummer", 11, _fnr.is_valid), ("IN Aadhaar", 12, _aadhaar.is_valid),
     ("SE personnummer", 12, _pnr.is_valid), ("ZA ID number", 13, _za_id.is_valid),
-    ("TH national id", 13, _th_pin.is_valid), ("KR RRN", 13, _rrn.is_valid),
+    ("TH national id", 13, _th_pin.is_valid), ("KR RRN", 13, _kr_rrn),
 )
 _LABELLED = re.compile(rf"(?i:\b(?:{_LABELS}))\b[^\d\n]{{0,24}}?(?<![\w-])(\d{{9,13}}){_E}")
+#: Bare runs taken without a label: formats holding a birth date and a check digit,
+#: validated by python-stdnum (date included); a 12-digit personnummer must not read as
+#: ``yyyymmddhhmm``.
+_DATED: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
+    ("PL PESEL", 11, _pesel.is_valid), ("SE personnummer", 12, _no_time(_pnr.is_valid)),
+    ("ZA ID number", 13, _za_id.is_valid), ("KR RRN", 13, _kr_rrn),
+)
+#: A run of 11 to 13 digits on its own (not in a version, path, URL or IP address); a
+#: 13-digit one starting with 1 or 20 is left out: epoch milliseconds (2001 to 2036).
+_DATED_RUN = re.compile(r"(?<![\w.:/+-])(\d{11,12}|(?!1|20)\d{13})(?![\w:/-]|[.,]\d)")
+#: A US NPI names a doctor, not a country's citizen, and has a plain Luhn digit: only
+#: right after its own name.
+_NPI = re.compile(r"(?i:\b(?:npi|provider (?:identifier|number)))\b[^\d\n]{0,8}?(?<![\w-])"
+                  rf"([12]\d{{9}}){_E}")
 #: Well-known placeholders that pass the checks but identify no one.
 _PLACEHOLDERS = frozenset({"123456789", "12345678Z"})
 
@@ -243,12 +287,14 @@ class NationalIdDetector:
     entity = "NATIONAL_ID"
     prefilter = (
         r"\d{3}[. -]\d{2}[. -]\d{4}|\d{8}-?[A-Za-z]|[XYZxyz]-?\d{7}|[A-Z]{6}\d{2}[A-Z]\d{2}"
-        r"|\d{4}[ -]\d{4}[ -]\d{4}|[12] ?\d{2} ?[01]\d ?[0-9AB]{2} ?\d{3} ?\d{3} ?\d{2}"
+        r"|\d{4}[ -]\d{4}[ -]\d{4}|\d{4}:\d{4}:\d{4}"
+        r"|[12] ?\d{2} ?[01]\d ?[0-9AB]{2} ?\d{3} ?\d{3} ?\d{2}"
         r"|[A-Z]{5}\d{4}[A-Z]|[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]"
         r"|\d{3}[ -]\d{3}[ -]\d{3}|\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]|\d{6}-\d{7}|[STFGM]\d{7}[A-Z]"
         r"|\d{3}\.\d{3}\.\d{3}-\d{2}|756\.\d{4}\.|\d{2}\.\d{2}\.\d{2}-\d{3}|[A-Z]{4}\d{6}[HMX]"
         r"|[A-Z]\d{9}|\d{8}[A-Z]\d{3}|[1-9][A-Z][0-9A-Z]\d-?[A-Z][0-9A-Z]\d-?[A-Z]{2}\d{2}"
-        rf"|(?i:{_LABELS})[^0-9]{{0,24}}[0-9]{{9}}"
+        rf"|(?i:{_LABELS}|npi|provider)[^0-9]{{0,24}}[0-9]{{9}}|\d{{4}} \d{{5}} \d"
+        r"|(?:^|[^\w.:/+-])(?:[0-9]{11,12}|[03-9][0-9]{12}|2[1-9][0-9]{11})(?:$|[^\w:/-])"
     )
     _regexes = tuple((label, re.compile(p), ok) for label, p, ok in _FORMATS)
 
@@ -280,10 +326,24 @@ class NationalIdDetector:
             if label is not None:
                 taken.append(m.span(1))
                 out.append(self._match(cand, label, labelled=True))
+        for m in _NPI.finditer(text):
+            if not inside(taken, *m.span(1)) and _us_npi(m.group(1)):
+                taken.append(m.span(1))
+                out.append(self._match(m.group(1), "US NPI", labelled=True))
+        for m in _DATED_RUN.finditer(text):
+            cand = m.group(1)
+            if inside(taken, *m.span(1)):
+                continue
+            label = next((lb for lb, n, ok in _DATED if n == len(cand) and _valid(ok, cand)), None)
+            if label is not None:
+                taken.append(m.span(1))
+                out.append(self._match(cand, label, dated=True))
         return out
 
-    def _match(self, cand: str, label: str, labelled: bool = False) -> Match:
+    def _match(self, cand: str, label: str, labelled: bool = False,
+               dated: bool = False) -> Match:
         how = " after a label naming it" if labelled else ""
+        how = " (a bare run: birth date and check digit)" if dated else how
         by = _OWN_CHECKS.get(label, "per python-stdnum")
         return Match(self.entity, cand, f"NATIONAL_ID via pattern{how}; a valid {label} {by}",
                      detector=self.name)

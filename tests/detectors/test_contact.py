@@ -67,6 +67,10 @@ def test_sip_not_found(text: str) -> None:
         ('{"mobile": "4255550123"}', "4255550123"),  # bare, but the value of a phone key
         ("https://x.example/sms?msisdn=14255550123", "14255550123"),
         ("Telefon: 5321234567", "5321234567"),  # TR, a region tried
+        ("ara 532 123 45 67", "532 123 45 67"),  # TR grouping, no trunk 0, any locale
+        ("212-123-45-67", "212-123-45-67"),  # an Istanbul line in that grouping
+        ("Israeli number 09-7625400", "09-7625400"),
+        ("052-123-4567", "052-123-4567"),
     ],
 )
 def test_phone_found(text: str, expected: str) -> None:
@@ -93,6 +97,10 @@ def test_phone_found(text: str, expected: str) -> None:
         "1920 1080",
         "NL91 ABNA 0417 1643 01",  # digit groups of an IBAN (one with a bad check)
         "046 123 987",  # nine digits in threes, as a Canadian SIN is written
+        "532.123.45.67",  # dotted in four parts: a version as likely
+        "532 123-45 67",  # separators mixed
+        "5321234567", "2121234567",  # bare, no trunk 0: any counter or id
+        "13812345678",  # an 11-digit run (a CN mobile only with its locale and a label)
         "030 12345678901234",  # a national number inside a longer digit run
         "session 11830487-7203-4C4F-9564-506B174FE26E ended",  # a GUID in free text
         "https://x.example/v1/2024/01/15/425-555-0123",  # digits after a "/" without a "+"

@@ -58,6 +58,17 @@ def test_iban_not_found(text: str) -> None:
         ("KVNR K310529873", "K310529873", "DE health insurance number"),
         ("rvnr 12150385M014", "12150385M014", "DE pension insurance number"),
         ("mbi 7KQ2-HN4-PW61", "7KQ2-HN4-PW61", "US Medicare MBI"),
+        # bare runs holding a birth date and a check digit
+        ("44051401359", "44051401359", "PL PESEL"),
+        ("pnr is 199109242397.", "199109242397", "SE personnummer"),
+        ("8001015009087", "8001015009087", "ZA ID number"),
+        ("id 9601211021413 on file", "9601211021413", "KR RRN"),
+        # context words other than a strict label
+        ("Turkish ID 10000000146", "10000000146", "TR T.C. kimlik no"),
+        ("เลขบัตรประชาชน 2345678901234", "2345678901234", "TH national id"),
+        ("3123:4567:8909", "3123:4567:8909", "IN Aadhaar"),
+        ("NPI: 1234567893", "1234567893", "US NPI"),
+        ("medicare 2123 45670 1", "2123 45670 1", "AU Medicare number"),
     ],
 )
 def test_national_id_found(text: str, expected: str, label: str) -> None:
@@ -81,8 +92,18 @@ def test_national_id_found(text: str, expected: str, label: str) -> None:
         "234567890124",  # an Aadhaar-valid digit run, but bare: could be any count
         "2345 6789 0125",  # wrong Verhoeff digit
         "IE29 AIBK 9311 5212 3456 79",  # Verhoeff-valid digit groups inside an IBAN
-        "44051401359",  # a PESEL-valid bare run without its label: could be any id
-        "86095742719",
+        "86095742719",  # a Steuer-ID-valid bare run without its label: could be any id
+        "10000000146",  # TCKN: two check digits but no birth date
+        "2345678901234",  # a Thai id's mod-11 check alone
+        "1001015009084",  # a ZA-valid run that may be epoch milliseconds (2001)
+        "2001015009083",
+        "v44051401359", "44051401359.7", "/users/44051401359/", "+44051401359",
+        "202311201530",  # yyyymmddhhmm, not a 12-digit personnummer
+        "2001:4567:8909::1", "fe80::3123:4567:8909",  # IPv6, not a colon-grouped Aadhaar
+        "1234567893", "ssn 1234567893", "provider id 1234567893",  # an NPI only by its name
+        "NPI: 1234567890",  # wrong Luhn digit
+        "051102-9234110",  # a KR RRN of someone born in 1805
+        "2123456701", "2123 45671 1",  # Medicare: bare, or a wrong check digit
         "build 20231201-1530",  # yyyymmdd-hhmm, not a personnummer
         "231201-1530",
         "51 943 476 5919",  # NHS-valid groups inside a longer run of groups

@@ -6,6 +6,7 @@ whatever region the event's locale gives."""
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -30,12 +31,17 @@ benign = st.one_of(
     st.uuids().map(lambda u: f"session {u} ended"),
     st.integers(1_000_000_000, 2_100_000_000).map(str),  # epoch seconds
     st.integers(1_000_000_000_000, 2_100_000_000_000).map(str),  # epoch milliseconds
+    st.integers(1_000_000_000_000, 2_100_000_000_000).map(lambda n: f"sent at {n}, retry"),
+    st.datetimes(datetime(2000, 1, 1), datetime(2035, 12, 31)).map(
+        lambda d: d.strftime("%Y%m%d%H%M")),  # compact timestamps, not a personnummer
+    st.integers(0, 9_999_999_999).map(lambda n: f"took {n} ms"),  # durations
     st.integers(0, 100_000).map(lambda n: f"{n} messages, {n % 60} calls"),
     st.binary(min_size=16, max_size=24).map(lambda b: base64.b64encode(b).decode()),
     st.sampled_from(["EN-US", "de-DE", "Surface Pro 9", "iPhone14,2", "Galaxy S21 Ultra",
                      "Windows 11 Pro", "Microsoft Teams Rooms", "SM-G991B", "Pixel 7a"]),
 )
-regions = st.sampled_from([None, "US", "DE", "FR", "GB", "TR", "IN", "JP", "BR", "PL"])
+regions = st.sampled_from([None, "US", "DE", "FR", "GB", "TR", "IN", "JP", "BR", "PL", "IL",
+                          "CN"])
 
 
 @settings(max_examples=300, deadline=None)  # the first call loads the name lists
