@@ -33,7 +33,7 @@ import pyarrow as pa
 from audit import __version__, readers
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind, Scope
 from audit.context import ScanContext, chunk_scoped
-from audit.errors import AuditError, NotTested, UsageError
+from audit.errors import AuditError, NotApplicable, NotTested, UsageError
 from audit.finding_store import (
     FindingStore,
     MarkLookup,
@@ -1168,12 +1168,18 @@ def _finish(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str, An
         return []
     try:
         if kind.summarize is not None:
-            for key, value in kind.summarize(rule, state.stats, ctx).items():
-                extras.setdefault(key, []).extend(value)
+            _extend(extras, kind.summarize(rule, state.stats, ctx))
         if not kind.aggregate or not state.partials:
             return []
         assert kind.finish is not None
         result = kind.finish(rule, state.partials, ctx)
+        if isinstance(result, tuple):  # hits, and a JSON-ready summary for the extras
+            result, summary = result
+            _extend(extras, summary)
+    except NotApplicable as signal:
+        state.status, state.reason = Status.NOT_APPLICABLE, signal.reason
+        _extend(extras, signal.summary)
+        return []
     except NotTested as signal:
         state.status, state.reason = Status.NOT_TESTED, signal.reason
         return []
@@ -1182,6 +1188,12 @@ def _finish(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str, An
         return []
     return from_batch(finding_batch(rule, result, result["source"].to_numpy(),
                                     result["line"].to_numpy(), ctx))
+
+
+def _extend(extras: dict[str, Any], summary: Any) -> None:
+    """Append a kind's summary lists to the report's extras, under the same keys."""
+    for key, value in summary.items():
+        extras.setdefault(key, []).extend(value)
 
 
 def finding_batch(rule: Rule, result: pd.DataFrame, sources: str | np.ndarray,

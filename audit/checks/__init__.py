@@ -19,10 +19,12 @@ of what needs the whole dump (``meta`` has ``source`` and ``line`` for each row)
 DataFrame, or any picklable state the kind's ``compact`` and ``finish`` understand
 (parts of a scan run in other processes or on Dask workers and are merged).
 ``finish(rule, partials, ctx)`` turns the list of partials into hits whose columns
-also carry ``source`` and ``line``. Keeping per-record hits out of the partials keeps
-the state as small as its distinct keys, however many records are bad; a kind that
-must report records it can only judge at the end (the records of a shared device id)
-keeps their lines in a compact form.
+also carry ``source`` and ``line``, or into ``(hits, summary)``: a JSON-ready mapping
+whose list values are appended to the report's extras (the k histogram); or raises
+:class:`audit.errors.NotApplicable` when there was nothing to judge. Keeping per-record
+hits out of the partials keeps the state as small as its distinct keys, however many
+records are bad; a kind that must report records it can only judge at the end (the
+records of a shared device id) keeps their lines in a compact form.
 
 A kind that reports more than findings (the consent timeline) passes
 ``summarize``: its function then returns ``(hits, stats)`` per chunk, and at the
@@ -178,3 +180,4 @@ from audit.checks import consent  # noqa: E402,F401,I001
 from audit.checks import schema  # noqa: E402,F401
 from audit.checks import content  # noqa: E402,F401
 from audit.checks import identifiers  # noqa: E402,F401
+from audit.checks import anonymity  # noqa: E402,F401
