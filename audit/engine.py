@@ -974,7 +974,37 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
                 found.append(finding_batch(rule, result, chunk.sources_of(result.index),
                                            lines, ctx))
                 found_rows.append(result.index.to_numpy())
+        for rule in _gatherers(category, ctx):
+            _gather(rule, category, events, partial(_meta, chunk, events.index.to_numpy(),
+                                                    events.index), states[rule.id], ctx)
     return found, found_rows
+
+
+def _gatherers(category: str, ctx: ScanContext) -> tuple[Rule, ...]:
+    """The rules of other categories whose kind also gathers from this one's events."""
+    key = ("gatherers", category)
+    rules = ctx.memo.get(key)
+    if rules is None:
+        rules = ctx.memo[key] = tuple(
+            rule for rule in ctx.rulepack.rules.values()
+            if rule.category != category and rule.kind in CHECK_KINDS
+            and (kind := CHECK_KINDS[rule.kind]).gathers_from is not None
+            and category in kind.gathers_from(rule))
+    return rules  # type: ignore[no-any-return]
+
+
+def _gather(rule: Rule, category: str, events: pd.DataFrame, meta: Any, state: RuleState,
+            ctx: ScanContext) -> None:
+    """Add what ``rule`` gathers from another category's events to its partials."""
+    if state.status is not None or state.missing is not None:
+        return
+    kind = CHECK_KINDS[rule.kind]
+    assert kind.gather is not None
+    try:
+        state.partials.append(kind.gather(rule, category, events, meta(), ctx))
+        state.partials = _compacted(kind, state.partials)
+    except Exception as exc:  # a bug in a check: report it, never skip silently
+        state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
 
 
 def _meta(chunk: Chunk, labels: np.ndarray, index: pd.Index) -> pd.DataFrame:

@@ -26,6 +26,12 @@ hits out of the partials keeps the state as small as its distinct keys, however 
 records are bad; a kind that must report records it can only judge at the end (the
 records of a shared device id) keeps their lines in a compact form.
 
+A cross-record kind that judges its category's records by what other categories carry
+(a census pseudonym beside a cleartext identity in error data) passes ``gather`` and
+``gathers_from(rule) -> categories``: ``gather(rule, category, events, meta, ctx)``
+returns a partial from each chunk's events of those categories (all of them: the rule's
+own selectors are about its own category), merged and finished with the rest.
+
 A kind that reports more than findings (the consent timeline) passes
 ``summarize``: its function then returns ``(hits, stats)`` per chunk, and at the
 end ``summarize(rule, stats_frames, ctx)`` returns a JSON-ready mapping whose
@@ -97,6 +103,8 @@ class CheckKind:
     validate: Callable[..., str | None] | None = None
     compact: Callable[[list[Any]], list[Any]] | None = None
     scope: Callable[[Rule, Category], Scope] | None = None
+    gather: Callable[..., Any] | None = None
+    gathers_from: Callable[[Rule], tuple[str, ...]] | None = None
     doc: str = ""
 
     def scope_of(self, rule: Rule, category: Category) -> Scope:
@@ -123,12 +131,16 @@ def check_kind(
     validate: Callable[..., str | None] | None = None,
     compact: Callable[[list[Any]], list[Any]] | None = None,
     scope: Callable[[Rule, Category], Scope] | None = None,
+    gather: Callable[..., Any] | None = None,
+    gathers_from: Callable[[Rule], tuple[str, ...]] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
     def register(func: CheckFunc) -> CheckFunc:
         if name in CHECK_KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
+        if (gather is None) != (gathers_from is None) or (gather and finish is None):
+            raise ValueError(f"check kind {name!r}: gather needs gathers_from and finish")
         unknown = set(needs) - set(NEEDS_REASONS)
         if unknown:
             raise ValueError(f"check kind {name!r} needs unknown inputs {sorted(unknown)}")
@@ -143,6 +155,8 @@ def check_kind(
             validate=validate,
             compact=compact,
             scope=scope,
+            gather=gather,
+            gathers_from=gathers_from,
             doc=(func.__doc__ or "").strip(),
         )
         return func
@@ -181,3 +195,4 @@ from audit.checks import schema  # noqa: E402,F401
 from audit.checks import content  # noqa: E402,F401
 from audit.checks import identifiers  # noqa: E402,F401
 from audit.checks import anonymity  # noqa: E402,F401
+from audit.checks import linkage  # noqa: E402,F401
