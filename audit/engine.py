@@ -62,6 +62,7 @@ from audit.model import (
     Report,
     RuleOutcome,
     Severity,
+    Stage,
     Status,
     Summary,
 )
@@ -170,6 +171,7 @@ def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
         mapping = load_mapping(options.mapping, options.limits)
     return ScanContext(
         stage=options.stage,
+        stages=frozenset({options.stage, *([Stage.STORED] if options.stored else [])}),
         key=resolve_key(options.key),
         show_evidence=options.show_evidence,
         ledger=ledger,
@@ -288,10 +290,15 @@ def initial_states(ctx: ScanContext, skip: Sequence[str] = ()) -> dict[str, Rule
             state.status, state.reason = Status.ERROR, f"unknown check kind {rule.kind!r}"
         elif excluded is not None:
             state.status, state.reason = Status.EXCLUDED, f"excluded by --skip-rule {excluded}"
-        elif ctx.stage not in rule.stages:
+        elif not ctx.scan_stages & rule.stages:
             stages = ", ".join(sorted(s.value for s in rule.stages))
             state.status = Status.NOT_APPLICABLE
             state.reason = f"applies at stage {stages} only (this scan: {ctx.stage.value})"
+        elif kind.needs_stages is not None and not kind.needs_stages(rule) <= ctx.scan_stages:
+            state.status = Status.NOT_APPLICABLE
+            state.reason = ("compares the stages " + " and ".join(
+                s.value for s in Stage if s in kind.needs_stages(rule)) + ": scan a transit "
+                "capture with the stored dump (scan CAPTURE --stored DUMP)")
         else:
             missing = [n for n in sorted(kind.needs) if not ctx.has(n)]
             if missing:
@@ -336,11 +343,15 @@ def scan(options: ScanOptions) -> Report:
     """Run a whole scan and return the report (nothing is written here)."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     files, skipped = expand_inputs(list(options.inputs))
+    stored: list[Path] = []
+    if options.stored:
+        stored, more = expand_inputs(list(options.stored))
+        skipped = [*skipped, *more]
     skipped = [printable(name) for name in skipped]
     # ``--jobs 1`` asks for one process: not even a short-lived one for the ledger.
     fork = options.engine != "dask" and options.jobs != 1
     if options.engine != "dask":
-        options = replace(options, jobs=jobs_for(files, options.jobs))
+        options = replace(options, jobs=jobs_for([*files, *stored], options.jobs))
     ctx = prepare(options, fork=fork)
     pack = ctx.rulepack
     states = initial_states(ctx, options.skip_rules)
@@ -350,9 +361,9 @@ def scan(options: ScanOptions) -> Report:
         if options.engine == "dask":
             from audit.dask_runner import scan_files
 
-            results = merge_parts(*scan_files(files, options, states))
+            results = merge_parts(*scan_files(files, options, states, stored))
         else:
-            results = _scan_locally(files, ctx, states, options, scratch.path)
+            results = _scan_locally(files, ctx, states, options, scratch.path, stored)
 
         inputs: list[InputInfo] = []
         days: Counter[str] = Counter()
@@ -375,8 +386,8 @@ def scan(options: ScanOptions) -> Report:
         for rule_id, state in states.items():
             finished.extend(_finish(pack.rules[rule_id], state, ctx, extras))
             _settle(pack.rules[rule_id], state, ctx)
-        findings, tally = _collect(files, spool, finished, states, options, scratch, extras,
-                                   inputs)
+        findings, tally = _collect([*files, *stored], spool, finished, states, options,
+                                   scratch, extras, inputs)
     except BaseException:
         scratch.remove()
         raise
@@ -533,6 +544,8 @@ class Unit(NamedTuple):
 
     files: tuple[Path, ...]
     part: Part | None = None
+    #: the stage its files are read as, when not the scan's ``--stage`` (``--stored``)
+    stage: Stage | None = None
 
 
 #: Files smaller than this are not worth cutting into parts, nor inputs smaller than this
@@ -578,7 +591,16 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def plan(files: list[Path], parts: int) -> list[Unit]:
+def plan(files: list[Path], parts: int, stored: Sequence[Path] = ()) -> list[Unit]:
+    """:func:`plan_stage` of the inputs, then of the ``--stored`` inputs (units of one
+    stage each: a unit's rules are those of its stage)."""
+    units = plan_stage(files, parts)
+    if stored:
+        units += [unit._replace(stage=Stage.STORED) for unit in plan_stage(list(stored), parts)]
+    return units
+
+
+def plan_stage(files: list[Path], parts: int) -> list[Unit]:
     """Units of work, in input order: a large file cut into ``parts`` ranges is a unit
     per range; the other files are grouped, one after another, into units whose files
     share chunks (per-file work is then only reading). Each group holds up to
@@ -611,17 +633,19 @@ def plan(files: list[Path], parts: int) -> list[Unit]:
 
 
 def _scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleState],
-                  options: ScanOptions, scratch: str) -> Iterator[UnitResult]:
+                  options: ScanOptions, scratch: str, stored: Sequence[Path] = ()
+                  ) -> Iterator[UnitResult]:
     """The pandas engine: chunks streamed, one progress bar; with ``jobs`` > 1 the units
     run in that many forked processes, which share the loaded context copy-on-write."""
     progress = _progress(options, files)
-    units = plan(files, options.jobs)
+    units = plan(files, options.jobs, stored)
     try:
         if options.jobs <= 1 or len(units) == 1:
             # One process: a spare core reads the next batch while this one is checked.
             ahead = usable_cores() > 1
             results = (scan_file(unit.files, ctx, states, options.chunk_rows, progress.update,
-                                 unit.part, scratch, ahead=ahead) for unit in units)
+                                 unit.part, scratch, ahead=ahead, stage=unit.stage)
+                       for unit in units)
             yield from merge_parts(units, results)
             return
         from concurrent.futures import ThreadPoolExecutor
@@ -674,7 +698,7 @@ def _scan_forked(unit: Unit) -> UnitResult:
     assert _FORKED is not None
     ctx, states, chunk_rows, scratch = _FORKED
     return scan_file(unit.files, ctx, states, chunk_rows, None, unit.part, scratch,
-                     digest=unit.part is None)
+                     digest=unit.part is None, stage=unit.stage)
 
 
 def merge_parts(units: list[Unit], results: Iterable[UnitResult]) -> Iterator[UnitResult]:
@@ -702,13 +726,16 @@ def merge_parts(units: list[Unit], results: Iterable[UnitResult]) -> Iterator[Un
 def scan_file(paths: Path | Sequence[Path], ctx: ScanContext,
               open_states: dict[str, RuleState], chunk_rows: int, advance: Any = None,
               part: Part | None = None, scratch: str | None = None, digest: bool = True,
-              ahead: bool = False) -> UnitResult:
+              ahead: bool = False, stage: Stage | None = None) -> UnitResult:
     """Scan one input file, one part of it (``part``), or files read one after another
     into shared chunks, chunk by chunk: the unit of work of both engines. Findings
     beyond a few thousand go to a file in ``scratch`` when given. Each file's digest is
     taken here (a cut file's by its first part) unless ``digest`` is false (the
-    caller's). ``ahead`` reads the next batch in a thread (when a core is free for it)."""
+    caller's). ``ahead`` reads the next batch in a thread (when a core is free for it).
+    ``stage`` reads the files as that stage (``--stored``), not the scan's ``--stage``."""
     files = [paths] if isinstance(paths, Path) else list(paths)
+    if stage is not None and stage is not ctx.stage:
+        ctx = replace(ctx, stage=stage)  # the same caches (memo), another stage
     states = {rule_id: st.fresh() for rule_id, st in open_states.items()}
     writer = RunWriter(scratch)
     days: Counter[str] = Counter()
@@ -745,7 +772,8 @@ def scan_file(paths: Path | Sequence[Path], ctx: ScanContext,
                                 sha256=sha256_of(path) if digest and first else "",
                                 records=n, rejected=r,
                                 entries=None if entries is None else
-                                entry_infos(entries, rejected_lines[k])))
+                                entry_infos(entries, rejected_lines[k]),
+                                stage=ctx.stage.value))
     return UnitResult([writer.close()], inputs, states, days, findings_by_day)
 
 
@@ -960,7 +988,7 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
     for category, events in chunk.frames.items():
         for rule in ctx.rulepack.categories[category].rules:
             state = states[rule.id]
-            if state.status is not None:
+            if state.status is not None or ctx.stage not in rule.stages:
                 continue
             rows = selected(events, rule.when, rule.unless)
             if rows.empty or not _in_scope(rows, state, rule_scope(rule, ctx)):
@@ -996,7 +1024,7 @@ def _gatherers(category: str, ctx: ScanContext) -> tuple[Rule, ...]:
 def _gather(rule: Rule, category: str, events: pd.DataFrame, meta: Any, state: RuleState,
             ctx: ScanContext) -> None:
     """Add what ``rule`` gathers from another category's events to its partials."""
-    if state.status is not None or state.missing is not None:
+    if state.status is not None or state.missing is not None or ctx.stage not in rule.stages:
         return
     kind = CHECK_KINDS[rule.kind]
     assert kind.gather is not None
@@ -1071,7 +1099,7 @@ def run_variants(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
         for part in variant_frames(events, mine, context):
             for rule in ctx.rulepack.categories[category].rules:
                 state = states[rule.id]
-                if state.status is not None:
+                if state.status is not None or ctx.stage not in rule.stages:
                     continue
                 rows = selected(part.frame, rule.when, rule.unless)
                 scope = rule_scope(rule, ctx)

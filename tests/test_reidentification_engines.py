@@ -15,7 +15,9 @@ import audit
 from audit import engine
 
 CASES = FIXTURES / "cases" / "census"
-RULES = ("census/re-identification-risk", "census/linkable-to-user")
+RULES = ("census/re-identification-risk", "census/linkable-to-user",
+         "census/not-rehashed-at-rest", "error/user-id-linkable-at-rest")
+STAGES = FIXTURES / "dumps" / "stages"
 
 
 def _folder(tmp_path: Path) -> Path:
@@ -29,6 +31,15 @@ def _folder(tmp_path: Path) -> Path:
     return folder
 
 
+def _stored(tmp_path: Path) -> tuple[str, ...]:
+    """The stored dump twice (in a folder of its own): stored records in two files."""
+    folder = tmp_path / "stored"
+    folder.mkdir()
+    for name in ("a.jsonl", "b.jsonl"):
+        shutil.copy(STAGES / "stored.jsonl", folder / name)
+    return (str(folder),)
+
+
 def _seen(report: audit.Report) -> tuple[Any, ...]:
     findings = [(f.rule, Path(f.source).name, f.line, f.field, f.fingerprint, f.evidence,
                  f.explanation.replace(str(Path(f.source).parent), ""))
@@ -39,10 +50,12 @@ def _seen(report: audit.Report) -> tuple[Any, ...]:
 def test_two_processes_give_the_same_findings(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     folder = _folder(tmp_path)
-    one = audit.scan(inputs=str(folder), jobs=1, chunk_rows=16)
+    shutil.copy(STAGES / "transit.jsonl", folder / "e-transit.jsonl")
+    stored = _stored(tmp_path)
+    one = audit.scan(inputs=str(folder), stored=stored, jobs=1, chunk_rows=16)
     monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)  # each file cut into two parts
-    assert len(engine.plan(sorted(folder.iterdir()), 2)) == 8
-    two = audit.scan(inputs=str(folder), jobs=2, chunk_rows=16)
+    assert len(engine.plan(sorted(folder.iterdir()), 2)) == 10
+    two = audit.scan(inputs=str(folder), stored=stored, jobs=2, chunk_rows=16)
     findings, summary = _seen(one)
     assert {rule for rule, *_ in findings} == set(RULES)
     # The copies carry the same devices: the fleet's small classes keep their k, and
@@ -57,11 +70,15 @@ def test_dask_gives_the_same_findings(tmp_path: Path, monkeypatch: pytest.Monkey
     from dask.distributed import Client, LocalCluster
 
     folder = _folder(tmp_path)
-    local = audit.scan(inputs=str(folder), jobs=1)
+    shutil.copy(STAGES / "transit.jsonl", folder / "e-transit.jsonl")
+    stored = _stored(tmp_path)
+    local = audit.scan(inputs=str(folder), stored=stored, jobs=1)
     monkeypatch.setattr(engine, "SPLIT_MIN_BYTES", 0)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster):
-        distributed = audit.scan(inputs=str(folder), engine="dask",
+        distributed = audit.scan(inputs=str(folder), stored=stored, engine="dask",
                                  scheduler=cluster.scheduler_address)
     assert _seen(distributed) == _seen(local)
-    assert _seen(local)[0]
+    assert {f[0] for f in _seen(local)[0]} == set(RULES)
+    assert [i["stage"] for i in distributed.run["inputs"]] == \
+        [i["stage"] for i in local.run["inputs"]] == ["transit"] * 5 + ["stored"] * 2

@@ -49,6 +49,10 @@ keeps one cache per chunk (rules with equal ``when``/``unless`` get the same fra
 the work is done once per chunk whatever the number of rules; called on its own, a
 kind simply computes them.
 
+A kind that compares two stages of one scan (a stored dump with the transit capture
+of ``--stored``) gives ``needs_stages(rule)``: without all of them the rule is *not
+applicable*. Its ``collect`` reads ``ctx.stage``, the stage of the input at hand.
+
 What a rule applies to beyond its own ``when``/``unless`` (a consent gate's events) and
 the fields it cannot decide without (the UserID a hash check reads) are its
 :class:`Scope`, given by ``scope(rule, category)``. The engine counts the rows in scope
@@ -72,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from audit.model import Stage
     from audit.rulepack import Category, Rule
 
 HIT_COLUMNS = ("field", "value", "detector", "explanation")
@@ -105,6 +110,8 @@ class CheckKind:
     scope: Callable[[Rule, Category], Scope] | None = None
     gather: Callable[..., Any] | None = None
     gathers_from: Callable[[Rule], tuple[str, ...]] | None = None
+    #: the stages a rule must see all of in one scan (a transit and a stored dump)
+    needs_stages: Callable[[Rule], frozenset[Stage]] | None = None
     doc: str = ""
 
     def scope_of(self, rule: Rule, category: Category) -> Scope:
@@ -133,6 +140,7 @@ def check_kind(
     scope: Callable[[Rule, Category], Scope] | None = None,
     gather: Callable[..., Any] | None = None,
     gathers_from: Callable[[Rule], tuple[str, ...]] | None = None,
+    needs_stages: Callable[[Rule], frozenset[Stage]] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
@@ -157,6 +165,7 @@ def check_kind(
             scope=scope,
             gather=gather,
             gathers_from=gathers_from,
+            needs_stages=needs_stages,
             doc=(func.__doc__ or "").strip(),
         )
         return func
@@ -196,3 +205,4 @@ from audit.checks import content  # noqa: E402,F401
 from audit.checks import identifiers  # noqa: E402,F401
 from audit.checks import anonymity  # noqa: E402,F401
 from audit.checks import linkage  # noqa: E402,F401
+from audit.checks import stages  # noqa: E402,F401
