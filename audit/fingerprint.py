@@ -81,10 +81,15 @@ def pseudonym_key(key: bytes) -> str:
 def pseudonym_digests(values: Any, key: bytes) -> Any:
     """Keyed 64-bit digests (SipHash-2-4, as numpy uint64) of text values: what the
     cross-record analyses keep of a pseudonym instead of its text, 8 bytes each.
-    ``values`` must hold no missing values."""
+    ``values`` (a pandas Series, hashed straight from its Arrow text, or a sequence of
+    str) must hold no missing values; the digest of a text is the same either way."""
     import numpy as np
-    from pandas.util import hash_array
+    import pandas as pd
+    from pandas.util import hash_array, hash_pandas_object
 
+    if isinstance(values, pd.Series):
+        return hash_pandas_object(values, index=False,
+                                  hash_key=pseudonym_key(key)).to_numpy(dtype=np.uint64)
     array = np.asarray(values, dtype=object)
     if not len(array):
         return np.empty(0, dtype=np.uint64)

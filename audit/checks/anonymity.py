@@ -75,15 +75,19 @@ def class_keys(events: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, 
     combined = np.zeros(n, dtype=np.int64)
     for name in names:
         if name in events.columns:
-            codes = pd.factorize(events[name].map(_text_or_none, na_action="ignore"))[0]
+            column = events[name]
+            if column.dtype == object:  # mixed values (a list is unhashable): as text
+                column = column.map(_text_or_none, na_action="ignore")
+            codes = pd.factorize(column)[0]
             width = int(codes.max(initial=-1)) + 2
-            combined = np.unique(combined * width + (codes + 1), return_inverse=True)[1]
-    firsts = np.unique(combined, return_index=True)[1]
+            combined = pd.factorize(combined * width + (codes + 1))[0].astype(np.int64)
+    firsts = np.full(int(combined.max(initial=-1)) + 1, n, dtype=np.int64)
+    np.minimum.at(firsts, combined, np.arange(n))
     columns = [events[name].to_numpy(dtype=object)[firsts] if name in events.columns
                else np.full(len(firsts), None, dtype=object) for name in names]
     keys = np.array([SEP.join(ABSENT if _absent(v) else _text_or_none(v) for v in row)
                      for row in zip(*columns, strict=True)] if names else [], dtype=object)
-    return np.unique(combined, return_inverse=True)[1].astype(np.int32), keys
+    return combined.astype(np.int32), keys
 
 
 def _absent(value: Any) -> bool:
@@ -108,8 +112,11 @@ def collect_classes(rule: Rule, events: pd.DataFrame, meta: pd.DataFrame, ctx: S
     present = events[device_field].notna().to_numpy()
     if not present.any():
         return no_hits(), _empty(_k_of(rule))
-    rows = events[present]
-    devices = rows[device_field].map(_text_or_none).to_numpy(dtype=object)
+    needed = [c for c in (device_field, *rule.params["quasi_identifiers"]) if c in events]
+    rows = events[needed] if present.all() else events.loc[present, needed]
+    devices = rows[device_field]
+    if devices.dtype == object:  # mixed values: as every format writes them
+        devices = devices.map(_text_or_none)
     codes, keys = class_keys(rows, rule.params["quasi_identifiers"])
     source_codes, source_names = pd.factorize(meta["source"].to_numpy()[present])
     digests = pseudonym_digests(devices, ctx.key)

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import Scope, check_kind, hits, no_hits
-from audit.checks.identifiers import remembered
-from audit.detectors.identifiers import hashed_id_verdicts
 from audit.fingerprint import mask, printable, pseudonym_digests
 from audit.lazy import lazy
 from audit.rulepack import glob_regex, meta_params
@@ -37,6 +35,11 @@ else:
     pd = lazy("pandas")
 
 PARAMS = meta_params("linkage_params")
+#: What a pseudonym looks like (a census DeviceID or hashed UserID): a GUID, braced or
+#: not, or a hex digest. Only such values of other categories are compared, and an
+#: identity field holding one is not a cleartext identity.
+PSEUDONYM_SHAPE = (r"\{?[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?"
+                   r"[0-9A-Fa-f]{12}\}?|[0-9A-Fa-f]{16,128}")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -56,7 +59,7 @@ class LinkState:
     other_category: np.ndarray  # int32
     other_carrier: np.ndarray  # int32
     other_identity: np.ndarray  # int32
-    other_masked: np.ndarray  # object: the identity's value, masked
+    other_clear: np.ndarray  # object: the identity's value (masked when shown)
     other_value: np.ndarray  # object: the carrier's text (the pseudonym)
     other_source: np.ndarray  # int32
     other_line: np.ndarray  # int64
@@ -81,7 +84,7 @@ def _texts(column: pd.Series) -> pd.Series:
 def _digests(values: pd.Series, ctx: ScanContext) -> np.ndarray:
     """Keyed digests of the values case-folded: a GUID or hex id in capitals is the same
     pseudonym in small letters."""
-    return pseudonym_digests(values.str.lower().to_numpy(dtype=object), ctx.key)
+    return pseudonym_digests(values.str.lower(), ctx.key)
 
 
 def collect_pseudonyms(rule: Rule, events: pd.DataFrame, meta: pd.DataFrame,
@@ -106,7 +109,7 @@ def collect_pseudonyms(rule: Rule, events: pd.DataFrame, meta: pd.DataFrame,
 
 
 _OTHER = ("other_digest", "other_category", "other_carrier", "other_identity",
-          "other_masked", "other_value", "other_source", "other_line")
+          "other_clear", "other_value", "other_source", "other_line")
 
 
 def _link_of(rule: Rule, category: str) -> dict[str, Any]:
@@ -126,24 +129,26 @@ def gather_links(rule: Rule, category: str, events: pd.DataFrame, meta: pd.DataF
     carries a cleartext identity, with the first such event."""
     width = len(rule.params["pseudonyms"])
     link = _link_of(rule, category)
-    identity, masked = _identities(rule, events, link["identities"], ctx)
+    identity, clear = _identities(events, link["identities"])
     rows = np.flatnonzero(identity >= 0)
     if not len(rows):
         return _empty(width)
     skip = {ctx.rulepack.categories[category].select_field}
     names: list[str] = [category, *link["identities"]]
     parts = []
+    linking = identity >= 0
     for carrier in _carriers(list(events.columns), link.get("carriers", ["*"]), skip):
-        values = _texts(events[carrier].iloc[rows])
-        at = rows[events.index[rows].get_indexer(values.index)]
-        own = identity[at] == (link["identities"].index(carrier)
-                               if carrier in link["identities"] else -2)
-        if own.any():  # an identity does not link its own value: another field must
-            at, values = at[~own], values[~own]
-        if values.empty:
+        column = events[carrier]
+        if column.dtype.kind in "biufcmM":  # numbers, flags and times are no pseudonyms
+            continue
+        chosen = linking & _shaped(column)  # only an id-shaped value can be a pseudonym
+        if carrier in link["identities"]:  # an identity does not link its own value
+            chosen &= identity != link["identities"].index(carrier)
+        at = np.flatnonzero(chosen)
+        if not len(at):
             continue
         names.append(carrier)
-        parts.append((len(names) - 1, at, values.to_numpy(dtype=object)))
+        parts.append((len(names) - 1, at, column.to_numpy(dtype=object)[at]))
     if not parts:
         return _empty(width)
     carrier_code = np.concatenate([np.full(len(at), c, dtype=np.int32) for c, at, _ in parts])
@@ -153,11 +158,11 @@ def gather_links(rule: Rule, category: str, events: pd.DataFrame, meta: pd.DataF
     table = np.asarray([*names, *sources], dtype=object)
     state = LinkState(
         table, *(getattr(_empty(width), f) for f in ("own_source", "own_line", "own_digest")),
-        other_digest=_digests(pd.Series(value, dtype=object), ctx),
+        other_digest=_digests(pd.Series(value, dtype="str"), ctx),
         other_category=np.zeros(len(at), dtype=np.int32),
         other_carrier=carrier_code,
         other_identity=(identity[at] + 1).astype(np.int32),
-        other_masked=masked[at],
+        other_clear=clear[at],
         other_value=value,
         other_source=(source_codes + len(names)).astype(np.int32),
         other_line=meta["line"].to_numpy()[at].astype(np.int64),
@@ -165,29 +170,29 @@ def gather_links(rule: Rule, category: str, events: pd.DataFrame, meta: pd.DataF
     return _first_per_digest(state)
 
 
-def _identities(rule: Rule, events: pd.DataFrame, fields: Sequence[str], ctx: ScanContext
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: the index in ``fields`` of its first identity field whose value is not a
-    one-way hash (-1: none), and that value masked."""
+def _shaped(values: pd.Series) -> np.ndarray:
+    """Which values have the shape of a pseudonym: a GUID or a hex digest (vectorised:
+    Arrow's regular expressions on Arrow-backed text)."""
+    try:
+        return values.str.fullmatch(PSEUDONYM_SHAPE).to_numpy(dtype=bool, na_value=False)
+    except AttributeError:  # a column of no text at all
+        return np.zeros(len(values), dtype=bool)
+
+
+def _identities(events: pd.DataFrame, fields: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the index in ``fields`` of its first identity field whose value is in
+    cleartext, not shaped as a one-way hash (-1: none), and that value (kept in memory
+    only: a finding shows it masked)."""
     found = np.full(len(events), -1, dtype=np.int64)
-    masked = np.full(len(events), None, dtype=object)
-    memo = ctx.memo.setdefault(("linkage", rule.id), {})
+    clear = np.full(len(events), None, dtype=object)
     for j, name in reversed(list(enumerate(fields))):  # the first field wins: set last
         if name not in events.columns:
             continue
-        values = _texts(events[name])
-        if values.empty:
-            continue
-        codes, uniques = pd.factorize(values)
-        texts = np.asarray(uniques, dtype=object).tolist()
-        verdicts = remembered(memo, texts, lambda new: [
-            None if hashed else mask(text, ctx.key)
-            for text, (hashed, _) in zip(new, hashed_id_verdicts(new), strict=True)])
-        shown = np.asarray([*verdicts], dtype=object)[codes]
-        clear = pd.notna(shown)
-        at = events.index.get_indexer(values.index)[clear]
-        found[at], masked[at] = j, shown[clear]
-    return found, masked
+        column = events[name]
+        at = np.flatnonzero(column.notna().to_numpy() & ~_shaped(column))
+        if len(at):
+            found[at], clear[at] = j, column.to_numpy(dtype=object)[at]
+    return found, clear
 
 
 def _first_per_digest(state: LinkState) -> LinkState:
@@ -224,7 +229,7 @@ def merge_links(parts: list[LinkState]) -> LinkState:
         np.asarray(uniques, dtype=object), joined("own_source", True), joined("own_line"),
         np.concatenate(own), joined("other_digest"), joined("other_category", True),
         joined("other_carrier", True), joined("other_identity", True),
-        joined("other_masked"), joined("other_value"), joined("other_source", True),
+        joined("other_clear"), joined("other_value"), joined("other_source", True),
         joined("other_line")))
 
 
@@ -262,7 +267,7 @@ def finish_links(rule: Rule, partials: list[LinkState], ctx: ScanContext
             f"{fields[j]} is also in {names[state.other_category[o]]} event "
             f"{printable(names[state.other_source[o]])}:{int(state.other_line[o])} "
             f"(field {names[state.other_carrier[o]]}) beside cleartext "
-            f"{names[state.other_identity[o]]} {state.other_masked[o]}"
+            f"{names[state.other_identity[o]]} {mask(state.other_clear[o], ctx.key)}"
             + (f"; {', '.join(also)} too" if also else ""))
     found = hits(np.arange(len(linked)), field=[fields[j] for j in first_field.tolist()],
                  value=state.other_value[other], detector="linkage",

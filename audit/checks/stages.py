@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from audit.checks import Scope, check_kind, hits, no_hits
+from audit.checks.identifiers import remembered
 from audit.detectors.known import DIGEST_CODES, digest_variant
 from audit.fingerprint import mask, printable, pseudonym_digests
 from audit.lazy import lazy
@@ -78,7 +79,9 @@ def collect_pairs(rule: Rule, events: pd.DataFrame, meta: pd.DataFrame, ctx: Sca
     name = rule.params["field"]
     if name not in events.columns:
         return no_hits(), _empty()
-    values = events[name].dropna().map(str)
+    values = events[name].dropna()
+    if values.dtype == object:  # mixed values: as text
+        values = values.map(str)
     if values.empty:
         return no_hits(), _empty()
     at = events.index.get_indexer(values.index)
@@ -87,23 +90,27 @@ def collect_pairs(rule: Rule, events: pd.DataFrame, meta: pd.DataFrame, ctx: Sca
     texts = values.to_numpy(dtype=object)
     state = _empty()
     if ctx.stage is _stage(rule, "to"):
-        digests = np.column_stack([pseudonym_digests(texts, ctx.key),
-                                   pseudonym_digests(values.str.lower().to_numpy(object),
-                                                     ctx.key)])
+        digests = np.column_stack([pseudonym_digests(values, ctx.key),
+                                   pseudonym_digests(values.str.lower(), ctx.key)])
         return no_hits(), PairState(np.asarray(names, dtype=object), *(
             getattr(state, f) for f in _FROM), digests, sources.astype(np.int32), lines)
     if ctx.stage is not _stage(rule, "from"):
         return no_hits(), state
     codes, uniques = pd.factorize(texts)
     firsts = np.unique(codes, return_index=True)[1]  # each distinct value's first record
-    found = _forms(list(uniques), rule.params["match"] == "same", name)
-    picked = firsts[[i for i, _, _ in found]] if found else np.empty(0, np.intp)
-    texts_of = [t for _, t, _ in found]
+    same = rule.params["match"] == "same"
+    if same:  # one cheap digest a value: nothing worth remembering
+        forms = _forms(list(uniques), True, name, ctx.key)
+    else:
+        memo = ctx.memo.setdefault(("stage-pair", rule.id), {})
+        forms = remembered(memo, list(uniques), lambda new: _forms(new, False, name, ctx.key))
+    counts = [len(d) for d, _ in forms]
+    picked = np.repeat(firsts, counts)
     return no_hits(), PairState(
         np.asarray(names, dtype=object),
-        pseudonym_digests(np.asarray(texts_of, dtype=object), ctx.key),
-        texts[picked] if len(picked) else np.empty(0, object),
-        np.asarray([c for _, _, c in found], dtype=np.int16),
+        np.concatenate([d for d, _ in forms]) if forms else np.empty(0, np.uint64),
+        texts[picked], np.concatenate([c for _, c in forms]) if forms
+        else np.empty(0, np.int16),
         sources[picked].astype(np.int32), lines[picked],
         *(getattr(state, f) for f in _TO))
 
@@ -112,20 +119,34 @@ _FROM = ("from_digest", "from_value", "from_code", "from_source", "from_line")
 _TO = ("to_digest", "to_source", "to_line")
 
 
-def _forms(values: list[str], same: bool, field: str) -> list[tuple[int, str, int]]:
-    """(index of the value, text to digest, variant code) of each form a stored value
-    may take: the value itself (lower-case), or each of its unsalted digest variants
-    (hex forms lower-case, base64 as is)."""
-    if same:
-        return [(i, v.lower(), SAME) for i, v in enumerate(values)]
-    out = []
-    for i, value in enumerate(values):
+def _forms(values: list[str], same: bool, field: str, key: bytes
+           ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per value: the keyed digests of each form a stored value may take, and their
+    variant codes: the value itself (lower-case), or each of its unsalted digest variants
+    (hex forms lower-case, base64 as is). Remembered per value across chunks: a user's
+    40 digests are computed once per process."""
+    texts: list[str] = []
+    codes: list[int] = []
+    counts: list[int] = []
+    for value in values:
+        if same:
+            texts.append(value.lower())
+            codes.append(SAME)
+            counts.append(1)
+            continue
+        n = 0
         for code in range(DIGEST_CODES):
             variant = digest_variant(field, value, code)
             if variant is not None:
                 text, _, _, hexlike = variant
-                out.append((i, text.lower() if hexlike else text, code))
-    return out
+                texts.append(text.lower() if hexlike else text)
+                codes.append(code)
+                n += 1
+        counts.append(n)
+    digests = pseudonym_digests(np.asarray(texts, dtype=object), key)
+    ends = np.cumsum(counts)[:-1]
+    return list(zip(np.split(digests, ends), np.split(np.asarray(codes, np.int16), ends),
+                    strict=True))
 
 
 def merge_pairs(parts: list[PairState]) -> PairState:
