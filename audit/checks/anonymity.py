@@ -83,15 +83,17 @@ def class_keys(events: pd.DataFrame, names: Sequence[str]) -> tuple[np.ndarray, 
             combined = pd.factorize(combined * width + (codes + 1))[0].astype(np.int64)
     firsts = np.full(int(combined.max(initial=-1)) + 1, n, dtype=np.int64)
     np.minimum.at(firsts, combined, np.arange(n))
-    columns = [events[name].to_numpy(dtype=object)[firsts] if name in events.columns
-               else np.full(len(firsts), None, dtype=object) for name in names]
-    keys = np.array([SEP.join(ABSENT if _absent(v) else _text_or_none(v) for v in row)
-                     for row in zip(*columns, strict=True)] if names else [], dtype=object)
+    keys = np.full(len(firsts), "", dtype=object)
+    for i, name in enumerate(names):
+        if name in events.columns:
+            column = events[name].iloc[firsts]
+            text = column.astype("str") if pd.api.types.is_string_dtype(column) \
+                else column.map(_text_or_none, na_action="ignore")
+            text = text.fillna(ABSENT).to_numpy(dtype=object)
+        else:
+            text = np.array([ABSENT] * len(firsts), dtype=object)  # np.full drops NUL
+        keys = keys + SEP + text if i else text  # element-wise, in numpy's loop
     return combined.astype(np.int32), keys
-
-
-def _absent(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 def _text_or_none(value: Any) -> str:
