@@ -241,6 +241,6 @@ def test_a_file_gone_before_it_is_cut_is_an_input_error(tmp_path: Path) -> None:
     from audit.errors import InputError
 
     gone = tmp_path / "gone.jsonl"
-    assert engine.plan([gone], 2) == [((gone,), None)]
+    assert engine.plan([gone], 2) == [engine.Unit((gone,))]
     with pytest.raises(InputError, match=r"gone\.jsonl"):
         list(engine.read_batches(gone, 10))
