@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from audit.checks import CHECK_KINDS, Scope
 from audit.context import ScanContext, chunk_scoped
-from audit.errors import NotTested
+from audit.errors import NotApplicable, NotTested
 from audit.finding_store import from_batch
 from audit.findings import duplicate_key_batch, finding_batch
 from audit.ledger import chunk_times
@@ -101,7 +101,7 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
     for category, events in chunk.frames.items():
         for rule in ctx.rulepack.categories[category].rules:
             state = states[rule.id]
-            if state.status is not None:
+            if state.status is not None or ctx.stage not in rule.stages:
                 continue
             rows = selected(events, rule.when, rule.unless)
             if rows.empty or not in_scope(rows, state, rule_scope(rule, ctx)):
@@ -115,7 +115,37 @@ def run_chunk(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext
                 found.append(finding_batch(rule, result, chunk.sources_of(result.index),
                                            lines, ctx))
                 found_rows.append(result.index.to_numpy())
+        for rule in _gatherers(category, ctx):
+            _gather(rule, category, events, partial(_meta, chunk, events.index.to_numpy(),
+                                                    events.index), states[rule.id], ctx)
     return found, found_rows
+
+
+def _gatherers(category: str, ctx: ScanContext) -> tuple[Rule, ...]:
+    """The rules of other categories whose kind also gathers from this one's events."""
+    key = ("gatherers", category)
+    rules = ctx.memo.get(key)
+    if rules is None:
+        rules = ctx.memo[key] = tuple(
+            rule for rule in ctx.rulepack.rules.values()
+            if rule.category != category and rule.kind in CHECK_KINDS
+            and (kind := CHECK_KINDS[rule.kind]).gathers_from is not None
+            and category in kind.gathers_from(rule))
+    return rules  # type: ignore[no-any-return]
+
+
+def _gather(rule: Rule, category: str, events: pd.DataFrame, meta: Any, state: RuleState,
+            ctx: ScanContext) -> None:
+    """Add what ``rule`` gathers from another category's events to its partials."""
+    if state.status is not None or state.missing is not None or ctx.stage not in rule.stages:
+        return
+    kind = CHECK_KINDS[rule.kind]
+    assert kind.gather is not None
+    try:
+        state.partials.append(kind.gather(rule, category, events, meta(), ctx))
+        state.partials = compacted(kind, state.partials)
+    except Exception as exc:  # a bug in a check: report it, never skip silently
+        state.status, state.reason = Status.ERROR, f"{type(exc).__name__}: {exc}"
 
 
 def _meta(chunk: Chunk, labels: np.ndarray, index: pd.Index) -> pd.DataFrame:
@@ -182,7 +212,7 @@ def run_variants(chunk: Chunk, states: dict[str, RuleState], ctx: ScanContext,
         for part in variant_frames(events, mine, context):
             for rule in ctx.rulepack.categories[category].rules:
                 state = states[rule.id]
-                if state.status is not None:
+                if state.status is not None or ctx.stage not in rule.stages:
                     continue
                 rows = selected(part.frame, rule.when, rule.unless)
                 scope = rule_scope(rule, ctx)
@@ -280,12 +310,18 @@ def finish_rule(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str
         return []
     try:
         if kind.summarize is not None:
-            for key, value in kind.summarize(rule, state.stats, ctx).items():
-                extras.setdefault(key, []).extend(value)
+            _extend(extras, kind.summarize(rule, state.stats, ctx))
         if not kind.aggregate or not state.partials:
             return []
         assert kind.finish is not None
         result = kind.finish(rule, state.partials, ctx)
+        if isinstance(result, tuple):  # hits, and a JSON-ready summary for the extras
+            result, summary = result
+            _extend(extras, summary)
+    except NotApplicable as signal:
+        state.status, state.reason = Status.NOT_APPLICABLE, signal.reason
+        _extend(extras, signal.summary)
+        return []
     except NotTested as signal:
         state.status, state.reason = Status.NOT_TESTED, signal.reason
         return []
@@ -294,3 +330,9 @@ def finish_rule(rule: Rule, state: RuleState, ctx: ScanContext, extras: dict[str
         return []
     return from_batch(finding_batch(rule, result, result["source"].to_numpy(),
                                     result["line"].to_numpy(), ctx))
+
+
+def _extend(extras: dict[str, Any], summary: Any) -> None:
+    """Append a kind's summary lists to the report's extras, under the same keys."""
+    for key, value in summary.items():
+        extras.setdefault(key, []).extend(value)

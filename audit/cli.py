@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="transit: what a client sent (default); stored: what the service kept",
     )
     scan.add_argument(
+        "--stored",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="dumps of what the service stored, audited as the stored stage in the same scan "
+        "(the INPUTs are the --stage capture): stored ids are compared with the sent ones",
+    )
+    scan.add_argument(
         "--format",
         dest="formats",
         type=_parse_formats,
@@ -407,6 +415,7 @@ def _scan(args: argparse.Namespace, argv: Sequence[str]) -> int:
     _check_out_folder(args.out)
     options = ScanOptions(
         inputs=tuple(args.inputs),
+        stored=tuple(args.stored),
         rules=args.rules,
         ledger=args.ledger,
         identities=args.identities,

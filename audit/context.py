@@ -26,6 +26,9 @@ class ScanContext:
 
     stage: Stage
     key: bytes
+    #: every stage the scan reads (``--stored`` adds the stored one); ``stage`` is the
+    #: stage of the input being checked
+    stages: frozenset[Stage] = frozenset()
     show_evidence: bool = False
     ledger: Any = None
     identities: Any = None
@@ -38,6 +41,11 @@ class ScanContext:
 
     def has(self, need: str) -> bool:
         return getattr(self, need) is not None
+
+    @property
+    def scan_stages(self) -> frozenset[Stage]:
+        """The stages of the whole scan."""
+        return self.stages or frozenset({self.stage})
 
 
 class ChunkCache:

@@ -42,14 +42,15 @@ def _scan_one(unit: Unit, options: ScanOptions, states: dict[str, RuleState]) ->
     if ctx is None:
         _CONTEXTS.clear()
         ctx = _CONTEXTS[options] = prepare(options)
-    return scan_file(unit.files, ctx, states, options.chunk_rows, None, unit.part)
+    return scan_file(unit.files, ctx, states, options.chunk_rows, None, unit.part,
+                     stage=unit.stage)
 
 
-def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, RuleState]
-               ) -> tuple[list[Unit], Iterator[UnitResult]]:
+def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, RuleState],
+               stored: Sequence[Path] = ()) -> tuple[list[Unit], Iterator[UnitResult]]:
     """Scan every file on the cluster (small files grouped, large JSON Lines and Parquet
-    files cut into one part per worker); the units, and their results as they are taken
-    in input order."""
+    files cut into one part per worker), the ``--stored`` ones as the stored stage; the
+    units, and their results as they are taken in input order."""
     from audit.parallel import plan, usable_cores
 
     try:
@@ -71,7 +72,7 @@ def scan_files(files: Sequence[Path], options: ScanOptions, states: dict[str, Ru
         client = Client(cluster)
     try:
         workers = len(client.scheduler_info().get("workers", {})) or 1
-        units = plan(list(files), workers)
+        units = plan(list(files), workers, stored)
         futures = client.map(_scan_one, units, options=options, states=states, pure=False)
     except BaseException:
         _close(client, cluster)

@@ -28,7 +28,16 @@ from audit.context import ScanContext
 from audit.errors import UsageError
 from audit.finding_store import RunSpool, ScratchDir
 from audit.fingerprint import printable, resolve_key
-from audit.model import Finding, InputInfo, Report, RuleOutcome, Severity, Status, Summary
+from audit.model import (
+    Finding,
+    InputInfo,
+    Report,
+    RuleOutcome,
+    Severity,
+    Stage,
+    Status,
+    Summary,
+)
 from audit.options import ScanOptions
 from audit.parallel import LedgerAside, jobs_for, scan_locally, worth_reading_aside
 from audit.readers import expand_inputs, sha256_of
@@ -72,6 +81,7 @@ def prepare(options: ScanOptions, *, fork: bool = False) -> ScanContext:
         mapping = load_mapping(options.mapping, options.limits)
     return ScanContext(
         stage=options.stage,
+        stages=frozenset({options.stage, *([Stage.STORED] if options.stored else [])}),
         key=resolve_key(options.key),
         show_evidence=options.show_evidence,
         ledger=ledger,
@@ -86,11 +96,15 @@ def scan(options: ScanOptions) -> Report:
     """Run a whole scan and return the report (nothing is written here)."""
     started, clock = datetime.now(timezone.utc), time.perf_counter()
     files, skipped = expand_inputs(list(options.inputs))
+    stored: list[Path] = []
+    if options.stored:
+        stored, more = expand_inputs(list(options.stored))
+        skipped = [*skipped, *more]
     skipped = [printable(name) for name in skipped]
     # ``--jobs 1`` asks for one process: not even a short-lived one for the ledger.
     fork = options.engine != "dask" and options.jobs != 1
     if options.engine != "dask":
-        options = replace(options, jobs=jobs_for(files, options.jobs))
+        options = replace(options, jobs=jobs_for([*files, *stored], options.jobs))
     ctx = prepare(options, fork=fork)
     pack = ctx.rulepack
     states = initial_states(ctx, options.skip_rules)
@@ -100,9 +114,9 @@ def scan(options: ScanOptions) -> Report:
         if options.engine == "dask":
             from audit.dask_runner import scan_files
 
-            results = merge_parts(*scan_files(files, options, states))
+            results = merge_parts(*scan_files(files, options, states, stored))
         else:
-            results = scan_locally(files, ctx, states, options, scratch.path)
+            results = scan_locally(files, ctx, states, options, scratch.path, stored)
 
         inputs: list[InputInfo] = []
         days: Counter[str] = Counter()
@@ -125,8 +139,8 @@ def scan(options: ScanOptions) -> Report:
         for rule_id, state in states.items():
             finished.extend(finish_rule(pack.rules[rule_id], state, ctx, extras))
             settle(pack.rules[rule_id], state, ctx)
-        findings, tally = collect_findings(files, spool, finished, states, options, scratch, extras,
-                                   inputs)
+        findings, tally = collect_findings([*files, *stored], spool, finished, states, options,
+                                   scratch, extras, inputs)
     except BaseException:
         scratch.remove()
         raise

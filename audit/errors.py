@@ -6,6 +6,9 @@ wrong, so the CLI can print one line instead of a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class AuditError(Exception):
     """Base of every error the CLI turns into exit code 2."""
@@ -63,3 +66,14 @@ class NotTested(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class NotApplicable(Exception):
+    """Raised by a cross-record check's ``finish`` when what it judges is not there to
+    judge (k-anonymity of fewer devices than it needs): the rule is *not applicable*,
+    and ``summary`` (JSON-ready, as a finish returns it) still goes to the report."""
+
+    def __init__(self, reason: str, summary: Mapping[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.summary = dict(summary or {})

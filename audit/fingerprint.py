@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import Any
 
 #: Used when neither the option nor TELEMETRY_AUDIT_KEY sets one. It only
 #: separates our digests from plain ones; set your own key to make fingerprints
@@ -68,3 +69,28 @@ def printable(text: str | os.PathLike[str]) -> str:
     except UnicodeEncodeError:  # a lone surrogate that stands for no byte (Windows)
         raw = text.encode("utf-8", "surrogatepass")
     return raw.decode("utf-8", "backslashreplace")
+
+
+def pseudonym_key(key: bytes) -> str:
+    """The 16-character SipHash key of :func:`pseudonym_digests`, derived from the
+    fingerprint key: digests of one scan (and its worker processes) agree, and nobody
+    without the key can compute one from a dictionary of ids."""
+    return keyed_digest(key, "pseudonym", length=16)
+
+
+def pseudonym_digests(values: Any, key: bytes) -> Any:
+    """Keyed 64-bit digests (SipHash-2-4, as numpy uint64) of text values: what the
+    cross-record analyses keep of a pseudonym instead of its text, 8 bytes each.
+    ``values`` (a pandas Series, hashed straight from its Arrow text, or a sequence of
+    str) must hold no missing values; the digest of a text is the same either way."""
+    import numpy as np
+    import pandas as pd
+    from pandas.util import hash_array, hash_pandas_object
+
+    if isinstance(values, pd.Series):
+        return hash_pandas_object(values, index=False,
+                                  hash_key=pseudonym_key(key)).to_numpy(dtype=np.uint64)
+    array = np.asarray(values, dtype=object)
+    if not len(array):
+        return np.empty(0, dtype=np.uint64)
+    return hash_array(array, hash_key=pseudonym_key(key))

@@ -266,11 +266,15 @@ class InputInfo:
     records: int
     rejected: int
     entries: tuple[EntryInfo, ...] | None = None
+    #: the stage it was read as: ``--stage``, or stored for a ``--stored`` input
+    stage: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         info: dict[str, Any] = {"path": self.path, "format": self.format,
                                 "sha256": self.sha256, "records": self.records,
                                 "rejected": self.rejected}
+        if self.stage is not None:
+            info["stage"] = self.stage
         if self.entries is not None:
             info["entries"] = [entry.to_dict() for entry in self.entries]
         return info

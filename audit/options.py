@@ -57,6 +57,8 @@ class ScanOptions:
     """Parameters of one scan; paths are kept as given so reports show them as typed."""
 
     inputs: tuple[str, ...]
+    #: inputs read as the stored stage in the same scan (``--stored``)
+    stored: tuple[str, ...] = ()
     rules: str | None = None
     ledger: str | None = None
     identities: str | None = None

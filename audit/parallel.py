@@ -8,7 +8,7 @@ ledger is read in a forked process while the directory builds.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from audit.chunks import file_size
 from audit.context import ScanContext
 from audit.errors import AuditError
 from audit.fingerprint import printable
+from audit.model import Stage
 from audit.options import ScanOptions
 from audit.readers import sha256_of, split
 from audit.rule_states import RuleState
@@ -157,7 +158,16 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
-def plan(files: list[Path], parts: int) -> list[Unit]:
+def plan(files: list[Path], parts: int, stored: Sequence[Path] = ()) -> list[Unit]:
+    """:func:`plan_stage` of the inputs, then of the ``--stored`` inputs (units of one
+    stage each: a unit's rules are those of its stage)."""
+    units = plan_stage(files, parts)
+    if stored:
+        units += [unit._replace(stage=Stage.STORED) for unit in plan_stage(list(stored), parts)]
+    return units
+
+
+def plan_stage(files: list[Path], parts: int) -> list[Unit]:
     """Units of work, in input order: a large file cut into ``parts`` ranges is a unit
     per range; the other files are grouped, one after another, into units whose files
     share chunks (per-file work is then only reading). Each group holds up to
@@ -190,17 +200,19 @@ def plan(files: list[Path], parts: int) -> list[Unit]:
 
 
 def scan_locally(files: list[Path], ctx: ScanContext, states: dict[str, RuleState],
-                  options: ScanOptions, scratch: str) -> Iterator[UnitResult]:
+                  options: ScanOptions, scratch: str, stored: Sequence[Path] = ()
+                  ) -> Iterator[UnitResult]:
     """The pandas engine: chunks streamed, one progress bar; with ``jobs`` > 1 the units
     run in that many forked processes, which share the loaded context copy-on-write."""
     progress = _progress(options, files)
-    units = plan(files, options.jobs)
+    units = plan(files, options.jobs, stored)
     try:
         if options.jobs <= 1 or len(units) == 1:
             # One process: a spare core reads the next batch while this one is checked.
             ahead = usable_cores() > 1
             results = (scan_file(unit.files, ctx, states, options.chunk_rows, progress.update,
-                                 unit.part, scratch, ahead=ahead) for unit in units)
+                                 unit.part, scratch, ahead=ahead, stage=unit.stage)
+                       for unit in units)
             yield from merge_parts(units, results)
             return
         from concurrent.futures import ThreadPoolExecutor
@@ -253,7 +265,7 @@ def _scan_forked(unit: Unit) -> UnitResult:
     assert _FORKED is not None
     ctx, states, chunk_rows, scratch = _FORKED
     return scan_file(unit.files, ctx, states, chunk_rows, None, unit.part, scratch,
-                     digest=unit.part is None)
+                     digest=unit.part is None, stage=unit.stage)
 
 
 class _NoProgress:

@@ -18,7 +18,7 @@ import pandas as pd
 from audit.checks import CHECK_KINDS, NEEDS_REASONS, CheckKind, Scope
 from audit.context import ScanContext
 from audit.errors import UsageError
-from audit.model import Status
+from audit.model import Stage, Status
 from audit.rulepack import Rule
 from audit.selectors import describe, selection
 
@@ -77,10 +77,15 @@ def initial_states(ctx: ScanContext, skip: Sequence[str] = ()) -> dict[str, Rule
             state.status, state.reason = Status.ERROR, f"unknown check kind {rule.kind!r}"
         elif excluded is not None:
             state.status, state.reason = Status.EXCLUDED, f"excluded by --skip-rule {excluded}"
-        elif ctx.stage not in rule.stages:
+        elif not ctx.scan_stages & rule.stages:
             stages = ", ".join(sorted(s.value for s in rule.stages))
             state.status = Status.NOT_APPLICABLE
             state.reason = f"applies at stage {stages} only (this scan: {ctx.stage.value})"
+        elif kind.needs_stages is not None and not kind.needs_stages(rule) <= ctx.scan_stages:
+            state.status = Status.NOT_APPLICABLE
+            state.reason = ("compares the stages " + " and ".join(
+                s.value for s in Stage if s in kind.needs_stages(rule)) + ": scan a transit "
+                "capture with the stored dump (scan CAPTURE --stored DUMP)")
         else:
             missing = [n for n in sorted(kind.needs) if not ctx.has(n)]
             if missing:

@@ -503,3 +503,11 @@ def iter_rule_rows(pack: RulePack) -> Iterator[tuple[str, str, str, str, str]]:
     """(id, category, severity, kind, title) for ``rules list``."""
     for rule in pack.all_rules():
         yield rule.id, rule.category, rule.severity.value, rule.kind, rule.title
+
+
+@functools.cache
+def meta_params(name: str) -> Mapping[str, Any]:
+    """The parameter schema ``$defs/name`` of the meta-schema: a kind whose parameters
+    the meta-schema describes validates them with the same text."""
+    found: Mapping[str, Any] = meta_schema()["$defs"][name]
+    return found

@@ -19,7 +19,7 @@ from audit.finding_store import Run, RunWriter
 from audit.findings import malformed_batch
 from audit.fingerprint import printable
 from audit.locations import entry_infos
-from audit.model import InputInfo
+from audit.model import InputInfo, Stage
 from audit.readers import EntrySpan, Part, reader_for, sha256_of
 from audit.rule_states import RuleState
 
@@ -44,6 +44,8 @@ class Unit(NamedTuple):
 
     files: tuple[Path, ...]
     part: Part | None = None
+    #: the stage its files are read as, when not the scan's ``--stage`` (``--stored``)
+    stage: Stage | None = None
 
 
 def merge_parts(units: list[Unit], results: Iterable[UnitResult]) -> Iterator[UnitResult]:
@@ -71,13 +73,16 @@ def merge_parts(units: list[Unit], results: Iterable[UnitResult]) -> Iterator[Un
 def scan_file(paths: Path | Sequence[Path], ctx: ScanContext,
               open_states: dict[str, RuleState], chunk_rows: int, advance: Any = None,
               part: Part | None = None, scratch: str | None = None, digest: bool = True,
-              ahead: bool = False) -> UnitResult:
+              ahead: bool = False, stage: Stage | None = None) -> UnitResult:
     """Scan one input file, one part of it (``part``), or files read one after another
     into shared chunks, chunk by chunk: the unit of work of both engines. Findings
     beyond a few thousand go to a file in ``scratch`` when given. Each file's digest is
     taken here (a cut file's by its first part) unless ``digest`` is false (the
-    caller's). ``ahead`` reads the next batch in a thread (when a core is free for it)."""
+    caller's). ``ahead`` reads the next batch in a thread (when a core is free for it).
+    ``stage`` reads the files as that stage (``--stored``), not the scan's ``--stage``."""
     files = [paths] if isinstance(paths, Path) else list(paths)
+    if stage is not None and stage is not ctx.stage:
+        ctx = replace(ctx, stage=stage)  # the same caches (memo), another stage
     states = {rule_id: st.fresh() for rule_id, st in open_states.items()}
     writer = RunWriter(scratch)
     days: Counter[str] = Counter()
@@ -114,5 +119,6 @@ def scan_file(paths: Path | Sequence[Path], ctx: ScanContext,
                                 sha256=sha256_of(path) if digest and first else "",
                                 records=n, rejected=r,
                                 entries=None if entries is None else
-                                entry_infos(entries, rejected_lines[k])))
+                                entry_infos(entries, rejected_lines[k]),
+                                stage=ctx.stage.value))
     return UnitResult([writer.close()], inputs, states, days, findings_by_day)

@@ -2,7 +2,8 @@
 
 Each folder ``fixtures/cases/<category>/<slug>/`` holds ``events.jsonl`` and
 ``expected.json`` (a list of ``[rule, line, field]``), and optionally
-``identities.csv``, ``ledger.csv`` and ``stage.txt``. The scan's set of
+``identities.csv``, ``ledger.csv``, ``stage.txt`` and ``stored.jsonl`` (read as the
+stored stage beside the events, ``--stored``; its findings' lines are its own). The scan's set of
 (rule, line, field) must EQUAL the expected set: a missing finding and an extra
 one both fail, so the negative cases (the "context matters" traps of the
 design) are as binding as the positive ones.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +34,10 @@ def _scan(case: Path) -> audit.Report:
         "identities": case / "identities.csv",
         "ledger": case / "ledger.csv",
     }
-    kwargs = {name: str(path) for name, path in optional.items() if path.is_file()}
+    kwargs: dict[str, Any] = {name: str(path) for name, path in optional.items()
+                              if path.is_file()}
+    if (case / "stored.jsonl").is_file():
+        kwargs["stored"] = (str(case / "stored.jsonl"),)
     stage_file = case / "stage.txt"
     if stage_file.is_file():
         kwargs["stage"] = stage_file.read_text("utf-8").strip()

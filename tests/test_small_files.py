@@ -35,7 +35,8 @@ def _file_by_file(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> dict[str, A
     """The report of a scan that reads and checks one file at a time, every file through
     its reader's own batches (as scans did before files shared chunks)."""
     with monkeypatch.context() as patch:
-        patch.setattr(parallel, "plan", lambda files, parts: [Unit((f,)) for f in files])
+        patch.setattr(parallel, "plan",
+                      lambda files, parts, stored=(): [Unit((f,)) for f in files])
         patch.setattr(chunks, "SMALL_FILE_BYTES", -1)
         return _report(**kwargs)
 

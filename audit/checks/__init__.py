@@ -19,10 +19,18 @@ of what needs the whole dump (``meta`` has ``source`` and ``line`` for each row)
 DataFrame, or any picklable state the kind's ``compact`` and ``finish`` understand
 (parts of a scan run in other processes or on Dask workers and are merged).
 ``finish(rule, partials, ctx)`` turns the list of partials into hits whose columns
-also carry ``source`` and ``line``. Keeping per-record hits out of the partials keeps
-the state as small as its distinct keys, however many records are bad; a kind that
-must report records it can only judge at the end (the records of a shared device id)
-keeps their lines in a compact form.
+also carry ``source`` and ``line``, or into ``(hits, summary)``: a JSON-ready mapping
+whose list values are appended to the report's extras (the k histogram); or raises
+:class:`audit.errors.NotApplicable` when there was nothing to judge. Keeping per-record
+hits out of the partials keeps the state as small as its distinct keys, however many
+records are bad; a kind that must report records it can only judge at the end (the
+records of a shared device id) keeps their lines in a compact form.
+
+A cross-record kind that judges its category's records by what other categories carry
+(a census pseudonym beside a cleartext identity in error data) passes ``gather`` and
+``gathers_from(rule) -> categories``: ``gather(rule, category, events, meta, ctx)``
+returns a partial from each chunk's events of those categories (all of them: the rule's
+own selectors are about its own category), merged and finished with the rest.
 
 A kind that reports more than findings (the consent timeline) passes
 ``summarize``: its function then returns ``(hits, stats)`` per chunk, and at the
@@ -40,6 +48,10 @@ those through :func:`audit.context.shared`, keyed by the frame it was given: the
 keeps one cache per chunk (rules with equal ``when``/``unless`` get the same frame), so
 the work is done once per chunk whatever the number of rules; called on its own, a
 kind simply computes them.
+
+A kind that compares two stages of one scan (a stored dump with the transit capture
+of ``--stored``) gives ``needs_stages(rule)``: without all of them the rule is *not
+applicable*. Its ``collect`` reads ``ctx.stage``, the stage of the input at hand.
 
 What a rule applies to beyond its own ``when``/``unless`` (a consent gate's events) and
 the fields it cannot decide without (the UserID a hash check reads) are its
@@ -64,6 +76,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from audit.model import Stage
     from audit.rulepack import Category, Rule
 
 HIT_COLUMNS = ("field", "value", "detector", "explanation")
@@ -95,6 +108,10 @@ class CheckKind:
     validate: Callable[..., str | None] | None = None
     compact: Callable[[list[Any]], list[Any]] | None = None
     scope: Callable[[Rule, Category], Scope] | None = None
+    gather: Callable[..., Any] | None = None
+    gathers_from: Callable[[Rule], tuple[str, ...]] | None = None
+    #: the stages a rule must see all of in one scan (a transit and a stored dump)
+    needs_stages: Callable[[Rule], frozenset[Stage]] | None = None
     doc: str = ""
 
     def scope_of(self, rule: Rule, category: Category) -> Scope:
@@ -121,12 +138,17 @@ def check_kind(
     validate: Callable[..., str | None] | None = None,
     compact: Callable[[list[Any]], list[Any]] | None = None,
     scope: Callable[[Rule, Category], Scope] | None = None,
+    gather: Callable[..., Any] | None = None,
+    gathers_from: Callable[[Rule], tuple[str, ...]] | None = None,
+    needs_stages: Callable[[Rule], frozenset[Stage]] | None = None,
 ) -> Callable[[CheckFunc], CheckFunc]:
     """Register ``func`` as the check kind ``name`` (aggregate when ``finish`` is given)."""
 
     def register(func: CheckFunc) -> CheckFunc:
         if name in CHECK_KINDS:
             raise ValueError(f"check kind {name!r} registered twice")
+        if (gather is None) != (gathers_from is None) or (gather and finish is None):
+            raise ValueError(f"check kind {name!r}: gather needs gathers_from and finish")
         unknown = set(needs) - set(NEEDS_REASONS)
         if unknown:
             raise ValueError(f"check kind {name!r} needs unknown inputs {sorted(unknown)}")
@@ -141,6 +163,9 @@ def check_kind(
             validate=validate,
             compact=compact,
             scope=scope,
+            gather=gather,
+            gathers_from=gathers_from,
+            needs_stages=needs_stages,
             doc=(func.__doc__ or "").strip(),
         )
         return func
@@ -178,3 +203,6 @@ from audit.checks import consent  # noqa: E402,F401,I001
 from audit.checks import schema  # noqa: E402,F401
 from audit.checks import content  # noqa: E402,F401
 from audit.checks import identifiers  # noqa: E402,F401
+from audit.checks import anonymity  # noqa: E402,F401
+from audit.checks import linkage  # noqa: E402,F401
+from audit.checks import stages  # noqa: E402,F401

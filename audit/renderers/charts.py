@@ -434,3 +434,25 @@ def consent_timeline(entries: Sequence[Mapping[str, Any]], *, limit: int = 30) -
             shown = f"the {limit} subjects with the most violations; {hidden:,} more not drawn"
             ax.set_xlabel(shown if dated else f"{ax.get_xlabel()}\n{shown}")
         return _to_svg(fig, "Consent and policy timeline", "consent")
+
+
+def k_histogram(bins: Sequence[Mapping[str, Any]], k: int) -> str | None:
+    """Bars: census classes per k (distinct devices sharing a class's quasi-identifier
+    values), the bins below ``k`` in the high severity's colour. ``bins`` as the
+    k-anonymity check reports them (``k_min``, ``k_max``, ``classes``, ``below_k``)."""
+    shown = [b for b in bins if isinstance(b.get("classes"), int)]
+    if not any(b["classes"] for b in shown):
+        return None
+    labels = [_label(b["k_min"] if b["k_min"] == b["k_max"] else f"{b['k_min']}–{b['k_max']}")
+              for b in shown]
+    colors = [SEVERITY_COLORS["high"] if b.get("below_k") else "#94a3b8" for b in shown]
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(7.5, 2.6))
+        ax.bar(range(len(shown)), [b["classes"] for b in shown], color=colors, width=0.7)
+        ax.set_xticks(range(len(shown)), labels)
+        ax.set_xlabel(f"k: devices sharing a class (below {k} in red)")
+        ax.set_ylabel("classes")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.grid(axis="y", color="#e2e8f0", linewidth=0.6)
+        ax.set_axisbelow(True)
+        return _to_svg(fig, "Census classes per k", "khist")

@@ -257,12 +257,51 @@ def _charts(report: Report, digests: Mapping[str, RuleDigest]) -> dict[str, Mark
         svg = charts.over_time(series)
         if svg:
             out["over_time"] = Markup(svg)
+    for entry in _entries(report, "k-anonymity")[:1]:  # the section shows the first
+        svg = charts.k_histogram(entry.get("histogram") or [], int(entry.get("k", 0)))
+        if svg:
+            out["k_histogram"] = Markup(svg)
     timeline = report.extras.get("consent_timeline")
     if isinstance(timeline, Sequence) and timeline:
         svg = charts.consent_timeline(timeline)
         if svg:
             out["consent"] = Markup(svg)
     return out
+
+
+def _entries(report: Report, analysis: str) -> list[Mapping[str, Any]]:
+    """The report's re-identification summaries of one analysis."""
+    entries = report.extras.get("reidentification")
+    if not isinstance(entries, Sequence):
+        return []
+    return [e for e in entries if isinstance(e, Mapping) and e.get("analysis") == analysis]
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0%"
+
+
+def _reidentification(report: Report) -> dict[str, Any] | None:
+    """The "Re-identification risk" section: k-anonymity, linkage and the stage
+    comparison, from the summaries their rules reported (None when none ran)."""
+    kanon, links, pairs = (_entries(report, a) for a in ("k-anonymity", "linkage",
+                                                         "stage-pair"))
+    if not (kanon or links or pairs):
+        return None
+    outcomes = {o.rule: o for o in report.outcomes}
+    unpaired = [o for o in report.outcomes if o.status is Status.NOT_APPLICABLE
+                and "--stored" in (o.reason or "")]
+    return {
+        "kanon": [{**e, "share": _share(e.get("devices_below_k", 0), e.get("devices", 0)),
+                   "reason": getattr(outcomes.get(e.get("rule", "")), "reason", None)}
+                  for e in kanon],
+        "links": [{**e, "share": _share(e.get("devices_linked", 0), e.get("devices", 0)),
+                   "fields": [(name, n) for name, n in (e.get("by_field") or {}).items() if n],
+                   "categories": list((e.get("by_category") or {}).items()),
+                   "identities": list((e.get("by_identity") or {}).items())} for e in links],
+        "pairs": pairs,
+        "unpaired": [o.rule for o in unpaired],
+    }
 
 
 def _words(text: str) -> list[str]:
@@ -454,6 +493,7 @@ def build_context(report: Report, *, cap: int = MAX_ROWS_PER_RULE) -> dict[str, 
         "cap": cap,
         "charts": _charts(report, digests),
         "consent": _consent_rows(report.extras.get("consent_timeline") or []),
+        "reid": _reidentification(report),
         "consent_cuts": _consent_cuts(report.extras.get("consent_timeline_cut")),
         "show_evidence": bool(params.get("show_evidence")),
         "status_label": _STATUS_LABEL,

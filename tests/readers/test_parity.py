@@ -239,8 +239,9 @@ def test_a_file_gone_before_it_is_cut_is_an_input_error(tmp_path: Path) -> None:
     """Listed, then removed before the scan plans its parts: the usual error naming it."""
     from audit import parallel, readers
     from audit.errors import InputError
+    from audit.units import Unit
 
     gone = tmp_path / "gone.jsonl"
-    assert parallel.plan([gone], 2) == [((gone,), None)]
+    assert parallel.plan([gone], 2) == [Unit((gone,))]
     with pytest.raises(InputError, match=r"gone\.jsonl"):
         list(readers.read_batches(gone, 10))
