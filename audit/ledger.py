@@ -68,6 +68,14 @@ FALSE_TEXT = frozenset({"false", "0"})
 DNS_SCOPES = frozenset({"org", "pool"})
 _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:$|[Tt ])")
 _TIME = "datetime64[ns, UTC]"
+#: pandas 3 parses text times at a unit that holds any year; pandas 2 only at nanoseconds,
+#: where a year before 1677 or after 2262 is out of range (see :func:`_iso_times`).
+_PARSES_ANY_YEAR = int(pd.__version__.split(".")[0]) >= 3
+#: The Gregorian calendar repeats itself every 400 years, which are 146,097 days.
+_CYCLE_YEARS, _CYCLE_DAYS = 400, 146_097
+#: The years pandas 2 is given to parse: one whole cycle, far enough inside nanoseconds'
+#: range (1677 to 2262) that no offset moves a time out of it.
+_SAFE_YEARS = (1800, 1800 + _CYCLE_YEARS)
 
 
 class InForce(NamedTuple):
@@ -265,7 +273,30 @@ def whole_second_times(times: pd.Series) -> pd.Series:
     text = times.astype("string[pyarrow]")
     if _any_dot(text):
         text = text.str.replace(_FRACTION, r"\1", regex=True)
-    return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    return _iso_times(text)
+
+
+def _iso_times(text: pd.Series) -> pd.Series:
+    """ISO 8601 text times (UTC; NaT where not a time) in a unit that holds any year.
+
+    pandas 3 picks such a unit itself. pandas 2 parses at nanoseconds only, so a year
+    outside :data:`_SAFE_YEARS` is moved by whole 400-year cycles into it (the same
+    calendar: leap days, offsets and month lengths are read as they were), parsed there,
+    and moved back by the cycles' days at microseconds.
+    """
+    if _PARSES_ANY_YEAR:
+        return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    year = pd.to_numeric(text.str.extract(r"^(\d{4})-", expand=False), errors="coerce")
+    far = ((year < _SAFE_YEARS[0]) | (year >= _SAFE_YEARS[1])).fillna(False).astype(bool)
+    if not far.any():
+        return pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce").dt.as_unit("us")
+    cycles = ((year - _SAFE_YEARS[0]) // _CYCLE_YEARS).where(far, 0).astype("int64")
+    moved = (year - cycles * _CYCLE_YEARS)[far].astype("int64").astype(str).str.zfill(4)
+    text = text.copy()
+    text[far] = moved + text[far].str.slice(4)
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce").dt.as_unit("us")
+    days = (cycles * _CYCLE_DAYS).to_numpy().astype("timedelta64[D]").astype("timedelta64[us]")
+    return parsed + pd.Series(days, index=parsed.index)
 
 
 def _any_dot(text: pd.Series) -> bool:

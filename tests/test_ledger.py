@@ -427,6 +427,31 @@ def test_a_fraction_only_counts_after_seconds_and_never_overflows() -> None:
     assert times[2] == pd.Timestamp.max.floor("s").tz_localize("UTC")
 
 
+_ANY_YEAR = ["0001-01-01T00:00:00Z", "0001-01-01T00:00+05:00", "0000-06-15", "0400-02-29",
+             "0100-02-29", "1500-01-01T12:00:00-03:00", "1799-12-31T23:00:00-05:00",
+             "2026-03-02T10:00:00+01:00", "2199-12-31T23:30:00-01:00", "3000-01-01",
+             "9999-12-31T23:00:00-05:00", "2026-02-30", "soon", None]
+
+
+@pytest.mark.parametrize("any_year", [True, False])
+def test_text_times_keep_their_year_whatever_pandas_parses_them_at(
+        any_year: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pandas 2 parses at nanoseconds only; the years it cannot hold are moved by whole
+    400-year cycles and back, which must read every time as pandas 3 does."""
+    from audit import ledger
+
+    if any_year and not ledger._PARSES_ANY_YEAR:
+        pytest.skip("this pandas parses text times at nanoseconds only")
+    monkeypatch.setattr(ledger, "_PARSES_ANY_YEAR", any_year)
+    parsed = ledger.whole_second_times(pd.Series(_ANY_YEAR))
+    assert [str(t) for t in parsed] == [
+        "0001-01-01 00:00:00+00:00", "0000-12-31 19:00:00+00:00", "0000-06-15 00:00:00+00:00",
+        "0400-02-29 00:00:00+00:00", "NaT", "1500-01-01 15:00:00+00:00",
+        "1800-01-01 04:00:00+00:00", "2026-03-02 09:00:00+00:00",
+        "2200-01-01 00:30:00+00:00", "3000-01-01 00:00:00+00:00",
+        "10000-01-01 04:00:00+00:00", "NaT", "NaT", "NaT"]
+
+
 def test_no_process_for_the_ledger_means_it_is_read_here(monkeypatch: pytest.MonkeyPatch
                                                          ) -> None:
     import multiprocessing
