@@ -75,7 +75,10 @@ def _our_classes(table: pd.DataFrame) -> tuple[list[int], Any]:
     state = merge_classes(parts)
     sizes = pd.Series(state.pair_class).value_counts()
     keys = {key: i for i, key in enumerate(state.classes.tolist())}
-    joined = table[QIS].astype(str).agg("\x1f".join, axis=1) + "\x1f\x00\x1f\x00"
+    # Built in Python: numpy's fixed-width strings (pandas 2 adds a str that way) drop a
+    # trailing NUL, the mark of an absent field.
+    joined = ["\x1f".join([*map(str, row), "\x00", "\x00"])
+              for row in table[QIS].itertuples(index=False)]
     return [int(sizes[keys[key]]) for key in joined], state
 
 
