@@ -60,6 +60,19 @@ def make_event(category: str = "census", **fields: Any) -> dict[str, Any]:
     return {k: v for k, v in event.items() if v is not None}
 
 
+def scan_events(events: list[Any], **kwargs: Any) -> Any:
+    """``audit.scan`` of the events written as one JSON Lines dump in a temporary folder
+    (keyword arguments go to the scan): for property tests, which run many examples and
+    cannot use a function-scoped ``tmp_path``."""
+    import tempfile
+
+    import audit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        dump = write_jsonl(Path(tmp) / "dump.jsonl", events)
+        return audit.scan(inputs=str(dump), **kwargs)
+
+
 def write_jsonl(path: Path, events: list[Any]) -> Path:
     """Write events (dicts, or raw strings for broken lines) one per line."""
     path.write_text(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import tempfile
 import urllib.parse
 import uuid
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import scan_events
 
 import audit
 
@@ -130,10 +130,8 @@ def error_event(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _scan(events: list[Any], **kwargs: Any) -> audit.Report:
-    with tempfile.TemporaryDirectory() as tmp:
-        dump = Path(tmp) / "dump.jsonl"
-        dump.write_text("".join(json.dumps(e) + "\n" for e in events), "utf-8")
-        return audit.scan(inputs=str(dump), identities=str(DIRECTORY), **kwargs)
+    report: audit.Report = scan_events(events, identities=str(DIRECTORY), **kwargs)
+    return report
 
 
 @SETTINGS

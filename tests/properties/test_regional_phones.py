@@ -9,16 +9,12 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import audit
+from support import scan_events
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 IDENTIFYING = {"census/identifies-user", "census/identifies-organization"}
@@ -60,17 +56,11 @@ benign_notes = st.one_of(
 )
 
 
-def _scan(events: list[dict[str, Any]]) -> audit.Report:
-    with tempfile.TemporaryDirectory() as tmp:
-        dump = Path(tmp) / "dump.jsonl"
-        dump.write_text("".join(json.dumps(e) + "\n" for e in events), "utf-8")
-        return audit.scan(inputs=str(dump))
-
 
 @SETTINGS
 @given(st.lists(st.tuples(st.sampled_from(LOCALES), benign_notes), min_size=1, max_size=8))
 def test_clean_notes_identify_no_one(rows: list[tuple[str, str]]) -> None:
-    report = _scan([_census(locale, note) for locale, note in rows])
+    report = scan_events([_census(locale, note) for locale, note in rows])
     assert [(f.line, f.field, f.explanation) for f in report.findings
             if f.rule in IDENTIFYING] == []
 
@@ -86,7 +76,7 @@ def test_a_national_number_is_found_in_its_events_region(
     region = events[at]["UserLanguage"][-2:]
     number = data.draw(national_number(region))
     events[at]["Note"] = f"call me back on {number} please"
-    report = _scan(events)
+    report = scan_events(events)
     hits = [(f.rule, f.line, f.field, f.detector) for f in report.findings
             if f.rule in IDENTIFYING]
     assert hits == [("census/identifies-user", at + 1, "Note", "PHONE")], (number, hits)

@@ -11,16 +11,13 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import tempfile
 import uuid
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import scan_events
 
-import audit
 from audit.detectors.accounts import XUID_MAX, XUID_MIN
 from audit.detectors.hardware import KEY_ALPHABET
 
@@ -89,17 +86,11 @@ def events_with_benign_fields(draw: st.DrawFn) -> list[dict[str, Any]]:
     return [_with_benign(draw, e) for e in base]
 
 
-def _scan(events: list[dict[str, Any]]) -> audit.Report:
-    with tempfile.TemporaryDirectory() as tmp:
-        dump = Path(tmp) / "dump.jsonl"
-        dump.write_text("".join(json.dumps(e) + "\n" for e in events), "utf-8")
-        return audit.scan(inputs=str(dump))
-
 
 @SETTINGS
 @given(events_with_benign_fields())
 def test_benign_undeclared_values_identify_no_one(events: list[dict[str, Any]]) -> None:
-    report = _scan(events)
+    report = scan_events(events)
     found = [(f.rule, f.line, f.field, f.explanation) for f in report.findings
              if f.rule in IDENTIFYING]
     assert found == []
@@ -157,7 +148,7 @@ def test_an_injected_identifier_is_found_at_its_record_and_field(
     field = data.draw(st.sampled_from(names))
     value = data.draw(values)
     events[at] = {**events[at], field: value}
-    report = _scan(events)
+    report = scan_events(events)
     rule = f"{events[at]['category']}/identifies-user"
     hits = [f for f in report.findings if f.rule in IDENTIFYING]
     assert [(f.rule, f.line, f.field) for f in hits] == [(rule, at + 1, field)], \
