@@ -31,6 +31,7 @@ from audit.checks import Scope, check_kind, hits, no_hits
 from audit.detectors import is_hashed_id
 from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems
 from audit.detectors.prefixed_ids import ID_PREFIX, prefix_problem
+from audit.detectors.scan import give_up_memo, memo_given_up
 from audit.lazy import lazy
 
 if TYPE_CHECKING:
@@ -92,11 +93,6 @@ _KIND_NOUNS = {
 #: Values remembered per rule across chunks (telemetry ids repeat); bounded memory.
 MEMO_LIMIT = 500_000
 _UNSEEN = object()  # a memo lookup's default: the value was never examined
-_UNIQUE = object()  # a memo's key once its values hardly ever come back
-#: The memo is given up when a chunk brings more than REPEATS_MIN values of which fewer
-#: than this share were seen before.
-REPEATS_SHARE = 0.2
-REPEATS_MIN = 2_000
 
 _DIGESTS = ("md5(", "sha1(", "sha256(", "sha512(")
 _FOUND = re.compile(r": (?P<kind>[a-z_]+) found as \S+(?: \(identities line (?P<line>\d+)\))?")
@@ -172,18 +168,15 @@ def remembered(memo: dict[str, Any], values: list[str],
     """``examine`` of each of ``values`` (distinct), asked only about those the memo has
     not seen: a later chunk's repeated ids cost one lookup each. The memo keeps at most
     `MEMO_LIMIT` answers. Ids that hardly ever come back (a fresh DeviceID on every
-    record) make the lookups cost more than they save: once a chunk brings more than
-    `REPEATS_MIN` values of which over ``1 - REPEATS_SHARE`` are new, the memo is
-    left alone for the rest of the scan."""
-    if memo.get(_UNIQUE):  # type: ignore[call-overload]
+    record) make the lookups cost more than they save: the memo is then given up for
+    the rest of the scan, as the content search gives up its own (`give_up_memo`)."""
+    if memo_given_up(memo):
         return examine(values)
     known = list(map(memo.get, values, repeat(_UNSEEN)))
     new = [v for v, k in zip(values, known, strict=True) if k is _UNSEEN]
     if not new:
         return known
-    if memo and len(new) > REPEATS_MIN and len(new) > len(values) * (1 - REPEATS_SHARE):
-        memo.clear()
-        memo[_UNIQUE] = True  # type: ignore[index]
+    if give_up_memo(memo, len(new), len(values)):
         return examine(values)
     fresh = dict(zip(new, examine(new), strict=True))
     memo.update(islice(fresh.items(), max(MEMO_LIMIT - len(memo), 0)))

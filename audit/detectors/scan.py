@@ -66,6 +66,23 @@ REPEATS_SHARE = 0.2
 REPEATS_MIN = 2_000
 
 
+def memo_given_up(memo: dict[str, Any]) -> bool:
+    """Whether a memo was given up (see :func:`give_up_memo`): ask nothing of it."""
+    return bool(memo.get(_UNIQUE))  # type: ignore[call-overload]
+
+
+def give_up_memo(memo: dict[str, Any], new: int, total: int) -> bool:
+    """Give a memo up when a chunk's values hardly ever come back (more than
+    `REPEATS_MIN` of ``total`` are ``new``, over ``1 - REPEATS_SHARE`` of them: ids, free
+    text): looking values up first then costs more than it saves. Its answers are let go
+    and it is marked, so later chunks skip it; whether it was given up."""
+    if not memo or new <= REPEATS_MIN or new <= total * (1 - REPEATS_SHARE):
+        return False
+    memo.clear()
+    memo[_UNIQUE] = True  # type: ignore[index]
+    return True
+
+
 @lru_cache(maxsize=64)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -414,7 +431,7 @@ def search(
         return {}
     excl = tuple(exclude)
     detectors = registry(kind)
-    remembered = memo is not None and not memo.get(_UNIQUE)  # type: ignore[call-overload]
+    remembered = memo is not None and not memo_given_up(memo)
     hits: dict[int, Match] = {}
     # Opaque ids can only be a digest of a directory entry or an id some detectors look
     # for: without those among the entities, nothing in them is looked at (the other
@@ -435,13 +452,11 @@ def search(
             todo.append(i)
         elif result is not None:
             hits[i] = result
-    if memo and len(todo) > REPEATS_MIN and len(todo) > len(texts) * (1 - REPEATS_SHARE):
-        # Hardly any value comes back (ids, free text): asking the memo first costs more
-        # than it saves. Later chunks of this column go straight to the prefilters.
-        memo[_UNIQUE] = True  # type: ignore[index]
+    # Later chunks of a column whose values hardly come back go straight to the prefilters.
+    given_up = give_up_memo(memo, len(todo), len(texts))
     fresh = _detect_uniques(distinct, np.array(todo, dtype=np.int64), ents, identities, decode,
                             excl, detectors)
-    if len(memo) < MEMO_LIMIT:
+    if not given_up and len(memo) < MEMO_LIMIT:
         memo.update(zip(uniques[todo].tolist(), repeat(None)))
         memo.update({uniques[i]: m for i, m in fresh.items()})
     hits.update(fresh)

@@ -156,6 +156,7 @@ def test_remembered_gives_up_on_ids_that_never_come_back(monkeypatch) -> None:
     """A fresh id on every record: after a chunk of mostly new values the memo is emptied
     and no longer asked, and every answer is still right."""
     from audit.checks import identifiers
+    from audit.detectors import scan
 
     asked: list[int] = []
 
@@ -163,19 +164,19 @@ def test_remembered_gives_up_on_ids_that_never_come_back(monkeypatch) -> None:
         asked.append(len(values))
         return [None if v.startswith("ok") else f"bad {v}" for v in values]
 
-    monkeypatch.setattr(identifiers, "REPEATS_MIN", 10)
+    monkeypatch.setattr(scan, "REPEATS_MIN", 10)
     memo: dict = {}
     chunks = [[f"ok{c}-{i}" if i % 2 else f"id{c}-{i}" for i in range(40)] for c in range(3)]
     answers = [identifiers.remembered(memo, chunk, examine) for chunk in chunks]
     assert answers == [[None if v.startswith("ok") else f"bad {v}" for v in chunk]
                        for chunk in chunks]
     assert asked == [40, 40, 40]
-    assert list(memo) == [identifiers._UNIQUE]  # the values themselves were let go
+    assert list(memo) == [scan._UNIQUE]  # the values themselves were let go
     # Values that do come back keep the memo (the first test above): only new ones asked.
     memo = {}
     identifiers.remembered(memo, chunks[0], examine)
     identifiers.remembered(memo, [*chunks[0][:35], "new1", "new2"], examine)
-    assert asked[-1] == 2 and identifiers._UNIQUE not in memo
+    assert asked[-1] == 2 and scan._UNIQUE not in memo
 
 
 def test_bad_device_ids_are_not_kept_as_cross_record_state() -> None:
