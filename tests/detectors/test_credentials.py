@@ -136,7 +136,8 @@ def test_explanation_never_holds_the_secret() -> None:
      "AccountKey=" + "A" * 100_000, "a_password" * 10_000, '"x" == ' * 15_000,
      "-u a:" * 20_000, " --token " * 12_000, "Authorization: Token " * 5_000,
      '<add key="password" value="' * 4_000, ";password=" * 10_000, "//a/:_authToken=" * 7_000,
-     "xoxb-123456-" * 9_000, "api_key=`" + "a " * 50_000, "1" * 15 + "|" + "a" * 100_000],
+     "xoxb-123456-" * 9_000, "api_key=`" + "a " * 50_000, "1" * 15 + "|" + "a" * 100_000,
+     " -H 'Token: " * 9_000, "-----BEGIN PRIVATE KEY-----\\n" * 4_000],
 )
 def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
     assert_fast(SECRET.find, crafted)

@@ -238,6 +238,10 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
     "aws-bedrock-api-key": (
         f"AWS_BEARER_TOKEN_BEDROCK={(k := 'ABSK' + b64(b'BedrockAPIKey-' + _RNG.randbytes(90)))}",
         k, "ABSKQmVkcm9ja0FQSUtleS1..."),
+    "curl-header-token": (
+        f"curl -H 'Accept: application/json' -H 'X-Auth-Token: {(k := rand(24, HEX))}' "
+        "https://api.contoso.com/v1/jobs", k,
+        "curl -H 'X-Request-Token: none' https://api.contoso.com/v1/jobs"),
 }
 ENTRIES = {e.id: e for e in load()}
 
