@@ -253,3 +253,62 @@ def test_own_kind_columns_ignore_other_kinds_findings(bench: ModuleType,
     card = next(r for r in rows if r["kind"] == "card")
     assert (secret["flagged"], secret["own_flagged"], secret["own_fp_rate"]) == (1, 0, 0.0)
     assert (card["detected"], card["own_detected"]) == (1, 1)
+
+
+def test_contested_reasons(bench: ModuleType) -> None:
+    """Each rule of the classifier on samples written here; an ordinary sample is not
+    contested, and every reason it gives is documented."""
+    def sample(positive: bool, text: str, origin: str = "vendor_test.py:1") -> object:
+        return bench.Sample("s", "secret", positive, text, origin)
+
+    key = "Qm8vTz4Lp2Xw7Rk9Vb3N"
+    pem = "-----BEGIN RSA PRIVATE KEY-----\nwords, not a key\n-----END RSA PRIVATE KEY-----"
+    both = [sample(True, f"token = {key}"), sample(False, f"token = {key}")]
+    values = [sample(True, f'password = "{key}x"', "keyword_test.py:1"),
+              sample(False, f"password = {key}x", "keyword_test.py:2")]
+    twins = bench.labelled_both_ways(both + values)
+    value_twins = bench.values_labelled_both_ways(both + values)
+    cases = [
+        (both[0], "labelled-both-ways"),
+        (both[1], "labelled-both-ways"),
+        (values[0], "value-labelled-both-ways"),
+        (values[1], "value-labelled-both-ways"),
+        (sample(True, "api_key: ABCxxxxxxxxxxxx"), "placeholder"),
+        (sample(True, "AKIAZZZZZZZZZZZZZZZZ"), "placeholder"),
+        (sample(True, "secret = Zk2mEXAMPLEKEY7Vq"), "placeholder"),
+        (sample(True, "tok: q7RfK2mFaKe9ZtLp4VbN8"), "placeholder"),
+        (sample(True, "svc_user_id = 'a81f09c2d4e6b7a8c9d0e1f2a3b4c5d6'"), "id-or-account"),
+        (sample(True, "https://tenant-one.db.contoso.com"), "id-or-account"),
+        (sample(True, pem), "suites-disagree"),
+        (sample(False, "eyJhbGciOiJIUzI1NiJ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"), "suites-disagree"),
+        (sample(False, f"ghp_{key}{key[:16]}", "gitlab_test.py:3"), "format-negative"),
+        (sample(False, '<add key="DbPassword" value="Wq4zN8cLr1Tb" />', "nuget.go:fps"),
+         "generic-credential-negative"),
+        # a generic detector's own negative stays: its label is about the generic entries
+        (sample(False, "password = Hv5sJ0mYe6Pd", "keyword_test.py:9"), None),
+        (sample(True, "password = Rc7uK3wZa9Fg"), None),
+        (sample(False, "nothing secret here"), None),
+        (bench.Sample("s", "email", True, "AKIAZZZZZZZZZZZZZZZZ", "x"), None),
+    ]
+    for s, reason in cases:
+        assert bench.contested(s, twins, value_twins) == reason, s
+        assert reason is None or reason in bench.CONTESTED_REASONS
+
+
+def test_adjudicated_columns_leave_contested_samples_out(bench: ModuleType) -> None:
+    samples = [bench.Sample("s", "secret", True, "a", "x"),
+               bench.Sample("s", "secret", True, "b", "x"),
+               bench.Sample("s", "secret", False, "c", "x"),
+               bench.Sample("s", "secret", False, "d", "x")]
+    placements = (("error", "ErrorLog"),)
+    outcome = {(0, "error", "ErrorLog"): "flagged", (1, "error", "ErrorLog"): "clean",
+               (2, "error", "ErrorLog"): "flagged", (3, "error", "ErrorLog"): "clean"}
+    detectors = {(0, "error", "ErrorLog"): {"SECRET"}, (2, "error", "ErrorLog"): {"SECRET"}}
+    reasons = [None, "placeholder", "format-negative", None]
+    (row,) = bench.tabulate(samples, {}, outcome, {"error": {"secret"}}, placements,
+                            detectors=detectors, reasons=reasons)
+    assert (row["own_recall"], row["own_fp_rate"]) == (0.5, 0.5)
+    assert (row["adj_own_recall"], row["adj_own_fp_rate"]) == (1.0, 0.0)
+    assert row["contested"] == {"placeholder": 1, "format-negative": 1}
+    text = bench.render_contested(samples, reasons)
+    assert "placeholder" in text and "format-negative" in text

@@ -41,6 +41,9 @@ _PLACEHOLDER_PARTS = ("example", "fake", "dummy", "placeholder", "changeme", "ch
                       "your_", "your-", "insert_", "insert-", "_here", "-here", "redacted")
 #: a variable named like this holds a stand-in (fake_api_key, example_token)
 _NAME_PLACEHOLDERS = ("fake", "dummy", "example", "sample", "placeholder")
+#: a name that begins by negating or asking (not_secret, no_password, is_secret,
+#: has_password) holds a flag or a description, not the secret
+_NAME_NEGATIONS = ("not_", "no_", "non_", "is_", "has_")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[-.]")
 
@@ -66,8 +69,13 @@ _REFERENCE = re.compile(
     r"|[A-Za-z_][A-Za-z0-9_.]*\(.*|\$[({].*|ENC\[.*")
 #: an upper-case constant's name (API_KEY = MY_API_KEY) stands for its value
 _CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
-#: typed sequences (abcdefgh, 12345678) are what people write in place of a key
+#: typed sequences (abcdefgh, 12345678) are what people write in place of a key: a run
+#: this long that is at least half the value (abcdefgh12345678, abcdefghijklmnopqrstuvwxyz1)
+#: is a stand-in; inside a longer key-shaped value (1234567890abcdef twice, a GUID with
+#: ABCD groups) it is part of the key, as a vendor's or the variable's name says
 _SEQUENCE_RUN = 8
+#: a lower-case identifier of several words (real_key, db_password) is a variable's name
+_IDENTIFIER = re.compile(r"[a-z]+(?:_[a-z]+)+")
 
 
 def _sequence_run(value: str) -> int:
@@ -83,9 +91,10 @@ def _sequence_run(value: str) -> int:
 def not_placeholder(value: str, chosen: bool = False) -> bool:
     """False for a value that stands in for a secret: documentation examples
     (``AKIA...EXAMPLE``), masks (``***``, ``XXXX``, ``ghp_xxxx...``), variables and
-    references (``$API_KEY``, ``${VAR}``, ``%PWD%``, ``var.db_password``), templates
-    (``<token>``, ``{password}``), typed sequences (``abcdefgh12345678``) and words
-    such as ``changeme``, ``insert_key_here`` or ``null``.
+    references (``$API_KEY``, ``${VAR}``, ``%PWD%``, ``var.db_password``, ``real_key``),
+    templates (``<token>``, ``{password}``), typed sequences that are most of the value
+    (``abcdefgh12345678``, not ``1234567890abcdef`` repeated into a 48-character key) and
+    words such as ``changeme``, ``insert_key_here`` or ``null``.
 
     A ``chosen`` value (a password a person picked, not a generated key) may be a typed
     sequence: ``12345678`` is a stand-in for a token and a real, weak password. Three
@@ -100,11 +109,12 @@ def not_placeholder(value: str, chosen: bool = False) -> bool:
         return False
     if any(part in low for part in _PLACEHOLDER_PARTS) or v.endswith(("...", "…")):
         return False
-    if _MASK_RUN.search(v) or _REFERENCE.fullmatch(v) or _CONSTANT.fullmatch(v):
+    if _MASK_RUN.search(v) or _REFERENCE.fullmatch(v) or _CONSTANT.fullmatch(v) \
+            or _IDENTIFIER.fullmatch(v):
         return False
     if any(len(m.group(0)) * 4 >= len(v) for m in _HELD_RUN.finditer(v)):
         return False
-    if not chosen and _sequence_run(v) >= _SEQUENCE_RUN:
+    if not chosen and (run := _sequence_run(v)) >= _SEQUENCE_RUN and run * 2 >= len(v):
         return False
     if v.startswith(("<", "{", "$", "%")) and v.endswith((">", "}", "%")):
         return False  # <redacted>, {password}, ${PWD}, %PASSWORD%
@@ -135,12 +145,11 @@ def _b64_json(part: str) -> dict[str, Any] | None:
 
 
 def _jwt_alg(value: str) -> str | None:
-    """The header's ``alg``; "?" for a token whose header is damaged but whose payload
-    decodes to a JSON object (a truncated or hand-edited JWT still carries its claims)."""
-    parts = value.split(".")
-    header = _b64_json(parts[0])
+    """The header's ``alg``: None when the header does not decode to a JSON object with
+    one (a damaged or hand-edited header is no token a server would accept)."""
+    header = _b64_json(value.split(".", 1)[0])
     if header is None:
-        return "?" if len(parts) > 1 and _b64_json(parts[1]) is not None else None
+        return None
     alg = header.get("alg")
     return alg if isinstance(alg, str) else None
 
@@ -301,7 +310,7 @@ class Entry:
         if name is not None:
             words = _words(name)
             if words in self.ignore_names or words.endswith(self._ignore_tails) or any(
-                    p in words for p in _NAME_PLACEHOLDERS):
+                    p in words for p in _NAME_PLACEHOLDERS) or words.startswith(_NAME_NEGATIONS):
                 return None
         if any(key.startswith("doc") and value is not None and "\n---" in value
                for key, value in groups.items()):

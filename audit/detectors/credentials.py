@@ -10,15 +10,16 @@ Examples flagged (see ``secrets.yaml`` for every format)::
     "AKIA" + 16 upper-case letters or digits             AWS access key id
     "ghp_...", "glpat-...", "xoxb-...", "sk_live_..."    vendor tokens (and hf_, dop_v1_, ...)
     "AccountKey=abcd...==", "...&sig=abc%2Bdef..."       Azure storage key / SAS signature
-    "-----BEGIN RSA PRIVATE KEY-----"                    private key block
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIEow..."         private key block (with a body)
     "https://svc:p4ss@db.contoso.com"                    credentials in a URL
 
 Not flagged: an opaque base64 id such as the ConversationThreadID
 ``AdDO8hsJqilU93hQHC3OZaPR2saEA==`` (no key word, no token structure), and
 placeholder values (``password=***``, ``pwd=<redacted>``, ``password=null``,
 ``${API_KEY}``, ``AKIA...EXAMPLE``, ``changeme``, ``ghp_xxxx...``, ``abcdefgh12345678``,
-``var.db_password``) and names that only read like a secret's (``public_key``,
-``csrf_token``).
+``var.db_password``, ``real_key``), names that only read like a secret's (``public_key``,
+``csrf_token``) or negate (``not_secret``, ``has_password``), and a JWT whose header is
+no JSON with "alg".
 Why: error logs and exceptions can carry what the client had in memory; the
 practices allow IPs and SIP URIs in error data, never credentials, and census and
 usage data carry no personal data at all.

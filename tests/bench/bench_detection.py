@@ -35,6 +35,15 @@ as a flag, so only the own columns compare placements. A negative is a negative 
 the detector that test was written for* (a wrong-length AWS key is still a
 credential-looking string), so read the false-positive rate with that in mind. The
 JSON goes to ``--json`` (default ``tests/bench/out/bench_detection.json``, kept out of git).
+
+Some secret labels are contested: a "positive" that is an explicit placeholder, an id
+labelled as a secret, a "negative" that is a well-formed credential of another format,
+text one source labels both ways, or a convention the two suites disagree on. `contested`
+gives each such sample a reason (rules on its text, label, origin and which catalogue
+entries match it, listed in `CONTESTED_REASONS`; no sample is named), and the "adj"
+columns repeat the own recall and FP rate without them. The raw columns stay the
+headline; the count left out per reason is printed under the table, and ``--samples``
+writes each sample's reason.
 """
 
 from __future__ import annotations
@@ -673,6 +682,124 @@ SOURCES: dict[str, tuple[str, Callable[[Path], Extracted]]] = {
 }
 
 
+# ---------------------------------------------------------------- contested labels
+
+#: Why a secret sample's label is contested: it contradicts the rules the issue sets
+#: (an explicit placeholder is no secret, an id is no secret), the other suite, the same
+#: suite, or a format another catalogue entry documents. Each reason is a rule on the
+#: sample's text, its label, its origin and which catalogue entries match it; no sample
+#: is named. Raw figures stay the headline; the adjudicated ones leave these out.
+CONTESTED_REASONS: dict[str, str] = {
+    "labelled-both-ways": "the same text is labelled positive and negative in this source",
+    "value-labelled-both-ways": "the value the catalogue reports is labelled positive in one "
+                                "sample of this source and negative in another: the label "
+                                "follows something the text does not hold (the file type's "
+                                "quoting rules), and every sample here sits in one field",
+    "placeholder": "a positive holding an explicit stand-in (a held run of x, X, Z, * or 0, "
+                   "the word EXAMPLE, or fake/dummy inside a token)",
+    "id-or-account": "a positive whose only values sit under id, user, account or host names, "
+                     "or a bare host name, and that no token format of the catalogue matches: "
+                     "identifiers, not secrets",
+    "suites-disagree": "a damaged JWT header or a private key header without a base64 body: "
+                       "one suite labels such text positive, the other negative",
+    "format-negative": "a negative holding a well-formed credential of a format a catalogue "
+                       "entry documents (labelled negative for another detector or by an "
+                       "allowlist of values)",
+    "generic-credential-negative": "a negative of a vendor's test that assigns a value to a "
+                                   "password, token or key name, which the catalogue's "
+                                   "generic assignment entries document as a credential",
+}
+
+#: catalogue entries that judge a name and a value, not a documented token format
+GENERIC_ENTRIES = frozenset({
+    "password-assignment", "password-statement", "password-comparison",
+    "key-variable-assignment", "config-key-value", "connection-string-password",
+    "cli-secret-option", "lookup-default", "url-credentials", "bearer-token", "basic-auth",
+    "digest-auth", "authorization-header", "curl-user", "oauth-refresh-token",
+    "oauth-authorization-code"})
+
+#: test files of generic detectors (their negatives are meant for the generic entries)
+GENERIC_TESTS = frozenset({"keyword", "generic", "high_entropy_strings", "basic_auth", "curl"})
+
+_STAND_IN = re.compile(r"([xXZ*0])\1{5,}|EXAMPLE"
+                       r"|[A-Za-z0-9](?i:fake|dummy)|(?i:fake|dummy)[A-Za-z0-9]")
+_ASSIGNED_NAME = re.compile(r"""([A-Za-z0-9_.-]+)["'\]]*[ \t]*(?::{1,3}=|=|:)""")
+_ID_NAME = re.compile(r"(?i)(?:id|user|username|uname|userid|account|hostname)$")
+_BARE_HOST = re.compile(r"https?://[A-Za-z0-9_.-]+/?")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S*")
+_JWT_LIKE = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}")
+_PEM_HEADER = re.compile(r"-----BEGIN (?:[A-Z0-9]{1,20} ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+
+
+def labelled_both_ways(samples: Iterable[Sample]) -> frozenset[tuple[str, str, str]]:
+    """(source, kind, text) of the texts one source labels both positive and negative."""
+    seen: dict[tuple[str, str, str], set[bool]] = {}
+    for s in samples:
+        seen.setdefault((s.source, s.kind, s.text), set()).add(s.positive)
+    return frozenset(key for key, labels in seen.items() if len(labels) == 2)
+
+
+def values_labelled_both_ways(samples: Iterable[Sample]) -> frozenset[tuple[str, str]]:
+    """(source, value) of the values the catalogue reports in a positive and in a negative
+    secret sample of one source."""
+    from audit.detectors.credentials import SECRET
+
+    seen: dict[tuple[str, str], set[bool]] = {}
+    for s in samples:
+        if s.kind == "secret":
+            for m in SECRET.find(s.text):
+                seen.setdefault((s.source, m.value), set()).add(s.positive)
+    return frozenset(key for key, labels in seen.items() if len(labels) == 2)
+
+
+def _damaged(text: str) -> bool:
+    """A JWT-shaped run whose header is no JSON with "alg", or a private key header whose
+    block has no base64 body."""
+    from audit.detectors.catalogue import _jwt_alg
+
+    if any(_jwt_alg(m.group(0)) is None for m in _JWT_LIKE.finditer(text)):
+        return True
+    from audit.detectors.credentials import SECRET
+
+    return bool(_PEM_HEADER.search(text)) and not any(
+        m.detector == "private-key-block" for m in SECRET.find(text))
+
+
+def contested(sample: Sample, twins: frozenset[tuple[str, str, str]] = frozenset(),
+              value_twins: frozenset[tuple[str, str]] = frozenset()) -> str | None:
+    """The `CONTESTED_REASONS` key that applies to a secret sample, else None; ``twins``
+    and ``value_twins`` are `labelled_both_ways` and `values_labelled_both_ways` of the
+    samples."""
+    if sample.kind != "secret":
+        return None
+    text = sample.text
+    if (sample.source, sample.kind, text) in twins:
+        return "labelled-both-ways"
+    if _damaged(text):
+        return "suites-disagree"
+    if sample.positive and _STAND_IN.search(text):
+        return "placeholder"
+    from audit.detectors.credentials import SECRET
+
+    matches = SECRET.find(text)
+    if any((sample.source, m.value) in value_twins for m in matches):
+        return "value-labelled-both-ways"
+    found = {m.detector for m in matches}
+    if sample.positive:
+        names = _ASSIGNED_NAME.findall(_URL.sub(" ", text))
+        if not found - GENERIC_ENTRIES and (
+                (names and all(_ID_NAME.search(n.rstrip("\"'")) for n in names))
+                or _BARE_HOST.fullmatch(text.strip())):
+            return "id-or-account"
+        return None
+    if found - GENERIC_ENTRIES:
+        return "format-negative"
+    stem = re.sub(r"(_test)?\.(py|go)$", "", sample.origin.split(":", 1)[0])
+    if found and stem not in GENERIC_TESTS:
+        return "generic-credential-negative"
+    return None
+
+
 # ---------------------------------------------------------------- scanning
 
 
@@ -740,11 +867,13 @@ def tabulate(samples: list[Sample], skipped: dict[str, dict[str, int]],
              outcome: dict[tuple[int, str, str], str], target: dict[str, set[str]],
              placements: Iterable[tuple[str, str]] = PLACEMENTS,
              detectors: dict[tuple[int, str, str], set[str]] | None = None,
+             reasons: list[str | None] | None = None,
              ) -> list[dict[str, Any]]:
     """Rows per source × placement × kind. With ``detectors`` a row also counts
     ``own_detected``/``own_flagged``: only findings of the sample's own kind (a secret
     sample flagged for the domain in it is not a secret false positive), so placements
-    whose categories search for different kinds compare."""
+    whose categories search for different kinds compare. With ``reasons`` (one per
+    sample, see `contested`) the ``adj_*`` counts leave the contested samples out."""
     rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     placements = list(placements)
 
@@ -754,19 +883,28 @@ def tabulate(samples: list[Sample], skipped: dict[str, dict[str, int]],
             rows[key] = {"source": source, "placement": f"{category}:{fld}", "kind": kind,
                          "target": kind in target.get(category, set()), "positives": 0,
                          "detected": 0, "negatives": 0, "flagged": 0, "rejected": 0,
-                         "skipped": 0, "own_detected": 0, "own_flagged": 0}
+                         "skipped": 0, "own_detected": 0, "own_flagged": 0,
+                         "adj_positives": 0, "adj_negatives": 0, "adj_own_detected": 0,
+                         "adj_own_flagged": 0, "contested": {}}
         return rows[key]
 
     for index, sample in enumerate(samples):
         for category, fld in placements:
             r = row(sample.source, category, fld, sample.kind)
             result = outcome[(index, category, fld)]
+            reason = reasons[index] if reasons is not None else None
             r["positives" if sample.positive else "negatives"] += 1
+            if reason is None:
+                r["adj_positives" if sample.positive else "adj_negatives"] += 1
+            else:
+                r["contested"][reason] = r["contested"].get(reason, 0) + 1
             if result == "flagged":
                 r["detected" if sample.positive else "flagged"] += 1
                 found = (detectors or {}).get((index, category, fld), set())
                 if found & set(KIND_ENTITIES.get(sample.kind, ())):
                     r["own_detected" if sample.positive else "own_flagged"] += 1
+                    if reason is None:
+                        r["adj_own_detected" if sample.positive else "adj_own_flagged"] += 1
             elif result == "rejected":
                 r["rejected"] += 1
     for source, kinds in skipped.items():
@@ -782,6 +920,10 @@ def tabulate(samples: list[Sample], skipped: dict[str, dict[str, int]],
                            if r["positives"] else None)
         r["own_fp_rate"] = (round(r["own_flagged"] / r["negatives"], 4)
                             if r["negatives"] else None)
+        r["adj_own_recall"] = (round(r["adj_own_detected"] / r["adj_positives"], 4)
+                               if r["adj_positives"] else None)
+        r["adj_own_fp_rate"] = (round(r["adj_own_flagged"] / r["adj_negatives"], 4)
+                                if r["adj_negatives"] else None)
         out.append(r)
     return out
 
@@ -793,18 +935,33 @@ def _pct(value: float | None) -> str:
 def render(rows: list[dict[str, Any]]) -> str:
     """The table as aligned text (target kinds marked with *)."""
     head = ("source", "placement", "kind", "pos", "det", "recall", "neg", "flag", "FP rate",
-            "rej", "skip", "own recall", "own FP")
+            "rej", "skip", "own recall", "own FP", "contested", "adj recall", "adj FP")
     lines = [[r["source"], r["placement"], r["kind"] + (" *" if r["target"] else ""),
               str(r["positives"]), str(r["detected"]), _pct(r["recall"]),
               str(r["negatives"]), str(r["flagged"]), _pct(r["fp_rate"]),
               str(r["rejected"]), str(r["skipped"]), _pct(r.get("own_recall")),
-              _pct(r.get("own_fp_rate"))] for r in rows]
+              _pct(r.get("own_fp_rate")), str(sum(r.get("contested", {}).values())),
+              _pct(r.get("adj_own_recall")), _pct(r.get("adj_own_fp_rate"))] for r in rows]
     widths = [max(len(h), *(len(x[k]) for x in lines)) if lines else len(h)
               for k, h in enumerate(head)]
     fmt = "  ".join(f"{{:{'<' if k < 3 else '>'}{w}}}" for k, w in enumerate(widths))
     return "\n".join([fmt.format(*head), *(fmt.format(*x) for x in lines),
                       "* a kind the placement's category's content rules search for; "
-                      "own: counting only findings of the sample's own kind"])
+                      "own: counting only findings of the sample's own kind; adj: own, "
+                      "without the contested samples (see render_contested)"])
+
+
+def render_contested(samples: list[Sample], reasons: list[str | None]) -> str:
+    """How many samples each reason left out of the adjudicated figures, per source."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for s, reason in zip(samples, reasons, strict=True):
+        if reason is not None:
+            key = (s.source, reason, "positive" if s.positive else "negative")
+            counts[key] = counts.get(key, 0) + 1
+    lines = ["contested samples (left out of adj recall / adj FP):"]
+    lines += [f"  {src:<15} {reason:<28} {label:<8} {n:>4}  {CONTESTED_REASONS[reason]}"
+              for (src, reason, label), n in sorted(counts.items())]
+    return "\n".join(lines if counts else [*lines, "  none"])
 
 
 def extract(suites: Path, names: Iterable[str]) -> dict[str, Extracted]:
@@ -861,8 +1018,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-detection-") as tmp:
         detectors: dict[tuple[int, str, str], set[str]] = {}
         outcome = scan_samples(samples, Path(tmp), detectors=detectors)
-    rows = tabulate(samples, skipped, outcome, targets(pack, keep), detectors=detectors)
+    twins, value_twins = labelled_both_ways(samples), values_labelled_both_ways(samples)
+    reasons = [contested(s, twins, value_twins) for s in samples]
+    rows = tabulate(samples, skipped, outcome, targets(pack, keep), detectors=detectors,
+                    reasons=reasons)
     print(render(rows))
+    print(render_contested(samples, reasons))
     print(f"{len(samples):,} samples × {len(PLACEMENTS)} placements in "
           f"{time.perf_counter() - started:.1f} s; rules: {', '.join(keep)}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -874,7 +1035,8 @@ def main(argv: list[str] | None = None) -> int:
             for index, s in enumerate(samples):
                 fh.write(json.dumps({"source": s.source, "kind": s.kind,
                                      "positive": s.positive, "origin": s.origin,
-                                     "text": s.text, "outcome": {
+                                     "text": s.text, "contested": reasons[index],
+                                     "outcome": {
                                          f"{c}:{f}": outcome[(index, c, f)]
                                          for c, f in PLACEMENTS}, "detectors": {
                                          f"{c}:{f}": sorted(detectors.get((index, c, f), ()))

@@ -50,9 +50,16 @@ JWT = _jwt({"alg": "HS256", "typ": "JWT"})
         ("curl --user 'ops:h0pk1ns~21s' https://api.contoso.com", "curl-user", "ops:h0pk1ns~21s"),
         ("xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1", "slack-token",
          "xoxb-263594206564-FGqddMF8t08v8N7Oq4i57vs1"),
-        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE", "private-key-block",
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx3", "private-key-block",
          "-----BEGIN RSA PRIVATE KEY-----"),
-        ("-----BEGIN PRIVATE KEY-----", "private-key-block", "-----BEGIN PRIVATE KEY-----"),
+        # a body after Proc-Type/DEK-Info lines, with the line breaks escaped (a JSON log)
+        ("-----BEGIN RSA PRIVATE KEY-----\\nProc-Type: 4,ENCRYPTED\\nDEK-Info: AES-128-CBC,"
+         "5F2E\\n\\nq9Xk2mV7rT4bN8cLp3Wz", "private-key-block", "-----BEGIN RSA PRIVATE KEY-----"),
+        # a typed run inside a longer key is part of the key, not a stand-in for one
+        ("ops_api_key: 'abcdef0123456789ABCDEF9876543210fedcba'", "key-variable-assignment",
+         "abcdef0123456789ABCDEF9876543210fedcba"),
+        ("DEPLOY_TOKEN ::= '9876ABCD-0123-4567-89AB-CDEF01234567'", "key-variable-assignment",
+         "9876ABCD-0123-4567-89AB-CDEF01234567"),
         ("postgres://svc:p4ssw0rd@db.contoso.com:5432/x", "url-credentials", "p4ssw0rd"),
     ],
 )
@@ -81,7 +88,15 @@ def test_secret_found(text: str, detector: str, expected: str) -> None:
         "key AKIAIOSFODNN7EXAMPLE used",  # AWS's documentation example is a placeholder
         # typed sequences, held keys, masks inside tokens and references are stand-ins
         "api_key = 'abcdefghijklmnopqrstuvwxyz123'",
-        "SNYK_TOKEN = '12345678-ABCD-ABCD-ABCD-1234567890AB'",
+        "deploy_token = 'abcdefgh12345678'",  # the run is half the value
+        "-----BEGIN PRIVATE KEY-----",  # a header without a key body
+        "-----BEGIN PRIVATE KEY-----\nour key goes here\n-----END PRIVATE KEY-----",
+        # a header that is no base64 of JSON with "alg" (damaged by hand) is no JWT
+        "eyJhbGciOiJIUzI1NiJ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl",
+        # names that negate or ask hold a flag; a lower-case identifier is a variable
+        "not_secret = Qm8vTz4Lp2",
+        "has_password: Qm8vTz4Lp2",
+        "password: shared_vault_entry",
         "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         "key AKIAZZZZZZZZZZZZZZZZ used",
         "administrator_login_password = var.db_password",
@@ -121,7 +136,8 @@ def test_explanation_never_holds_the_secret() -> None:
      "AccountKey=" + "A" * 100_000, "a_password" * 10_000, '"x" == ' * 15_000,
      "-u a:" * 20_000, " --token " * 12_000, "Authorization: Token " * 5_000,
      '<add key="password" value="' * 4_000, ";password=" * 10_000, "//a/:_authToken=" * 7_000,
-     "xoxb-123456-" * 9_000, "api_key=`" + "a " * 50_000, "1" * 15 + "|" + "a" * 100_000],
+     "xoxb-123456-" * 9_000, "api_key=`" + "a " * 50_000, "1" * 15 + "|" + "a" * 100_000,
+     " -H 'Token: " * 9_000, "-----BEGIN PRIVATE KEY-----\\n" * 4_000],
 )
 def test_linear_time_on_crafted_input(crafted: str, assert_fast: Callable[..., None]) -> None:
     assert_fast(SECRET.find, crafted)

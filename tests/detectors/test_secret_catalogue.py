@@ -72,11 +72,16 @@ _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 #: id → (text with a secret, the value reported, text without one). Every catalogue
 #: entry needs a row: `test_every_entry_has_samples` fails for one that has none.
 SAMPLES: dict[str, tuple[str, str, str]] = {
-    "private-key-block": ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE",
-                          "-----BEGIN EC PRIVATE KEY-----", "-----BEGIN CERTIFICATE-----"),
+    # a header needs the start of a base64 body after it: around words it holds no key
+    "private-key-block": ("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBq7Vd3kR9",
+                          "-----BEGIN EC PRIVATE KEY-----",
+                          "-----BEGIN EC PRIVATE KEY-----\nnot pasted\n"
+                          "-----END EC PRIVATE KEY-----"),
     "gcp-service-account-key": (
-        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\nMIIEv"}',
-        "-----BEGIN PRIVATE KEY-----", '{"type": "service_account", "private_key_id": "3f2a"}'),
+        '{"type": "service_account", "private_key": '
+        '"-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkq"}',
+        "-----BEGIN PRIVATE KEY-----",
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n..."}'),
     "aws-access-key": (f"using key {_AWS_ID} in eu-west-1", _AWS_ID,
                        "using key AKIAIOSFODNN7EXAMPLE in eu-west-1"),
     "aws-secret-access-key": (
@@ -228,6 +233,15 @@ SAMPLES: dict[str, tuple[str, str, str]] = {
                            'log("wrong password "); retry("later");'),
     "lookup-default": (f'token = os.getenv("BILLING_API_TOKEN", "{(k := uuid4())}")', k,
                        'label = gettext("password", "Passwort")'),
+    "hubspot-api-key": (f"const hubspotApiKey = '{(k := uuid4())}';", k,
+                        f"hubspot_portal_id = '{uuid4()}'"),
+    "aws-bedrock-api-key": (
+        f"AWS_BEARER_TOKEN_BEDROCK={(k := 'ABSK' + b64(b'BedrockAPIKey-' + _RNG.randbytes(90)))}",
+        k, "ABSKQmVkcm9ja0FQSUtleS1..."),
+    "curl-header-token": (
+        f"curl -H 'Accept: application/json' -H 'X-Auth-Token: {(k := rand(24, HEX))}' "
+        "https://api.contoso.com/v1/jobs", k,
+        "curl -H 'X-Request-Token: none' https://api.contoso.com/v1/jobs"),
 }
 ENTRIES = {e.id: e for e in load()}
 
