@@ -268,6 +268,12 @@ def test_contested_reasons(bench: ModuleType) -> None:
               sample(False, f"password = {key}x", "keyword_test.py:2")]
     twins = bench.labelled_both_ways(both + values)
     value_twins = bench.values_labelled_both_ways(both + values)
+    # what the source itself labels positive: a GitHub token in its GitHub test, a
+    # password assignment in its keyword test
+    formats = bench.positive_formats([
+        sample(True, f"ghp_{key[::-1]}{key[:16]}", "github_test.py:1"),
+        sample(True, 'db_password = "Lp3vB8qZt6Wx"', "keyword_test.py:3")])
+    assert ("s", "github-token", "github") in formats
     cases = [
         (both[0], "labelled-both-ways"),
         (both[1], "labelled-both-ways"),
@@ -282,8 +288,12 @@ def test_contested_reasons(bench: ModuleType) -> None:
         (sample(True, pem), "suites-disagree"),
         (sample(False, "eyJhbGciOiJIUzI1NiJ.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"), "suites-disagree"),
         (sample(False, f"ghp_{key}{key[:16]}", "gitlab_test.py:3"), "format-negative"),
-        (sample(False, '<add key="DbPassword" value="Wq4zN8cLr1Tb" />', "nuget.go:fps"),
+        # the same format, labelled negative in the only test that calls it positive
+        (sample(False, f"ghp_{key}{key[:16]}", "github_test.py:7"), None),
+        (sample(False, 'db_password = "Wq4zN8cLr1Tb"', "nuget.go:fps"),
          "generic-credential-negative"),
+        # a generic entry the source's generic tests never call positive: counted as labelled
+        (sample(False, '<add key="DbPassword" value="Wq4zN8cLr1Tb" />', "nuget.go:fps"), None),
         # a generic detector's own negative stays: its label is about the generic entries
         (sample(False, "password = Hv5sJ0mYe6Pd", "keyword_test.py:9"), None),
         (sample(True, "password = Rc7uK3wZa9Fg"), None),
@@ -291,7 +301,7 @@ def test_contested_reasons(bench: ModuleType) -> None:
         (bench.Sample("s", "email", True, "AKIAZZZZZZZZZZZZZZZZ", "x"), None),
     ]
     for s, reason in cases:
-        assert bench.contested(s, twins, value_twins) == reason, s
+        assert bench.contested(s, twins, value_twins, formats) == reason, s
         assert reason is None or reason in bench.CONTESTED_REASONS
 
 

@@ -702,12 +702,12 @@ CONTESTED_REASONS: dict[str, str] = {
                      "identifiers, not secrets",
     "suites-disagree": "a damaged JWT header or a private key header without a base64 body: "
                        "one suite labels such text positive, the other negative",
-    "format-negative": "a negative holding a well-formed credential of a format a catalogue "
-                       "entry documents (labelled negative for another detector or by an "
-                       "allowlist of values)",
+    "format-negative": "a negative holding a credential of a vendor format that this source "
+                       "labels positive in another test file (a negative for another "
+                       "detector, or by an allowlist of values)",
     "generic-credential-negative": "a negative of a vendor's test that assigns a value to a "
-                                   "password, token or key name, which the catalogue's "
-                                   "generic assignment entries document as a credential",
+                                   "password, token or key name the way this source's own "
+                                   "generic (keyword) tests label positive",
 }
 
 #: catalogue entries that judge a name and a value, not a documented token format
@@ -752,6 +752,22 @@ def values_labelled_both_ways(samples: Iterable[Sample]) -> frozenset[tuple[str,
     return frozenset(key for key, labels in seen.items() if len(labels) == 2)
 
 
+def _stem(origin: str) -> str:
+    """The test a sample comes from, without its place in it (``gitlab_token_test.py:50`` ->
+    ``gitlab_token``)."""
+    return re.sub(r"(_test)?\.(py|go)$", "", origin.split(":", 1)[0])
+
+
+def positive_formats(samples: Iterable[Sample]) -> frozenset[tuple[str, str, str]]:
+    """(source, catalogue entry, test) for every entry that finds a secret in a positive
+    sample of that source's test: which formats the source itself calls credentials, and
+    where. A negative is contested on this evidence only, never on our catalogue alone."""
+    from audit.detectors.credentials import SECRET
+
+    return frozenset((s.source, m.detector, _stem(s.origin)) for s in samples
+                     if s.kind == "secret" and s.positive for m in SECRET.find(s.text))
+
+
 def _damaged(text: str) -> bool:
     """A JWT-shaped run whose header is no JSON with "alg", or a private key header whose
     block has no base64 body."""
@@ -766,10 +782,11 @@ def _damaged(text: str) -> bool:
 
 
 def contested(sample: Sample, twins: frozenset[tuple[str, str, str]] = frozenset(),
-              value_twins: frozenset[tuple[str, str]] = frozenset()) -> str | None:
+              value_twins: frozenset[tuple[str, str]] = frozenset(),
+              formats: frozenset[tuple[str, str, str]] = frozenset()) -> str | None:
     """The `CONTESTED_REASONS` key that applies to a secret sample, else None; ``twins``
     and ``value_twins`` are `labelled_both_ways` and `values_labelled_both_ways` of the
-    samples."""
+    samples, ``formats`` their `positive_formats`."""
     if sample.kind != "secret":
         return None
     text = sample.text
@@ -792,12 +809,19 @@ def contested(sample: Sample, twins: frozenset[tuple[str, str, str]] = frozenset
                 or _BARE_HOST.fullmatch(text.strip())):
             return "id-or-account"
         return None
-    if found - GENERIC_ENTRIES:
+    stem = _stem(sample.origin)
+    if any((sample.source, e, other) in formats for e in found - GENERIC_ENTRIES
+           for other in _tests_of(formats, sample.source, e) if other != stem):
         return "format-negative"
-    stem = re.sub(r"(_test)?\.(py|go)$", "", sample.origin.split(":", 1)[0])
-    if found and stem not in GENERIC_TESTS:
+    if stem not in GENERIC_TESTS and any(
+            (sample.source, e, g) in formats for e in found & GENERIC_ENTRIES
+            for g in GENERIC_TESTS):
         return "generic-credential-negative"
     return None
+
+
+def _tests_of(formats: frozenset[tuple[str, str, str]], source: str, entry: str) -> set[str]:
+    return {t for s, e, t in formats if s == source and e == entry}
 
 
 # ---------------------------------------------------------------- scanning
@@ -1019,7 +1043,8 @@ def main(argv: list[str] | None = None) -> int:
         detectors: dict[tuple[int, str, str], set[str]] = {}
         outcome = scan_samples(samples, Path(tmp), detectors=detectors)
     twins, value_twins = labelled_both_ways(samples), values_labelled_both_ways(samples)
-    reasons = [contested(s, twins, value_twins) for s in samples]
+    formats = positive_formats(samples)
+    reasons = [contested(s, twins, value_twins, formats) for s in samples]
     rows = tabulate(samples, skipped, outcome, targets(pack, keep), detectors=detectors,
                     reasons=reasons)
     print(render(rows))
