@@ -61,8 +61,10 @@ from stdnum.za import idnr as _za_id
 
 from audit.detectors.base import MAX_VALUE_LEN, Match
 
-# Country code, check digits, then 2 to 8 groups of up to four (spaces optional).
-_IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![\w-])")
+# Country code, check digits, then 2 to 8 groups of up to four, spaces or dashes between
+# them optional (one kind of separator: see IbanDetector.find).
+_IBAN = re.compile(r"(?<![\w-])[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,4})?"
+                   r"(?![\w-])")
 
 
 def iban_spans(text: str) -> list[tuple[int, int]]:
@@ -81,20 +83,23 @@ class IbanDetector:
 
     name = "iban"
     entity = "IBAN"
-    prefilter = r"[A-Z]{2}\d{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}"
+    prefilter = r"[A-Z]{2}\d{2}[ -]?[A-Z0-9]{4}[ -]?[A-Z0-9]{4}"
 
     def find(self, text: str) -> list[Match]:
         """Candidates by regex; a failing one is retried without trailing groups, since a
-        following word of four capitals or digits is taken into the run."""
+        following word of four capitals or digits is taken into the run. Spaces and dashes
+        are not mixed in one IBAN (``AL47-2121-1009 ...`` is an id and a word)."""
         out: list[Match] = []
         for m in _IBAN.finditer(text[:MAX_VALUE_LEN]):
             cand = m.group(0)
+            if " " in cand and "-" in cand:
+                continue
             while cand:
                 if _iban.is_valid(cand):
                     out.append(Match(self.entity, cand, "IBAN via pattern; country and mod-97 "
                                      "check digits valid (python-stdnum)", detector=self.name))
                     break
-                head, sep, _ = cand.rpartition(" ")
+                head, sep, _ = cand.rpartition("-" if "-" in cand else " ")
                 cand = head if sep and len(head) >= 15 else ""
         return out
 

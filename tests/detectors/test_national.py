@@ -17,6 +17,8 @@ from audit.detectors.national import IBAN, NATIONAL_ID
         ("pay to GB82 WEST 1234 5698 7654 32.", "GB82 WEST 1234 5698 7654 32"),
         ("iban=NL91ABNA0417164300", "NL91ABNA0417164300"),
         ("IBAN NL91 ABNA 0417 1643 00 THEN", "NL91 ABNA 0417 1643 00"),  # next word not taken
+        ("iban: GB82-WEST-1234-5698-7654-32.", "GB82-WEST-1234-5698-7654-32"),  # dashed
+        ("NL91-ABNA-0417-1643-00", "NL91-ABNA-0417-1643-00"),
     ],
 )
 def test_iban_found(text: str, expected: str) -> None:
@@ -26,7 +28,10 @@ def test_iban_found(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     "text",
     ["NL91 ABNA 0417 1643 01",  # wrong check digits
-     "5E872200-F546-4CCD-8F23-AF5F507AA2DD", "AB12 CDEF GHIJ", "16.0.4483.1000", "0x80004005"],
+     "5E872200-F546-4CCD-8F23-AF5F507AA2DD", "AB12 CDEF GHIJ", "16.0.4483.1000", "0x80004005",
+     "NL91-ABNA-0417-1643-01",  # dashed, wrong check digits
+     "GB82-WEST 1234-5698 7654-32",  # spaces and dashes mixed
+     "x-NL91-ABNA-0417-1643-00"],  # the tail of a longer dashed id
 )
 def test_iban_not_found(text: str) -> None:
     assert IBAN.find(text) == []
