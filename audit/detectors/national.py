@@ -315,6 +315,8 @@ _FORMATS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     # in lower case only in its dashed groups
     ("US Medicare MBI", rf"{_B}[1-9]{_MBI_L.lower()}{_MBI_A.lower()}\d-{_MBI_L.lower()}"
      rf"{_MBI_A.lower()}\d-{_MBI_L.lower()}{{2}}\d{{2}}{_E}", lambda v: True),
+    # a Philippine TIN with its branch code, in its dashed groups
+    ("PH TIN", rf"{_B}\d{{3}}-\d{{3}}-\d{{3}}-\d{{3}}{_E}", _ph_tin),
     ("DE identity card number", rf"{_B}[{_DE_ID_ALPHA}][{_DE_ID_ALPHA}0-9]{{7}}\d{_E}",
      _de_id_card),
     # the tax office's slashed form (per Land, python-stdnum): 12/3456/78901, 123/456/78901
@@ -357,7 +359,22 @@ _BARE: tuple[tuple[str, int, Callable[[str], bool]], ...] = (
     ("SE personnummer", 12, _pnr.is_valid), ("ZA ID number", 13, _za_number),
     ("TH national id", 13, _th_pin.is_valid), ("KR RRN/FRN", 13, _kr_rrn_shape),
 )
-_LABELLED = re.compile(rf"(?i:\b(?:{_LABELS}))\b[^\d\n]{{0,24}}?(?<![\w-])(\d{{9,13}}){_E}")
+#: A label that names one scheme ("TFN", "PESEL") has only that scheme's check tried;
+#: a generic one ("id number", "national id") every check of the run's length.
+_SCHEME_LABELS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (scheme, re.compile(rf"(?i:\b(?:{words})\b)")) for scheme, words in (
+        ("US SSN", r"ssn|social security"), ("CA SIN", r"sin|nas"),
+        ("AU TFN", r"tfn|tax file"), ("NL BSN", r"bsn|burgerservicenummer"),
+        ("UK NHS number", r"nhs"), ("PL PESEL", r"pesel"),
+        ("TR T.C. kimlik no", r"tckn|kimlik|turkish id"),
+        ("DE Steuer-ID", r"steuer-?id|idnr|identifikationsnummer"),
+        ("SE personnummer", r"personnummer|pnr"), ("NO fødselsnummer", r"f[oø]dselsnummer"),
+        ("IN Aadhaar", r"aadhaa?r"), ("ZA ID number", r"rsa id|south african id"),
+        ("KR RRN/FRN", r"rrn|frn|resident registration|foreign registration"),
+    ))
+#: (also nine digits in threes, as a TFN or SIN is written: "TFN 123 456 782")
+_LABELLED = re.compile(rf"(?i:\b(?:{_LABELS}))\b[^\d\n]{{0,24}}?(?<![\w-])"
+                       rf"(\d{{9,13}}|\d{{3}}([ -])\d{{3}}\2\d{{3}}){_E}")
 #: Bare runs taken without a label: formats holding a birth date and a check digit,
 #: validated by python-stdnum (date included); a 12-digit personnummer must not read as
 #: ``yyyymmddhhmm``.
@@ -435,9 +452,14 @@ class NationalIdDetector:
                 out.append(self._match(cand, label))
         for m in _LABELLED.finditer(text):
             cand = m.group(1)
-            if inside(taken, *m.span(1)) or cand in _PLACEHOLDERS:
+            digits = re.sub(r"[ -]", "", cand)
+            if inside(taken, *m.span(1)) or digits in _PLACEHOLDERS \
+                    or (" " in cand and _in_longer_run(text, *m.span(1))):
                 continue
-            label = next((lb for lb, n, ok in _BARE if n == len(cand) and _valid(ok, cand)), None)
+            named = {sc for sc, words in _SCHEME_LABELS
+                     if words.search(text, m.start(), m.start(1))}
+            label = next((lb for lb, n, ok in _BARE if n == len(digits) and _valid(ok, digits)
+                          and (not named or lb in named)), None)
             if label is not None:
                 taken.append(m.span(1))
                 out.append(self._match(cand, label, labelled=True))

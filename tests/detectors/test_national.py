@@ -97,6 +97,9 @@ FOUND = [
     ("TIN: 135-724-685-000", "135-724-685-000", "PH TIN"),
     ("tax id 403020104", "403020104", "PH TIN"),
     ("voter id: XKQ4471203", "XKQ4471203", "IN voter id (EPIC)"),
+    ("use 135-724-685-000 as your id", "135-724-685-000", "PH TIN"),  # with its branch code
+    ("TFN 876 543 210", "876 543 210", "AU TFN"),  # in threes, after its label
+    ("tax file number: 876-543-210", "876-543-210", "AU TFN"),
 ]
 
 
@@ -172,8 +175,15 @@ def test_national_id_found_through_the_vectorised_search(text: str, expected: st
         "LANR 345678901",  # wrong LANR check digit
         "381234567",  # a BSNR needs its label
         "TIN 135-724-686-000", "tax id 403020105",  # wrong TIN check digit
-        "135-724-685-000",  # a TIN needs its label
+        "135-724-685",  # a TIN needs its label, or its branch code
         "XKQ4471203",  # an EPIC needs its label
+        "135-724-686-000",  # wrong TIN check digit
+        "135 724 685 000",  # not its dashed groups
+        "876 543 210",  # TFN-valid threes: a count with thousands separators as likely
+        "TFN 876 543 211",  # wrong TFN check digit
+        "TFN 876 543-210",  # separators mixed
+        "TFN 1 876 543 210",  # inside a longer run of groups
+        "TFN 876543211", "PESEL 536904399",  # a label names the one scheme checked
     ],
 )
 def test_national_id_not_found(text: str) -> None:
