@@ -13,7 +13,7 @@ Examples flagged::
                  "LZ6311T06", DE Steuernummer "181/815/08155", KR RRN/FRN in its
                  dashed shape "850315-5987654"; "PESEL: 44051401458", "NPI:
                  1234567893", "LANR 345678801", "TIN 135-724-685-000" and "voter id
-                 XKQ4471203" (a bare run or an id without a check digit, after its label)
+                 XKQ4471203" (bare runs, and ids without a check digit, after their label)
 
 Why these: each format carries check digits (or, for the SSN and NINO, excluded
 ranges) that `python-stdnum` validates, so a random count, timestamp or HRESULT
@@ -24,6 +24,10 @@ written in their usual groups, or right after a label that names them ("SSN",
 A bare run is taken without a label only when it holds a birth date as well as a check
 digit (PL PESEL, SE 12-digit personnummer, ZA id, KR RRN): about one random run in
 50 to 1,500 passes both, and 13-digit runs that may be epoch milliseconds never do.
+A few formats have no check digit at all and are taken by a shape telemetry does not
+otherwise write: the MBI's fixed letter places, a Korean ``yymmdd-nnnnnnn`` with a real
+birth date, a Steuernummer's slashed groups of its Land; the BSNR and the EPIC only
+after their label.
 """
 
 from __future__ import annotations
@@ -245,8 +249,7 @@ def _ph_tin(value: str) -> bool:
     return total % 11 == int(digits[8])
 
 
-#: the ICAO 9303 check digit weights, and the alphabet of German identity card numbers
-#: (no vowels, no B, D, Q or S)
+#: the alphabet of German identity card numbers (no vowels, no B, D, Q or S)
 _DE_ID_ALPHA = "CFGHJKLMNPRTVWXYZ"
 
 
@@ -258,8 +261,8 @@ def _icao_check(value: str) -> bool:
 
 def _de_id_card(value: str) -> bool:
     """German identity card (Personalausweis) number since 2010: nine characters of its
-    alphabet, the last an ICAO check digit. Bare only with a letter past the first
-    (a letter and eight digits is any ticket or order id); after a label in any shape."""
+    alphabet, the last an ICAO check digit; only with a letter past the first (a letter
+    and eight digits is as likely a ticket or order id)."""
     return any(c.isalpha() for c in value[1:]) and _icao_check(value)
 
 
@@ -424,8 +427,8 @@ class NationalIdDetector:
         r"|[A-Z]\d{9}|\d{8}[A-Z]\d{3}|[1-9][A-Z][0-9A-Z]\d-?[A-Z][0-9A-Z]\d-?[A-Z]{2}\d{2}"
         rf"|(?i:{_LABELS}|npi|provider|lanr|arztnummer|bsnr|betriebsst|tin|tax id|taxpayer)"
         r"[^0-9]{0,24}[0-9]{9}|\d{4} \d{5} \d|(?i:vote|epic)[^0-9]{0,30}[0-9]{7}"
-        r"|[1-9][a-z][0-9a-z]\d-[a-z][0-9a-z]\d-[a-z]{2}\d{2}|[CFGHJ-NPRTV-Z][0-9CFGHJ-NPRTV-Z]{7}[0-9]"
-        r"|\d{2,3}/\d{3,4}/\d{4,5}"
+        r"|[1-9][a-z][0-9a-z]\d-[a-z][0-9a-z]\d-[a-z]{2}\d{2}"
+        r"|[CFGHJ-NPRTV-Z][0-9CFGHJ-NPRTV-Z]{7}[0-9]|\d{2,3}/\d{3,4}/\d{4,5}"
         r"|(?:^|[^\w.:/+-])(?:[0-9]{11,12}|[03-9][0-9]{12}|2[1-9][0-9]{11})(?:$|[^\w:/-])"
     )
     _regexes = tuple((label, re.compile(p), ok) for label, p, ok in _FORMATS)
