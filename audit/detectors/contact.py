@@ -83,11 +83,15 @@ SIP_URI = PatternDetector(
 REGIONS: tuple[str, ...] = ("US", "GB", "FR", "IN", "AU", "JP", "BR", "PH", "TR")
 #: Regions tried for a number written in their own grouping, whatever the locale:
 #: Turkey's 3-3-2-2 without the trunk 0, ``532 123 45 67`` (one separator, space or
-#: dash; dotted, ``532.123.45.67``, it reads as a version), Israel's ``0X-XXXXXXX``.
+#: dash; dotted, ``532.123.45.67``, it reads as a version), Israel's ``0X-XXXXXXX``,
+#: China's mobile ``138 1234 5678``.
 _BY_SHAPE: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"[2-5]\d{2}([ -])\d{3}\1\d{2}\1\d{2}"), "TR"),
     # Israel's area code and a dash: 09-7625400, 052-123-4567 (not "046 123 987")
     (re.compile(r"0[2-9]\d?-\d{3}-?\d{4}"), "IL"),
+    # a Chinese mobile number in its 3-4-4 grouping, 138 1234 5678 (bare, it needs the
+    # event's locale and a phone key)
+    (re.compile(r"1[3-9]\d([ -])\d{4}\1\d{4}"), "CN"),
 )
 _VALID = phonenumbers.Leniency.VALID
 _MOBILE = frozenset({phonenumbers.PhoneNumberType.MOBILE,

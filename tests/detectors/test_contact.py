@@ -71,6 +71,8 @@ def test_sip_not_found(text: str) -> None:
         ("212-123-45-67", "212-123-45-67"),  # an Istanbul line in that grouping
         ("Israeli number 09-7625400", "09-7625400"),
         ("052-123-4567", "052-123-4567"),
+        ("wx 138 1234 5678", "138 1234 5678"),  # CN mobile grouping, any locale
+        ("139-1234-5678", "139-1234-5678"),
     ],
 )
 def test_phone_found(text: str, expected: str) -> None:
@@ -101,6 +103,9 @@ def test_phone_found(text: str, expected: str) -> None:
         "532 123-45 67",  # separators mixed
         "5321234567", "2121234567",  # bare, no trunk 0: any counter or id
         "13812345678",  # an 11-digit run (a CN mobile only with its locale and a label)
+        "138 1234-5678",  # separators mixed
+        "110 1234 5678",  # no CN mobile prefix 11
+        "138 1234 5678 9012",  # inside a longer run of groups
         "030 12345678901234",  # a national number inside a longer digit run
         "session 11830487-7203-4C4F-9564-506B174FE26E ended",  # a GUID in free text
         "https://x.example/v1/2024/01/15/425-555-0123",  # digits after a "/" without a "+"
