@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -101,11 +100,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path,
                         default=HERE / "out" / "bench_prefilter_engines.json")
     args = parser.parse_args()
-    args.work.mkdir(parents=True, exist_ok=True)
-    dump = args.work / f"events-{args.events}.jsonl"
-    if not dump.exists():
-        subprocess.run([sys.executable, str(HERE / "make_dump.py"), str(args.work),
-                        "--events", str(args.events)], check=True)
+    from bench_scan import dump_for  # beside this script: made once, cached in --work
+
+    dump = dump_for(args.events, args.work)
 
     import hyperscan
     import pyarrow.compute as pc
