@@ -498,6 +498,9 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 
 
 def _parse_csv(where: str, text: str) -> tuple[np.ndarray, dict[str, pd.Series]]:
+    plain = _plain_csv(text)
+    if plain is not None:
+        return plain
     reader = csv.reader((m.group() for m in _LINE.finditer(text)), strict=True)
     try:
         header = next(reader, None)
@@ -538,6 +541,53 @@ def _parse_csv(where: str, text: str) -> tuple[np.ndarray, dict[str, pd.Series]]
     except csv.Error as exc:
         raise LedgerError(f"invalid CSV: {exc}", path=where, line=reader.line_num) from None
     return columns.finish()
+
+
+def _plain_csv(text: str) -> tuple[np.ndarray, dict[str, pd.Series]] | None:
+    """What :func:`_parse_csv` gives for the common ledger, parsed by Arrow: no quotes,
+    ``\\r`` or NUL, every line a record of the header's width whose first cell starts
+    with a visible ASCII character (so no blank line, none short or long). None for any
+    other text: the csv module then reads it, with its line numbers and errors."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if not text or '"' in text or "\r" in text or "\x00" in text:
+        return None
+    first = text.find("\n")
+    if first < 0:
+        return None
+    names = [h.strip() for h in text[:first].split(",")]
+    if any(c not in names for c in COLUMNS):
+        return None
+    width = len(names)
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(skip_rows=1, column_names=[str(i) for i in
+                                                                      range(width)]),
+            parse_options=pacsv.ParseOptions(quote_char=False, escape_char=False,
+                                             double_quote=False, newlines_in_values=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys([str(i) for i in range(width)], pa.string()),
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowException, UnicodeError, ValueError):
+        return None
+    rows = table.num_rows
+    if not rows or text.count("\n") + (not text.endswith("\n")) != rows + 1:
+        return None  # an empty line Arrow took for a record of one empty cell
+    if not pc.all(pc.match_substring_regex(table.column(0), r"^[!-+\--~]")).as_py():
+        return None
+    at = {n: i for i, n in enumerate(names)}  # a repeated name: its last column counts
+    lines = np.arange(2, rows + 2, dtype=np.int64)
+    return lines, {c: _joined(_chunked(table.column(at[c]).combine_chunks()))
+                   for c in COLUMNS}
+
+
+def _chunked(array: Any) -> list[Any]:
+    """An Arrow column in the chunks :class:`_Columns` would have made of it."""
+    return [array.slice(k, _CHUNK_ROWS) for k in range(0, len(array), _CHUNK_ROWS)]
 
 
 def _parse_jsonl(where: str, text: str) -> tuple[np.ndarray, dict[str, pd.Series]]:
