@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from audit.checks import Scope, check_kind, hits, no_hits
 from audit.detectors import is_hashed_id
-from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems
+from audit.detectors.identifiers import hashed_id_verdicts, random_guid_problems, random_guids
 from audit.detectors.prefixed_ids import ID_PREFIX, prefix_problem
 from audit.detectors.scan import give_up_memo, memo_given_up
 from audit.lazy import lazy
@@ -279,9 +279,15 @@ def collect_devices(
     if devices.empty:
         return no_hits(), _no_records()
     codes, uniques = pd.factorize(devices)
-    texts = np.asarray(uniques, dtype=object).tolist()
+    uniques = np.asarray(uniques, dtype=object)
     memo = ctx.memo.setdefault(("random-device-id", rule.id), {})
-    problems = np.array(remembered(memo, texts, random_guid_problems), dtype=object)
+    # Plain random GUIDs, the usual device ids, are told by numpy; Python (and the memo)
+    # only sees the others.
+    problems = np.full(len(uniques), None, dtype=object)
+    rest = np.flatnonzero(~random_guids(uniques))
+    if len(rest):
+        problems[rest] = np.array(remembered(memo, uniques[rest].tolist(),
+                                             random_guid_problems), dtype=object)
     users = (
         _text(events[user_field]).reindex(devices.index)
         if user_field in events.columns
