@@ -436,14 +436,23 @@ def search(
     # Opaque ids can only be a digest of a directory entry or an id some detectors look
     # for: without those among the entities, nothing in them is looked at (the other
     # prefilters never hit them anyway).
-    if any(e in KNOWN_ENTITIES or sees_opaque(detectors[e]) for e in ents) \
+    known_only = False
+    if any(e not in KNOWN_ENTITIES and sees_opaque(detectors[e]) for e in ents) \
             or not distinct.opaque.any():
         plain = np.arange(len(uniques))
+    elif any(e in KNOWN_ENTITIES for e in ents):
+        plain = np.arange(len(uniques))
+        known_only = remembered  # only the directory looks at them
     else:
         plain = np.flatnonzero(~distinct.opaque)
     if not remembered:
         return _detect_uniques(distinct, plain, ents, identities, decode, excl, detectors)
     assert memo is not None
+    if known_only:
+        # The directory's answers for the column's opaque ids are kept by ``distinct`` for
+        # every rule of the column: cheaper than a memo lookup per id and rule.
+        plain = np.flatnonzero(~distinct.opaque)
+        hits.update(_detect_opaque(distinct, ents, identities, excl, detectors))
     # Values seen by an earlier chunk are answered from the memo, the others examined.
     texts = uniques[plain].tolist()
     todo: list[int] = []
@@ -460,6 +469,28 @@ def search(
         memo.update(zip(uniques[todo].tolist(), repeat(None)))
         memo.update({uniques[i]: m for i, m in fresh.items()})
     hits.update(fresh)
+    return hits
+
+
+def _detect_opaque(
+    distinct: Distinct,
+    ents: tuple[str, ...],
+    identities: KnownIdentities | None,
+    excl: tuple[str, ...],
+    detectors: Mapping[str, Detector],
+) -> dict[int, Match]:
+    """What :func:`_detect_uniques` finds in the opaque ids when no entity but KNOWN_*
+    looks at them: no prefilter or decoding hits one, so only the directory's candidates
+    are examined, for the KNOWN_* entities."""
+    assert identities is not None
+    at = np.flatnonzero(distinct.opaque)
+    chosen = tuple(e for e in ents if e in KNOWN_ENTITIES)
+    hits: dict[int, Match] = {}
+    for i in at[distinct.known(identities, at)].tolist():
+        found = _detect_one(distinct.uniques[i][:MAX_VALUE_LEN], chosen, identities, False, excl,
+                            distinct.known_found, detectors)
+        if found is not None:
+            hits[i] = found
     return hits
 
 
