@@ -18,13 +18,29 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Longest prefix of a value that detectors analyse (64 KiB); the rest is ignored.
 MAX_VALUE_LEN = 64 * 1024
 
 #: A GUID's text (8-4-4-4-12 hex digits), no anchors or braces: a piece of other patterns.
 GUID_TEXT = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+
+
+@lru_cache(maxsize=1)
+def hex_digit_values() -> np.ndarray:
+    """Byte -> the value of the hex digit it is (either case), 16 for any other byte: GUIDs
+    and digests read by numpy over their bytes, not ``int()`` per value."""
+    import numpy as np
+
+    table = np.full(256, 16, dtype=np.uint8)
+    for value, digit in enumerate("0123456789abcdef"):
+        table[ord(digit)] = table[ord(digit.upper())] = value
+    return table
 
 
 @dataclass(frozen=True, slots=True)

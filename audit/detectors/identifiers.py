@@ -21,9 +21,9 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from audit.detectors.base import hex_digit_values
 from audit.detectors.filters import b64decode_loose, printable_ratio
 from audit.lazy import lazy
 
@@ -201,15 +201,6 @@ _DASHES = [8, 13, 18, 23]
 _DIGITS = [k for k in range(36) if k not in _DASHES]
 
 
-@lru_cache(maxsize=1)
-def _hex_values() -> np.ndarray:
-    """Byte → its hex digit's value (either case), 16 for any other byte."""
-    table = np.full(256, 16, dtype=np.uint8)
-    for value, digit in enumerate("0123456789abcdef"):
-        table[ord(digit)] = table[ord(digit.upper())] = value
-    return table
-
-
 def random_guids(values: np.ndarray) -> np.ndarray:
     """Which values :func:`random_guid_problems` finds nothing wrong with as a plain random
     GUID (version 4, RFC 4122 variant, enough distinct digits), decided by numpy over
@@ -222,7 +213,7 @@ def random_guids(values: np.ndarray) -> np.ndarray:
         return fine
     raw = "".join(values[at].tolist()).encode("ascii")
     chars = np.frombuffer(raw, dtype=np.uint8).reshape(len(at), 36)
-    digits = _hex_values()[chars[:, _DIGITS]]
+    digits = hex_digit_values()[chars[:, _DIGITS]]
     ok = (chars[:, _DASHES] == ord("-")).all(axis=1) & (digits < 16).all(axis=1)
     ok &= chars[:, 14] == ord("4")
     ok &= np.isin(chars[:, 19], np.frombuffer(b"89abAB", dtype=np.uint8))

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import ahocorasick
 
-from audit.detectors.base import GUID_TEXT, MAX_VALUE_LEN, Match
+from audit.detectors.base import GUID_TEXT, MAX_VALUE_LEN, Match, hex_digit_values
 from audit.errors import IdentitiesError
 
 if TYPE_CHECKING:
@@ -243,20 +243,9 @@ def _token_keys(tokens: list[str]) -> np.ndarray:
     starts = np.cumsum(lengths) - lengths
     at = np.where((lengths == 36)[:, None], _GUID_KEY_AT, _HEX_KEY_AT)  # 36: a GUID
     at += starts[:, None]
-    digits = _hex_digits()[raw[at]]
+    digits = hex_digit_values()[raw[at]]
     packed = np.ascontiguousarray((digits[:, 0::2] << 4) | digits[:, 1::2])
     return packed.view(">u8")[:, 0].astype(np.uint64)
-
-
-@functools.lru_cache(maxsize=1)
-def _hex_digits() -> np.ndarray:
-    """Byte → the value of the hex digit it is (either case)."""
-    import numpy as np
-
-    table = np.zeros(256, dtype=np.uint8)
-    for value, digit in enumerate("0123456789abcdef"):
-        table[ord(digit)] = table[ord(digit.upper())] = value
-    return table
 
 
 #: Where a GUID's and a hex digest's first 16 digits are (the 64 bits of its key).
