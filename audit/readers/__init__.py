@@ -296,7 +296,7 @@ def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None
 
     None when the file cannot be cut (compressed, neither kind, one row group) or is too
     small to be worth it. Counting the lines before each cut is one fast pass over the
-    bytes.
+    bytes up to the last cut.
     """
     reader, compressed = reader_for(path)
     try:
@@ -314,6 +314,8 @@ def split(path: Path, parts: int, min_bytes: int = 1 << 26) -> list[Part] | None
     lines = position = 0
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 24), b""):
+            if not targets:
+                break  # past the last cut: the lines after it need no count
             while targets and targets[0] < position + len(block):
                 at = block.find(b"\n", max(targets[0] - position, 0))
                 if at < 0:
