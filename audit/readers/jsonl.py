@@ -185,6 +185,7 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
             if newlines < chunk_rows and size < BATCH_BYTES:
                 continue
         data = b"".join(pending)
+        pending = [data]  # the blocks are let go: only the joined copy is held
         ends = line_ends(data)  # found once, shared by its batches
         if not block:
             if data or rejected:
@@ -193,13 +194,13 @@ def read_batches(stream: IO[bytes], chunk_rows: int, string_fields: frozenset[st
             return
         whole = newlines - newlines % chunk_rows if newlines >= chunk_rows else newlines
         if not whole:  # bytes without a line end yet (a line over BATCH_BYTES may be allowed)
-            pending = [data]
             continue
         cut_at = int(ends[whole - 1]) + 1
         given = [r for r in rejected if r.line < first_line + whole]
         rejected = [r for r in rejected if r.line >= first_line + whole]
-        yield from _batches(data[:cut_at], ends[:whole], first_line, chunk_rows, string_fields,
-                            limits, given, retries)
+        # The batches are cut from ``data`` up to ``cut_at``, not from a copy of that part.
+        yield from _batches(data, ends[:whole], first_line, chunk_rows, string_fields,
+                            limits, given, retries, stop=cut_at)
         first_line += whole
         newlines -= whole
         pending = [data[cut_at:]]
@@ -306,24 +307,26 @@ def _without_long_lines(data: bytes, first_line: int, limits: Limits
 
 def _batches(data: bytes, ends: np.ndarray, first_line: int, chunk_rows: int,
              string_fields: frozenset[str], limits: Limits, rejected: list[Rejection],
-             retries: _Retries) -> Iterator[Batch]:
-    """Cut a block of whole lines (``ends``: its newline offsets) into batches of
-    ``chunk_rows`` lines; each over-long line's rejection goes with the batch of its line
-    (the last batch takes one past the last line)."""
+             retries: _Retries, stop: int | None = None) -> Iterator[Batch]:
+    """Cut a block of whole lines (``ends``: its newline offsets), up to ``stop`` (its
+    end by default), into batches of ``chunk_rows`` lines; each over-long line's
+    rejection goes with the batch of its line (the last batch takes one past the last
+    line)."""
     import numpy as np
     import pandas as pd
 
-    if not data:
+    size = len(data) if stop is None else stop
+    if not size:
         yield Batch(pd.DataFrame(), np.empty(0, dtype=np.int64), list(rejected))
         return
-    if not len(ends) or ends[-1] != len(data) - 1:
-        ends = np.append(ends, len(data))  # the last line has no newline
+    if not len(ends) or ends[-1] != size - 1:
+        ends = np.append(ends, size)  # the last line has no newline
     start_line = 0
     while start_line < len(ends):
         stop_line = _within_cells(data, ends, start_line, min(start_line + chunk_rows,
                                                               len(ends)))
         begin = 0 if start_line == 0 else int(ends[start_line - 1]) + 1
-        end = min(int(ends[stop_line - 1]) + 1, len(data))
+        end = min(int(ends[stop_line - 1]) + 1, size)
         last = stop_line == len(ends)
         mine = [r for r in rejected if last or r.line < first_line + stop_line]
         rejected = [r for r in rejected if not (last or r.line < first_line + stop_line)]
