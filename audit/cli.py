@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=None,
         metavar="N",
-        help="records per chunk (default 50000)",
+        help="records per chunk (default 100000; fewer when the records bring many keys)",
     )
     scan.add_argument(
         "--show-evidence",

@@ -9,7 +9,7 @@ from pathlib import Path
 from audit.limits import DEFAULT_LIMITS, Limits
 from audit.model import Severity, Stage
 
-DEFAULT_CHUNK_ROWS = 50_000
+DEFAULT_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
