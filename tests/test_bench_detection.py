@@ -322,3 +322,33 @@ def test_adjudicated_columns_leave_contested_samples_out(bench: ModuleType) -> N
     assert row["contested"] == {"placeholder": 1, "format-negative": 1}
     text = bench.render_contested(samples, reasons)
     assert "placeholder" in text and "format-negative" in text
+
+
+def test_acceptance_pools_a_categorys_placements_against_the_targets(
+        bench: ModuleType) -> None:
+    """Secrets by their own-kind counts, PII over the kinds the category searches for;
+    raw and without contested samples; a figure on its bound meets it."""
+    samples = [bench.Sample("s", "secret", True, "a", "x"),
+               bench.Sample("s", "secret", False, "b", "x"),
+               bench.Sample("s", "email", True, "c", "x"),
+               bench.Sample("s", "date", True, "d", "x")]
+    placements = (("usage", "Detail"), ("usage", "FederationPartner"))
+    outcome = {(0, "usage", "Detail"): "flagged", (0, "usage", "FederationPartner"): "clean",
+               (1, "usage", "Detail"): "clean", (1, "usage", "FederationPartner"): "flagged",
+               (2, "usage", "Detail"): "flagged", (2, "usage", "FederationPartner"): "flagged",
+               (3, "usage", "Detail"): "clean", (3, "usage", "FederationPartner"): "clean"}
+    detectors = {(0, "usage", "Detail"): {"SECRET"},
+                 (1, "usage", "FederationPartner"): {"SECRET"},
+                 (2, "usage", "Detail"): {"EMAIL"}, (2, "usage", "FederationPartner"): {"EMAIL"}}
+    rows = bench.tabulate(samples, {}, outcome, {"usage": {"secret", "email"}}, placements,
+                          detectors=detectors, reasons=[None, "placeholder", None, None])
+    figures = {f["measure"]: f for f in bench.acceptance(rows)}
+    assert set(figures) == {"secret recall", "secret FP", "in-scope PII recall"}
+    recall, fp, pii = (figures[m] for m in ("secret recall", "secret FP",
+                                            "in-scope PII recall"))
+    assert (recall["hit"], recall["of"], recall["raw"], recall["met"]) == (1, 2, 0.5, False)
+    assert (fp["hit"], fp["of"], fp["met"]) == (1, 2, False)
+    assert (fp["adj_of"], fp["adj"], fp["adj_met"]) == (0, None, None)  # all contested
+    assert (pii["hit"], pii["of"], pii["raw"], pii["met"]) == (2, 2, 1.0, True)  # not "date"
+    text = bench.render_acceptance(bench.acceptance(rows))
+    assert "SHORT" in text and "met" in text and "≥ 95%" in text and "≤ 2%" in text

@@ -43,7 +43,8 @@ gives each such sample a reason (rules on its text, label, origin and which cata
 entries match it, listed in `CONTESTED_REASONS`; no sample is named), and the "adj"
 columns repeat the own recall and FP rate without them. The raw columns stay the
 headline; the count left out per reason is printed under the table, and ``--samples``
-writes each sample's reason.
+writes each sample's reason. Last, `acceptance` puts each source's figures per category,
+pooled over the category's placements, against the targets in `TARGETS`, raw and adj.
 """
 
 from __future__ import annotations
@@ -988,6 +989,75 @@ def render_contested(samples: list[Sample], reasons: list[str | None]) -> str:
     return "\n".join(lines if counts else [*lines, "  none"])
 
 
+#: The issue's acceptance targets: measure -> (bound, whether the figure must reach it
+#: rather than stay under it). Secrets count only findings of their own kind (the "own"
+#: columns); PII pools every other kind its category's rules search for.
+TARGETS: dict[str, tuple[float, bool]] = {
+    "secret recall": (0.90, True),
+    "secret FP": (0.02, False),
+    "in-scope PII recall": (0.95, True),
+}
+
+
+def acceptance(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each source's figures per category against `TARGETS`, pooled over the category's
+    placements: raw, and without the contested samples (adj)."""
+    pooled: dict[tuple[str, str, str], list[int]] = {}
+    for r in rows:
+        category = r["placement"].split(":", 1)[0]
+        if r["kind"] == "secret":
+            counts = [("secret recall", r["own_detected"], r["positives"],
+                       r["adj_own_detected"], r["adj_positives"]),
+                      ("secret FP", r["own_flagged"], r["negatives"],
+                       r["adj_own_flagged"], r["adj_negatives"])]
+        elif r["target"]:
+            counts = [("in-scope PII recall", r["own_detected"], r["positives"],
+                       r["adj_own_detected"], r["adj_positives"])]
+        else:
+            continue
+        for measure, *numbers in counts:
+            total = pooled.setdefault((r["source"], category, measure), [0, 0, 0, 0])
+            for k, n in enumerate(numbers):
+                total[k] += n
+    out = []
+    for (source, category, measure), (hit, of, adj_hit, adj_of) in sorted(pooled.items()):
+        if not of:
+            continue
+        bound, at_least = TARGETS[measure]
+
+        def met(value: float | None, bound: float = bound, at_least: bool = at_least
+                ) -> bool | None:
+            return None if value is None else value >= bound if at_least else value <= bound
+
+        raw, adj = hit / of, (adj_hit / adj_of if adj_of else None)
+        out.append({"source": source, "category": category, "measure": measure,
+                    "target": bound, "at_least": at_least, "hit": hit, "of": of,
+                    "raw": round(raw, 4), "met": met(raw), "adj_hit": adj_hit,
+                    "adj_of": adj_of, "adj": None if adj is None else round(adj, 4),
+                    "adj_met": met(adj)})
+    return out
+
+
+def render_acceptance(figures: list[dict[str, Any]]) -> str:
+    """The acceptance figures as aligned text, each with whether it meets its target."""
+    def shown(value: float | None, hit: int, of: int, met: bool | None) -> str:
+        if value is None:
+            return "—"
+        return f"{_pct(value).strip()} ({hit}/{of}) {'met' if met else 'SHORT'}"
+
+    head = ("source", "category", "measure", "target", "raw", "without contested")
+    lines = [[f["source"], f["category"], f["measure"],
+              f"{'≥' if f['at_least'] else '≤'} {f['target'] * 100:g}%",
+              shown(f["raw"], f["hit"], f["of"], f["met"]),
+              shown(f["adj"], f["adj_hit"], f["adj_of"], f["adj_met"])] for f in figures]
+    widths = [max(len(h), *(len(x[k]) for x in lines)) if lines else len(h)
+              for k, h in enumerate(head)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(["acceptance (the issue's targets, per source and category; counts are "
+                      "samples × the category's placements):",
+                      *("  " + fmt.format(*x) for x in [list(head), *lines])])
+
+
 def extract(suites: Path, names: Iterable[str]) -> dict[str, Extracted]:
     """Each chosen source's deduplicated samples; a missing clone is an error."""
     out = {}
@@ -1049,12 +1119,15 @@ def main(argv: list[str] | None = None) -> int:
                     reasons=reasons)
     print(render(rows))
     print(render_contested(samples, reasons))
+    figures = acceptance(rows)
+    print(render_acceptance(figures))
     print(f"{len(samples):,} samples × {len(PLACEMENTS)} placements in "
           f"{time.perf_counter() - started:.1f} s; rules: {', '.join(keep)}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     commits = {name: suite_commit(args.suites / SOURCES[name][0]) for name in extracted}
     args.json.write_text(json.dumps({"suites": commits, "rules": keep, "placements": [
-        f"{c}:{f}" for c, f in PLACEMENTS], "rows": rows}, indent=2) + "\n", encoding="utf-8")
+        f"{c}:{f}" for c, f in PLACEMENTS], "rows": rows, "acceptance": figures}, indent=2)
+        + "\n", encoding="utf-8")
     if args.samples is not None:
         with args.samples.open("w", encoding="utf-8") as fh:
             for index, s in enumerate(samples):
