@@ -253,13 +253,15 @@ class DeviceRecords:
     record that carried it is a finding at its own line; reading the dump again for
     those lines would double the scan, so each record keeps 16 bytes (its id's code, its
     input's code, its line). Texts are kept once each: ``devices`` and ``sources`` are
-    the distinct ids and input names that the codes point into.
+    the distinct ids and input names that the codes point into. A user id is kept as
+    a 64-bit hash (`user_keys`): only how many distinct users share a device is asked,
+    and a million user id strings would hold over 100 MB.
     """
 
     devices: np.ndarray  # object: distinct device ids
     sources: np.ndarray  # object: distinct input names
     pair_device: np.ndarray  # int32 code into devices, one per distinct (device, user)
-    pair_user: np.ndarray  # object: the pair's user id
+    pair_user: np.ndarray  # uint64: the pair's user id, hashed (user_keys)
     device: np.ndarray  # int32 code into devices, one per record
     source: np.ndarray  # int32 code into sources, one per record
     line: np.ndarray  # int64 line of the record
@@ -317,16 +319,23 @@ def collect_devices(
         devices=np.asarray(uniques, dtype=object)[used],
         sources=np.asarray(source_names, dtype=object),
         pair_device=local[paired].astype(np.int32),
-        pair_user=users.to_numpy(dtype=object)[good][paired],
+        pair_user=user_keys(users.to_numpy(dtype=object)[good][paired]),
         device=local.astype(np.int32),
         source=source_codes.astype(np.int32),
         line=meta["line"].to_numpy()[rows].astype(np.int64),
     )
 
 
+def user_keys(users: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each user id (pandas' SipHash of the UTF-8 text): two distinct
+    ids of one device collide about once in 2**64 pairs."""
+    return pd.util.hash_array(users, categorize=False)
+
+
 def _no_records() -> DeviceRecords:
     codes, texts = np.empty(0, dtype=np.int32), np.empty(0, dtype=object)
-    return DeviceRecords(texts, texts, codes, texts, codes, codes, np.empty(0, dtype=np.int64))
+    return DeviceRecords(texts, texts, codes, np.empty(0, dtype=np.uint64), codes, codes,
+                         np.empty(0, dtype=np.int64))
 
 
 def _union(tables: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
