@@ -16,7 +16,10 @@ its own:
   into ``--split`` files (the partitions) and scanned on a local cluster of each
   ``--workers`` count. Peak RSS is the scanning process's; the largest child
   process (a ``--jobs`` worker, or a local Dask worker once it has exited) is
-  reported beside it;
+  reported beside it, and its CPU seconds (user and system, of the process and the
+  worker processes it waited for, whole processes with their imports: compare them
+  between trees, not with the timed seconds; CPU varies less than wall time on a
+  shared machine);
 
 and prints a table (seconds, ratio, events per second, peak RSS) and writes it
 as JSON. ``--before DIR`` names another source tree of the project (e.g. a
@@ -47,7 +50,8 @@ import pyarrow.json as pj
 t = time.perf_counter()
 frame = pj.read_json(sys.argv[1]).to_pandas()
 seconds = time.perf_counter() - t
-print(seconds, len(frame), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+me = resource.getrusage(resource.RUSAGE_SELF)
+print(seconds, len(frame), me.ru_maxrss, me.ru_utime + me.ru_stime)
 """
 
 SCAN = """
@@ -60,8 +64,10 @@ extra = {"workers": n} if sys.argv[4] == "dask" else {"jobs": n}
 report = audit.scan(inputs=sys.argv[1], ledger=sys.argv[2], identities=sys.argv[3],
                     engine=sys.argv[4], quiet=True, **extra)
 seconds = time.perf_counter() - t
-print(seconds, report.summary.records_read, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-      len(report.findings), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+me, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                     resource.RUSAGE_CHILDREN))
+print(seconds, report.summary.records_read, me.ru_maxrss, len(report.findings),
+      children.ru_maxrss, me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime)
 """
 
 
@@ -140,19 +146,21 @@ def main() -> None:
                         SCAN, str(target), str(args.work / "ledger.csv"),
                         str(args.work / "directory.csv"), args.engine, str(source),
                         str(workers)))
-        parse_s, parsed, parse_rss = median(parse_runs)
+        parse_s, parsed, parse_rss, parse_cpu = median(parse_runs)
         for (tree, workers), runs in scan_runs.items():
-            scan_s, read, scan_rss, findings, child_rss = median(runs)
+            scan_s, read, scan_rss, findings, child_rss, scan_cpu = median(runs)
             assert int(parsed) == int(read) == size, (parsed, read, size)
             rows.append({
                 "events": size, "tree": tree, "engine": args.engine, "workers": workers,
                 "parse_s": round(parse_s, 2), "scan_s": round(scan_s, 2),
                 "ratio": round(scan_s / parse_s, 2), "events_per_s": round(size / scan_s),
+                "parse_cpu_s": round(parse_cpu, 2), "scan_cpu_s": round(scan_cpu, 2),
                 "parse_peak_rss_mb": round(parse_rss / 1024), "scan_peak_rss_mb":
                 round(scan_rss / 1024), "largest_child_rss_mb": round(child_rss / 1024),
                 "findings": int(findings),
                 "runs": {"parse_s": [round(r[0], 2) for r in parse_runs],
-                         "scan_s": [round(r[0], 2) for r in runs]},
+                         "scan_s": [round(r[0], 2) for r in runs],
+                         "scan_cpu_s": [round(r[-1], 2) for r in runs]},
             })
             print(rows[-1], flush=True)
     print(tabulate([{k: v for k, v in row.items() if k != "runs"} for row in rows],
