@@ -1024,18 +1024,21 @@ def acceptance(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not of:
             continue
         bound, at_least = TARGETS[measure]
-
-        def met(value: float | None, bound: float = bound, at_least: bool = at_least
-                ) -> bool | None:
-            return None if value is None else value >= bound if at_least else value <= bound
-
         raw, adj = hit / of, (adj_hit / adj_of if adj_of else None)
         out.append({"source": source, "category": category, "measure": measure,
                     "target": bound, "at_least": at_least, "hit": hit, "of": of,
-                    "raw": round(raw, 4), "met": met(raw), "adj_hit": adj_hit,
+                    "raw": round(raw, 4), "met": _meets(raw, measure), "adj_hit": adj_hit,
                     "adj_of": adj_of, "adj": None if adj is None else round(adj, 4),
-                    "adj_met": met(adj)})
+                    "adj_met": _meets(adj, measure)})
     return out
+
+
+def _meets(value: float | None, measure: str) -> bool | None:
+    """Whether ``value`` meets the measure's target (None: nothing to judge)."""
+    if value is None:
+        return None
+    bound, at_least = TARGETS[measure]
+    return value >= bound if at_least else value <= bound
 
 
 def render_acceptance(figures: list[dict[str, Any]]) -> str:
