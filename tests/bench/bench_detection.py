@@ -58,7 +58,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -967,13 +967,19 @@ def render(rows: list[dict[str, Any]]) -> str:
               str(r["rejected"]), str(r["skipped"]), _pct(r.get("own_recall")),
               _pct(r.get("own_fp_rate")), str(sum(r.get("contested", {}).values())),
               _pct(r.get("adj_own_recall")), _pct(r.get("adj_own_fp_rate"))] for r in rows]
-    widths = [max(len(h), *(len(x[k]) for x in lines)) if lines else len(h)
-              for k, h in enumerate(head)]
-    fmt = "  ".join(f"{{:{'<' if k < 3 else '>'}{w}}}" for k, w in enumerate(widths))
-    return "\n".join([fmt.format(*head), *(fmt.format(*x) for x in lines),
+    return "\n".join([*_aligned(head, lines, left=3),
                       "* a kind the placement's category's content rules search for; "
                       "own: counting only findings of the sample's own kind; adj: own, "
                       "without the contested samples (see render_contested)"])
+
+
+def _aligned(head: Sequence[str], lines: list[list[str]], left: int) -> list[str]:
+    """``head`` and ``lines`` as rows of padded columns: the first ``left`` columns
+    aligned left, the others right."""
+    widths = [max(len(h), *(len(x[k]) for x in lines)) if lines else len(h)
+              for k, h in enumerate(head)]
+    fmt = "  ".join(f"{{:{'<' if k < left else '>'}{w}}}" for k, w in enumerate(widths))
+    return [fmt.format(*head), *(fmt.format(*x) for x in lines)]
 
 
 def render_contested(samples: list[Sample], reasons: list[str | None]) -> str:
@@ -1053,12 +1059,9 @@ def render_acceptance(figures: list[dict[str, Any]]) -> str:
               f"{'≥' if f['at_least'] else '≤'} {f['target'] * 100:g}%",
               shown(f["raw"], f["hit"], f["of"], f["met"]),
               shown(f["adj"], f["adj_hit"], f["adj_of"], f["adj_met"])] for f in figures]
-    widths = [max(len(h), *(len(x[k]) for x in lines)) if lines else len(h)
-              for k, h in enumerate(head)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(["acceptance (the issue's targets, per source and category; counts are "
                       "samples × the category's placements):",
-                      *("  " + fmt.format(*x) for x in [list(head), *lines])])
+                      *("  " + row for row in _aligned(head, lines, left=len(head)))])
 
 
 def extract(suites: Path, names: Iterable[str]) -> dict[str, Extracted]:
