@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from support import CLEAN, FIXTURES, RULES
 
@@ -313,13 +313,35 @@ json_values = st.recursive(
 )
 
 
+def _json_equal(one: Any, two: Any) -> bool:
+    """Equality of JSON values as JSON Schema defines it (and jsonschema's ``equal``):
+    1 and 1.0 equal, true and 1 not, arrays item by item, objects by value."""
+    if isinstance(one, bool) or isinstance(two, bool):
+        return type(one) is type(two) and one == two
+    if isinstance(one, list) and isinstance(two, list):
+        return len(one) == len(two) and all(map(_json_equal, one, two))
+    if isinstance(one, dict) and isinstance(two, dict):
+        return one.keys() == two.keys() and all(_json_equal(one[k], two[k]) for k in one)
+    numbers = (int, float)
+    if isinstance(one, numbers) and isinstance(two, numbers):
+        return one == two
+    return type(one) is type(two) and one == two
+
+
 @given(st.lists(json_values, max_size=6))
 @settings(max_examples=300, deadline=None)
+# jsonschema 4.26 passes this one: its uniq sorts with Python's equality, where true == 1
+# inside nested arrays, and then only compares neighbours (the first and last are equal)
+@example([[[True, 1, True]], [[True, 1, 1]], [[True, 1, True]]])
 def test_unique_items_agrees_with_jsonschema(items: list[Any]) -> None:
-    """The linear uniqueItems decides as jsonschema's own (1 and 1.0 equal, true and 1
-    not, mappings by value)."""
+    """The linear uniqueItems decides as jsonschema's equality does, pair by pair (1 and
+    1.0 equal, true and 1 not, mappings by value); where jsonschema's own sorting
+    shortcut calls a list unique, the pairs decide."""
     schema = {"type": "array", "uniqueItems": True}
-    expected = jsonschema.Draft202012Validator(schema).is_valid(items)
+    expected = not any(_json_equal(items[i], items[j])
+                       for i in range(len(items)) for j in range(i + 1, len(items)))
+    if not jsonschema.Draft202012Validator(schema).is_valid(items):
+        assert not expected  # jsonschema never finds a duplicate the pairs do not
     try:
         check(schema, items, Lines(), "f.yaml", RuleFileError)
     except RuleFileError as exc:
