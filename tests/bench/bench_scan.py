@@ -3,7 +3,7 @@
 Run as a script (not collected by pytest)::
 
     python tests/bench/bench_scan.py [--sizes 1000000 5000000] [--work DIR] [--json OUT]
-                                     [--engine pandas|dask --workers 1 2]
+                                     [--engine pandas|dask --workers 1 2] [--floor]
 
 For each size it generates a reference-format dump with ~5% violations (once,
 cached in ``--work``), then measures, each in a fresh process so peak memory is
@@ -27,7 +27,10 @@ as JSON. ``--before DIR`` names another source tree of the project (e.g. a
 rounds, so a change is measured before and after on the same machine at the same time
 (the ``tree`` column). A shared or virtual machine varies by 10% or more from run to run:
 ``--repeat N`` runs N rounds of every measurement and reports the median run of each
-(every run's time is kept in the JSON).
+(every run's time is kept in the JSON). ``--floor`` also scans with every rule skipped
+(``rules`` column ``none``; ``all`` is the whole pack): the same start-up, loading of the
+ledger and directory, reading, normalising and collecting, and no check, so its ratio is
+the least any rule pack could reach on this machine.
 """
 
 from __future__ import annotations
@@ -61,6 +64,8 @@ import audit
 t = time.perf_counter()
 n = int(sys.argv[6])
 extra = {"workers": n} if sys.argv[4] == "dask" else {"jobs": n}
+if sys.argv[7] == "none":
+    extra["skip_rules"] = ("*/*",)
 report = audit.scan(inputs=sys.argv[1], ledger=sys.argv[2], identities=sys.argv[3],
                     engine=sys.argv[4], quiet=True, **extra)
 seconds = time.perf_counter() - t
@@ -126,6 +131,9 @@ def main() -> None:
                         help="runs of each measurement; the median one is reported")
     parser.add_argument("--before", type=Path, default=None,
                         help="another source tree of the project, scanned with too")
+    parser.add_argument("--floor", action="store_true",
+                        help="also scan with every rule skipped (rules: none): what the "
+                             "scan costs before any rule runs")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -136,22 +144,24 @@ def main() -> None:
         # parsing and scanning alike.
         trees = {"this": ROOT, **({"before": args.before.resolve()} if args.before else {})}
         parse_runs: list[list[float]] = []
-        scan_runs: dict[tuple[str, int], list[list[float]]] = {
-            (tree, w): [] for tree in trees for w in args.workers}
+        rule_sets = ["all", "none"] if args.floor else ["all"]
+        scan_runs: dict[tuple[str, str, int], list[list[float]]] = {
+            (tree, rules, w): [] for tree in trees for rules in rule_sets
+            for w in args.workers}
         for _ in range(args.repeat):
             parse_runs.append(run(PARSE, str(dump)))
-            for tree, source in trees.items():
-                for workers in args.workers:
-                    scan_runs[tree, workers].append(run(
-                        SCAN, str(target), str(args.work / "ledger.csv"),
-                        str(args.work / "directory.csv"), args.engine, str(source),
-                        str(workers)))
+            for tree, rules, workers in scan_runs:
+                scan_runs[tree, rules, workers].append(run(
+                    SCAN, str(target), str(args.work / "ledger.csv"),
+                    str(args.work / "directory.csv"), args.engine, str(trees[tree]),
+                    str(workers), rules))
         parse_s, parsed, parse_rss, parse_cpu = median(parse_runs)
-        for (tree, workers), runs in scan_runs.items():
+        for (tree, rules, workers), runs in scan_runs.items():
             scan_s, read, scan_rss, findings, child_rss, scan_cpu = median(runs)
             assert int(parsed) == int(read) == size, (parsed, read, size)
             rows.append({
-                "events": size, "tree": tree, "engine": args.engine, "workers": workers,
+                "events": size, "tree": tree, "rules": rules, "engine": args.engine,
+                "workers": workers,
                 "parse_s": round(parse_s, 2), "scan_s": round(scan_s, 2),
                 "ratio": round(scan_s / parse_s, 2), "events_per_s": round(size / scan_s),
                 "parse_cpu_s": round(parse_cpu, 2), "scan_cpu_s": round(scan_cpu, 2),
